@@ -1,0 +1,8 @@
+//! # smoker
+//!
+//! The daemon (`smokerd`), the client (`smokercli`) and the Nagios plugin
+//! (`check_smoker`). See `ARCHITECTURE.md` for the picture; each module's `//!`
+//! doc says what it owns.
+
+pub mod check;
+pub mod config;

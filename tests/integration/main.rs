@@ -1,0 +1,1 @@
+//! Integration tests: real binaries, real peers.
