@@ -28,11 +28,19 @@ pub struct PluginOutput {
 pub fn parse(text: &str) -> PluginOutput {
     let mut lines = text.lines();
     let first = lines.next().unwrap_or("");
-    let output = first.split_once('|').map_or(first, |(o, _)| o).trim().to_string();
+    let output = first
+        .split_once('|')
+        .map_or(first, |(o, _)| o)
+        .trim()
+        .to_string();
     let rest: Vec<&str> = lines.collect();
     PluginOutput {
         output,
-        long_output: if rest.is_empty() { None } else { Some(rest.join("\n")) },
+        long_output: if rest.is_empty() {
+            None
+        } else {
+            Some(rest.join("\n"))
+        },
         perfdata: Vec::new(),
     }
 }
