@@ -8,3 +8,4 @@ pub mod check;
 pub mod config;
 pub mod executor;
 pub mod privileges;
+pub mod runner;
