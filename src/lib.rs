@@ -6,3 +6,5 @@
 
 pub mod check;
 pub mod config;
+pub mod executor;
+pub mod privileges;
