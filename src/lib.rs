@@ -9,3 +9,4 @@ pub mod config;
 pub mod executor;
 pub mod privileges;
 pub mod runner;
+pub mod store;
