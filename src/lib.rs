@@ -6,3 +6,6 @@
 
 pub mod check;
 pub mod config;
+pub mod executor;
+pub mod privileges;
+pub mod runner;
