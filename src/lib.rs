@@ -5,4 +5,5 @@
 //! doc says what it owns.
 
 pub mod check;
+pub mod cli;
 pub mod config;
