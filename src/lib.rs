@@ -6,3 +6,4 @@
 
 pub mod check;
 pub mod config;
+pub mod metrics;
