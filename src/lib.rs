@@ -6,4 +6,7 @@
 
 pub mod check;
 pub mod config;
+pub mod executor;
 pub mod metrics;
+pub mod privileges;
+pub mod runner;

@@ -60,7 +60,10 @@ pub struct SpoolSettings {
 
 impl Default for SpoolSettings {
     fn default() -> Self {
-        SpoolSettings { max_results: 100_000, max_bytes: 256 << 20 }
+        SpoolSettings {
+            max_results: 100_000,
+            max_bytes: 256 << 20,
+        }
     }
 }
 

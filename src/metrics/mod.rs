@@ -43,9 +43,6 @@ pub const OPENMETRICS_CONTENT_TYPE: &str =
 /// `Content-Type` of the Prometheus text 0.0.4 answer.
 pub const TEXT_CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
-/// Prefix of the output of a run killed at its `Timeout` (decisions.md D3).
-const TIMEOUT_PREFIX: &str = "Execution timeout after";
-
 /// Every metric family smoker exports (D7), in one place. `name` is the family name
 /// without the suffixes the encoders add: `_total` for counters, `_seconds`/`_bytes`
 /// when `unit` is set.
@@ -376,7 +373,6 @@ impl Metrics {
             started_at: unix_seconds(result.started_at),
             duration: result.duration.as_secs_f64(),
         };
-        let timed_out = result.output.starts_with(TIMEOUT_PREFIX);
         self.checks.update(name, |series| {
             if series.category != category {
                 category.clone_into(&mut series.category);
@@ -386,7 +382,7 @@ impl Metrics {
             }
             series.last = Some(last);
             series.runs[usize::from(result.state.code())] += 1;
-            series.timeouts += u64::from(timed_out);
+            series.timeouts += u64::from(result.timed_out);
             series.perfdata = perfdata;
             series.perfdata_dropped += dropped;
         });

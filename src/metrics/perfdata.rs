@@ -1,12 +1,13 @@
-//! Perfdata → metric series (decisions.md D7): unit normalisation to base units,
-//! Nagios threshold ranges (protocols.md §5.4) and the per-check series cap.
+//! Perfdata → metric series (decisions.md D7): values, thresholds, min and max in
+//! base units (unit normalisation and range parsing are `smoker_compat::output`'s),
+//! and the per-check series cap.
 //!
 //! Pure functions; the untrusted plugin output is bounded here, before it can
 //! reach a label.
 
-use std::{borrow::Cow, collections::HashSet};
+use std::collections::HashSet;
 
-use smoker_compat::output::PerfDatum;
+use smoker_compat::output::{PerfDatum, Range, uom_factor};
 
 /// At most this many perfdata items (distinct labels) per check and result become series.
 pub const MAX_PERFDATA_PER_CHECK: usize = 64;
@@ -15,114 +16,11 @@ pub const MAX_LABEL_BYTES: usize = 200;
 /// Unknown UOMs longer than this (bytes) are dropped rather than exported.
 const MAX_UNIT_BYTES: usize = 32;
 
-/// A UOM mapped to its base unit: `unit` is the label value, `factor` turns a value in
-/// the plugin's UOM into the base unit.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BaseUnit {
-    pub unit: Cow<'static, str>,
-    pub factor: f64,
-}
-
-/// Maps a plugin UOM to its base unit (D7): `s/ms/us` → seconds; `B/KB/MB/GB/TB` →
-/// bytes ×1024ⁿ (as check_disk means them, `kB` accepted for `KB`); `%` → percent;
-/// `c` → counter; none → `""`. Any other UOM is kept as the unit label, unscaled.
-pub fn base_unit(uom: &str) -> BaseUnit {
-    const KIB: f64 = 1024.0;
-    let (unit, factor): (&'static str, f64) = match uom {
-        "" => ("", 1.0),
-        "s" => ("seconds", 1.0),
-        "ms" => ("seconds", 1e-3),
-        "us" => ("seconds", 1e-6),
-        "B" => ("bytes", 1.0),
-        "KB" | "kB" => ("bytes", KIB),
-        "MB" => ("bytes", KIB * KIB),
-        "GB" => ("bytes", KIB * KIB * KIB),
-        "TB" => ("bytes", KIB * KIB * KIB * KIB),
-        "%" => ("percent", 1.0),
-        "c" => ("counter", 1.0),
-        other => {
-            return BaseUnit {
-                unit: Cow::Owned(other.to_string()),
-                factor: 1.0,
-            };
-        }
-    };
-    BaseUnit {
-        unit: Cow::Borrowed(unit),
-        factor,
-    }
-}
-
-/// A threshold range `[@]start:end`; `None` ends are infinite.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Range {
-    pub start: Option<f64>,
-    pub end: Option<f64>,
-    /// `@`: alert inside the range.
-    pub inside: bool,
-}
-
-impl Range {
-    /// Parses a Nagios range (protocols.md §5.4). `None` for an empty or invalid range
-    /// (unparsable number, start > end).
-    pub fn parse(text: &str) -> Option<Range> {
-        let text = text.trim();
-        let (inside, text) = match text.strip_prefix('@') {
-            Some(rest) => (true, rest),
-            None => (false, text),
-        };
-        if text.is_empty() {
-            return None;
-        }
-        let (start, end) = match text.split_once(':') {
-            None => (Some(0.0), Some(number(text)?)),
-            Some((start, end)) => {
-                let start = match start {
-                    "~" => None,
-                    // monitoring-plugins: an empty start is strtod("") = 0.
-                    "" => Some(0.0),
-                    start => Some(number(start)?),
-                };
-                let end = if end.is_empty() {
-                    None
-                } else {
-                    Some(number(end)?)
-                };
-                (start, end)
-            }
-        };
-        if let (Some(start), Some(end)) = (start, end)
-            && start > end
-        {
-            return None;
-        }
-        Some(Range { start, end, inside })
-    }
-
-    fn scaled(self, factor: f64) -> Range {
-        Range {
-            start: self.start.map(|v| v * factor),
-            end: self.end.map(|v| v * factor),
-            ..self
-        }
-    }
-}
-
-/// A finite number; `,` accepted as the decimal separator.
-fn number(text: &str) -> Option<f64> {
-    let value: f64 = if text.contains(',') {
-        text.replace(',', ".").parse().ok()?
-    } else {
-        text.parse().ok()?
-    };
-    value.is_finite().then_some(value)
-}
-
 /// One perfdata item ready for export: values in base units, non-finite values removed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PerfSeries {
     pub label: String,
-    pub unit: Cow<'static, str>,
+    pub unit: String,
     pub value: Option<f64>,
     pub warn: Option<Range>,
     pub crit: Option<Range>,
@@ -135,11 +33,12 @@ impl PerfSeries {
     pub fn thresholds(&self) -> impl Iterator<Item = (&'static str, &'static str, f64)> + '_ {
         [("warn", self.warn), ("crit", self.crit)]
             .into_iter()
+            .filter_map(|(kind, range)| Some((kind, range?)))
             .flat_map(|(kind, range)| {
-                let (start, end) = range.map_or((None, None), |r| (r.start, r.end));
-                [("start", start), ("end", end)]
+                [("start", range.start), ("end", range.end)]
                     .into_iter()
-                    .filter_map(move |(bound, v)| Some((kind, bound, v?)))
+                    .filter(|(_, value)| value.is_finite())
+                    .map(move |(bound, value)| (kind, bound, value))
             })
     }
 }
@@ -152,32 +51,24 @@ pub fn to_series(perfdata: &[PerfDatum], cap: usize) -> (Vec<PerfSeries>, u64) {
     let mut seen: HashSet<&str> = HashSet::with_capacity(perfdata.len().min(cap));
     let mut dropped = 0u64;
     for datum in perfdata {
-        let base = base_unit(&datum.uom);
+        let (factor, unit) = uom_factor(&datum.uom);
         if series.len() >= cap
             || datum.label.len() > MAX_LABEL_BYTES
-            || base.unit.len() > MAX_UNIT_BYTES
+            || unit.len() > MAX_UNIT_BYTES
             || !seen.insert(datum.label.as_str())
         {
             dropped += 1;
             continue;
         }
-        let scale = |v: Option<f64>| v.map(|v| v * base.factor).filter(|v| v.is_finite());
+        let scale = |v: Option<f64>| v.map(|v| v * factor).filter(|v| v.is_finite());
         series.push(PerfSeries {
             label: datum.label.clone(),
+            unit: unit.to_string(),
             value: scale(datum.value),
-            warn: datum
-                .warn
-                .as_deref()
-                .and_then(Range::parse)
-                .map(|r| r.scaled(base.factor)),
-            crit: datum
-                .crit
-                .as_deref()
-                .and_then(Range::parse)
-                .map(|r| r.scaled(base.factor)),
+            warn: datum.warn_range().map(|r| r.scaled(factor)),
+            crit: datum.crit_range().map(|r| r.scaled(factor)),
             min: scale(datum.min),
             max: scale(datum.max),
-            unit: base.unit,
         });
     }
     (series, dropped)
@@ -200,51 +91,46 @@ mod tests {
     }
 
     #[test]
-    fn units_map_to_base_units() {
+    fn values_are_in_d7_base_units() {
         let cases: &[(&str, &str, f64)] = &[
-            ("", "", 1.0),
-            ("s", "seconds", 1.0),
-            ("ms", "seconds", 0.001),
-            ("us", "seconds", 0.000_001),
-            ("B", "bytes", 1.0),
-            ("KB", "bytes", 1024.0),
-            ("kB", "bytes", 1024.0),
-            ("MB", "bytes", 1_048_576.0),
-            ("GB", "bytes", 1_073_741_824.0),
-            ("TB", "bytes", 1_099_511_627_776.0),
-            ("%", "percent", 1.0),
-            ("c", "counter", 1.0),
-            ("req/s", "req/s", 1.0),
+            ("", "", 3.0),
+            ("s", "seconds", 3.0),
+            ("ms", "seconds", 0.003),
+            ("us", "seconds", 0.000_003),
+            ("B", "bytes", 3.0),
+            ("KB", "bytes", 3.0 * 1024.0),
+            ("MB", "bytes", 3.0 * 1_048_576.0),
+            ("GB", "bytes", 3.0 * 1_073_741_824.0),
+            ("TB", "bytes", 3.0 * 1_099_511_627_776.0),
+            ("%", "percent", 3.0),
+            ("c", "counter", 3.0),
+            ("req/s", "req/s", 3.0),
         ];
-        for &(uom, unit, factor) in cases {
+        for &(uom, unit, value) in cases {
+            let (series, dropped) = to_series(&[datum("x", 3.0, uom)], MAX_PERFDATA_PER_CHECK);
+            assert_eq!(dropped, 0);
             assert_eq!(
-                base_unit(uom),
-                BaseUnit {
-                    unit: unit.to_string().into(),
-                    factor
-                },
+                (series[0].unit.as_str(), series[0].value),
+                (unit, Some(value)),
                 "uom {uom:?}"
             );
         }
     }
 
     #[test]
-    fn ranges_follow_nagios_syntax() {
-        let r = |start, end, inside| Some(Range { start, end, inside });
-        assert_eq!(Range::parse("10"), r(Some(0.0), Some(10.0), false));
-        assert_eq!(Range::parse("10:"), r(Some(10.0), None, false));
-        assert_eq!(Range::parse("~:10"), r(None, Some(10.0), false));
-        assert_eq!(Range::parse("10:20"), r(Some(10.0), Some(20.0), false));
-        assert_eq!(Range::parse("@10:20"), r(Some(10.0), Some(20.0), true));
-        assert_eq!(Range::parse("@~:0"), r(None, Some(0.0), true));
-        assert_eq!(Range::parse(":10"), r(Some(0.0), Some(10.0), false));
-        assert_eq!(Range::parse("~:"), r(None, None, false));
-        assert_eq!(Range::parse("-1.5:2,5"), r(Some(-1.5), Some(2.5), false));
-        assert_eq!(Range::parse("20:10"), None);
-        assert_eq!(Range::parse(""), None);
-        assert_eq!(Range::parse("@"), None);
-        assert_eq!(Range::parse("abc"), None);
-        assert_eq!(Range::parse("1e999"), None);
+    fn only_finite_threshold_bounds_are_exported() {
+        let mut item = datum("x", 1.0, "s");
+        item.warn = Some("10:".into());
+        item.crit = Some("@~:0".into());
+        let (series, _) = to_series(&[item.clone()], MAX_PERFDATA_PER_CHECK);
+        assert_eq!(
+            series[0].thresholds().collect::<Vec<_>>(),
+            [("warn", "start", 10.0), ("crit", "end", 0.0)]
+        );
+        item.warn = Some("20:10".into());
+        item.crit = Some("~:".into());
+        let (series, _) = to_series(&[item], MAX_PERFDATA_PER_CHECK);
+        assert_eq!(series[0].thresholds().count(), 0);
     }
 
     #[test]

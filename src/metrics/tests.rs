@@ -427,10 +427,9 @@ fn a_new_result_replaces_the_perfdata_series_and_labels() {
 fn timeouts_are_counted() {
     let metrics = Metrics::new();
     let slow = spec("slow", &[]);
-    metrics.observe_result(
-        &slow,
-        &result(State::Unknown, "Execution timeout after 5 seconds", vec![]),
-    );
+    let mut timed_out = result(State::Unknown, "Execution timeout after 5 seconds", vec![]);
+    timed_out.timed_out = true;
+    metrics.observe_result(&slow, &timed_out);
     metrics.observe_result(
         &slow,
         &result(State::Unknown, "UNKNOWN - no timeout here", vec![]),
