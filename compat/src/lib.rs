@@ -5,5 +5,9 @@
 //! to a typed value or a typed error, so each can be fuzzed.
 //!
 //! - [`output`]: Nagios plugin output (first line, long output, perfdata) and threshold ranges.
+//! - [`nrpe_cfg`]: nrpe.cfg with includes (through a caller's loader) and allowed_hosts.
+//! - [`nrpe_packet`]: NRPE v2/v3/v4 packets, query validation, macros, result mapping.
 
+pub mod nrpe_cfg;
+pub mod nrpe_packet;
 pub mod output;
