@@ -144,6 +144,8 @@ pub struct CheckResult {
     pub truncated: bool,
     /// The run was a catch-up of a missed schedule slot (jobs).
     pub catch_up: bool,
+    /// The run hit its `Timeout`.
+    pub timed_out: bool,
     /// Raw captured streams, kept for the runs API (bounded by `MaxOutput`).
     pub stdout: Arc<str>,
     pub stderr: Arc<str>,
@@ -180,6 +182,7 @@ impl CheckResult {
             forced: false,
             truncated: false,
             catch_up: false,
+            timed_out: false,
             stdout: Arc::from(""),
             stderr: Arc::from(""),
             run_id: 0,

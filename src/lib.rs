@@ -8,3 +8,5 @@ pub mod check;
 pub mod config;
 pub mod executor;
 pub mod privileges;
+pub mod runner;
+pub mod store;
