@@ -10,3 +10,4 @@ pub mod executor;
 pub mod metrics;
 pub mod privileges;
 pub mod runner;
+pub mod store;
