@@ -6,3 +6,8 @@
 
 pub mod check;
 pub mod config;
+pub mod executor;
+pub mod metrics;
+pub mod privileges;
+pub mod runner;
+pub mod store;
