@@ -7,5 +7,6 @@
 pub mod check;
 pub mod config;
 pub mod executor;
+pub mod nsca;
 pub mod privileges;
 pub mod runner;
