@@ -7,6 +7,8 @@
 pub mod check;
 pub mod config;
 pub mod executor;
+pub mod logging;
 pub mod privileges;
 pub mod runner;
 pub mod store;
+pub mod systemd;
