@@ -8,6 +8,7 @@ pub mod check;
 pub mod config;
 pub mod executor;
 pub mod logging;
+pub mod metrics;
 pub mod privileges;
 pub mod runner;
 pub mod store;

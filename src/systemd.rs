@@ -113,7 +113,7 @@ impl Pidfile {
     /// unreadable content) is replaced.
     pub fn create(path: impl AsRef<Path>) -> Result<Pidfile, PidfileError> {
         let path = path.as_ref().to_path_buf();
-        let own = std::process::id().cast_signed();
+        let own = nix::unistd::getpid().as_raw();
         for _ in 0..3 {
             match fs::OpenOptions::new()
                 .write(true)
@@ -233,7 +233,7 @@ mod tests {
         );
         assert_eq!(
             read_pid(&path).expect("read"),
-            Some(std::process::id().cast_signed())
+            Some(nix::unistd::getpid().as_raw())
         );
         assert_eq!(pidfile.path(), path);
         pidfile.remove();
@@ -258,19 +258,21 @@ mod tests {
         let _ = child.kill();
         let _ = child.wait();
         match outcome {
-            Err(PidfileError::Held { pid, .. }) => assert_eq!(pid, child.id().cast_signed()),
+            Err(PidfileError::Held { pid, .. }) => {
+                assert_eq!(pid, i32::try_from(child.id()).expect("pid"))
+            }
             other => panic!("expected Held, got {other:?}"),
         }
         assert_eq!(
             read_pid(&path).expect("read"),
-            Some(child.id().cast_signed()),
+            Some(i32::try_from(child.id()).expect("pid")),
             "file left alone"
         );
         // Once that process is gone, the file is stale and gets replaced.
         let pidfile = Pidfile::create(&path).expect("stale now");
         assert_eq!(
             read_pid(&path).expect("read"),
-            Some(std::process::id().cast_signed())
+            Some(nix::unistd::getpid().as_raw())
         );
         drop(pidfile);
     }
@@ -293,7 +295,7 @@ mod tests {
             let pidfile = Pidfile::create(&path).unwrap_or_else(|e| panic!("{stale:?}: {e}"));
             assert_eq!(
                 read_pid(&path).expect("read"),
-                Some(std::process::id().cast_signed())
+                Some(nix::unistd::getpid().as_raw())
             );
             drop(pidfile);
             assert!(!path.exists());
