@@ -7,7 +7,10 @@
 pub mod check;
 pub mod config;
 pub mod executor;
+pub mod logging;
 pub mod metrics;
+pub mod nsca;
 pub mod privileges;
 pub mod runner;
 pub mod store;
+pub mod systemd;
