@@ -76,7 +76,11 @@ impl State {
                 State::Critical => 3,
             }
         }
-        if rank(other) > rank(self) { other } else { self }
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
     }
 }
 
@@ -100,7 +104,12 @@ impl Messages {
             State::Warning => &mut self.warn,
             State::Critical | State::Unknown => &mut self.error,
         };
-        list.extend(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from));
+        list.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(String::from),
+        );
     }
 }
 
@@ -135,6 +144,8 @@ pub struct CheckResult {
     pub truncated: bool,
     /// The run was a catch-up of a missed schedule slot (jobs).
     pub catch_up: bool,
+    /// The run hit its `Timeout`.
+    pub timed_out: bool,
     /// Raw captured streams, kept for the runs API (bounded by `MaxOutput`).
     pub stdout: Arc<str>,
     pub stderr: Arc<str>,
@@ -144,7 +155,11 @@ pub struct CheckResult {
 
 impl CheckResult {
     /// A result that is not the output of a process: timeouts, spawn failures, config errors.
-    pub fn synthetic(state: State, text: impl Into<String>, started_at: DateTime<Local>) -> CheckResult {
+    pub fn synthetic(
+        state: State,
+        text: impl Into<String>,
+        started_at: DateTime<Local>,
+    ) -> CheckResult {
         let output: String = text.into();
         let mut messages = Messages::default();
         messages.add_lines(state, &output);
@@ -153,7 +168,11 @@ impl CheckResult {
             output,
             long_output: None,
             perfdata: Vec::new(),
-            messages: if messages.is_empty() { None } else { Some(messages) },
+            messages: if messages.is_empty() {
+                None
+            } else {
+                Some(messages)
+            },
             component_results: None,
             action: None,
             exit_code: None,
@@ -163,6 +182,7 @@ impl CheckResult {
             forced: false,
             truncated: false,
             catch_up: false,
+            timed_out: false,
             stdout: Arc::from(""),
             stderr: Arc::from(""),
             run_id: 0,
@@ -208,7 +228,10 @@ pub enum Schedule {
     /// Every `every`, first run at `start + splay_offset`.
     Interval { every: Duration, splay: Duration },
     /// Cron expression (jobs, D10).
-    Cron { expr: String, time_zone: Option<String> },
+    Cron {
+        expr: String,
+        time_zone: Option<String>,
+    },
 }
 
 /// What to run and how: the validated, resolved form of one `plugins:` entry.

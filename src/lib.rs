@@ -7,3 +7,11 @@
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod executor;
+pub mod logging;
+pub mod metrics;
+pub mod nsca;
+pub mod privileges;
+pub mod runner;
+pub mod store;
+pub mod systemd;

@@ -1,0 +1,444 @@
+//! Executor: the one place that starts processes.
+//!
+//! Owns spawning (`/bin/sh -c` or argv), the child's own process group, closed
+//! stdin, environment, byte-capped concurrent capture of stdout and stderr,
+//! timeouts (SIGTERM to the group, SIGKILL after a grace period), reaping, and
+//! the global concurrency bound (`nr_concurrent_plugins`). It knows nothing of
+//! checks or Nagios states: [`crate::runner`] turns a [`ProcessOutcome`] into a
+//! result.
+
+use std::{
+    process::Stdio,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use chrono::{DateTime, Local};
+use nix::{
+    sys::signal::{Signal, killpg},
+    unistd::Pid,
+};
+use tokio::{
+    io::{AsyncRead, AsyncReadExt},
+    process::Command,
+    sync::{Semaphore, watch},
+};
+
+use crate::check::Principal;
+
+/// What to start.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Program {
+    /// `/bin/sh -c TEXT`.
+    Shell(String),
+    /// Direct exec; the first element is the program.
+    Argv(Vec<String>),
+}
+
+/// The child's environment.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Environment {
+    /// The daemon's environment plus these variables.
+    Inherit(Vec<(String, String)>),
+    /// Only these variables (NRPE's environment cleaning).
+    Clean(Vec<(String, String)>),
+}
+
+/// One process to run.
+#[derive(Debug, Clone)]
+pub struct ProcessRequest {
+    pub program: Program,
+    pub env: Environment,
+    pub timeout: Duration,
+    /// Time between SIGTERM and SIGKILL when the timeout hits.
+    pub kill_grace: Duration,
+    /// Cap for each captured stream; the rest is read and dropped.
+    pub max_output: usize,
+    pub capture_stderr: bool,
+    pub uid: Option<Principal>,
+    pub gid: Option<Principal>,
+}
+
+/// How the process ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(i32),
+    /// The timeout hit; the group was terminated.
+    TimedOut,
+    /// The daemon shut down while it ran; the group was terminated.
+    Interrupted,
+    /// It never started.
+    SpawnFailed(String),
+}
+
+/// What happened.
+#[derive(Debug, Clone)]
+pub struct ProcessOutcome {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub stdout_truncated: bool,
+    pub stderr_truncated: bool,
+    pub exit: Exit,
+    pub pid: Option<u32>,
+    pub started_at: DateTime<Local>,
+    pub duration: Duration,
+}
+
+/// Runs processes under a global concurrency bound. Cheap to share in an `Arc`.
+#[derive(Debug)]
+pub struct Executor {
+    limit: Mutex<Option<Arc<Semaphore>>>,
+    running: AtomicUsize,
+    interrupt: watch::Sender<bool>,
+}
+
+impl Executor {
+    pub fn new(limit: Option<usize>) -> Executor {
+        Executor {
+            limit: Mutex::new(limit.map(|n| Arc::new(Semaphore::new(n.max(1))))),
+            running: AtomicUsize::new(0),
+            interrupt: watch::channel(false).0,
+        }
+    }
+
+    /// Changes the concurrency bound for runs started from now on.
+    pub fn set_limit(&self, limit: Option<usize>) {
+        *self.limit.lock().unwrap_or_else(|e| e.into_inner()) =
+            limit.map(|n| Arc::new(Semaphore::new(n.max(1))));
+    }
+
+    /// Processes running right now.
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::Relaxed)
+    }
+
+    /// Terminates every running process group (shutdown); later runs end at once as interrupted.
+    pub fn interrupt_all(&self) {
+        self.interrupt.send_replace(true);
+    }
+
+    pub async fn run(&self, request: ProcessRequest) -> ProcessOutcome {
+        self.run_observed(request, &|_| {}).await
+    }
+
+    /// Like [`Executor::run`]; `on_spawn` gets the pid once the process started.
+    pub async fn run_observed(
+        &self,
+        request: ProcessRequest,
+        on_spawn: &(dyn Fn(u32) + Sync),
+    ) -> ProcessOutcome {
+        let semaphore = self.limit.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let _permit = match &semaphore {
+            Some(s) => s.acquire().await.ok(),
+            None => None,
+        };
+        self.running.fetch_add(1, Ordering::Relaxed);
+        let _guard = RunningGuard(&self.running);
+        run_process(request, self.interrupt.subscribe(), on_spawn).await
+    }
+}
+
+struct RunningGuard<'a>(&'a AtomicUsize);
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+async fn run_process(
+    request: ProcessRequest,
+    mut interrupt: watch::Receiver<bool>,
+    on_spawn: &(dyn Fn(u32) + Sync),
+) -> ProcessOutcome {
+    let started_at = Local::now();
+    let start = Instant::now();
+    let failed = |reason: String| ProcessOutcome {
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+        stdout_truncated: false,
+        stderr_truncated: false,
+        exit: Exit::SpawnFailed(reason),
+        pid: None,
+        started_at,
+        duration: start.elapsed(),
+    };
+    if *interrupt.borrow() {
+        let mut outcome = failed(String::new());
+        outcome.exit = Exit::Interrupted;
+        return outcome;
+    }
+    let mut command = match &request.program {
+        Program::Shell(text) => {
+            let mut c = Command::new("/bin/sh");
+            c.arg("-c").arg(text);
+            c
+        }
+        Program::Argv(argv) => {
+            let Some((program, args)) = argv.split_first() else {
+                return failed("empty argv".to_string());
+            };
+            let mut c = Command::new(program);
+            c.args(args);
+            c
+        }
+    };
+    match &request.env {
+        Environment::Inherit(extra) => {
+            command.envs(extra.iter().map(|(k, v)| (k, v)));
+        }
+        Environment::Clean(vars) => {
+            command.env_clear().envs(vars.iter().map(|(k, v)| (k, v)));
+        }
+    }
+    if let Some(uid) = &request.uid {
+        match crate::privileges::resolve_uid(uid) {
+            Ok(id) => {
+                command.uid(id);
+            }
+            Err(e) => return failed(e),
+        }
+    }
+    if let Some(gid) = &request.gid {
+        match crate::privileges::resolve_gid(gid) {
+            Ok(id) => {
+                command.gid(id);
+            }
+            Err(e) => return failed(e),
+        }
+    }
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(if request.capture_stderr {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .process_group(0)
+        .kill_on_drop(true);
+
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => return failed(e.to_string()),
+    };
+    let pid = child.id();
+    if let Some(pid) = pid {
+        on_spawn(pid);
+    }
+    let group = pid.map(|p| Pid::from_raw(p as i32));
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let cap = request.max_output;
+    // Drained on its own task so a full pipe never blocks the child.
+    let mut capture =
+        tokio::spawn(
+            async move { tokio::join!(read_capped(stdout, cap), read_capped(stderr, cap)) },
+        );
+
+    let deadline = tokio::time::sleep(request.timeout);
+    tokio::pin!(deadline);
+
+    // Phase 1: wait for the leader to exit, the timeout, or shutdown.
+    let mut ended_by: Option<Exit> = None;
+    let mut status = None;
+    let mut captured = None;
+    tokio::select! {
+        res = child.wait() => status = Some(res),
+        _ = &mut deadline => ended_by = Some(Exit::TimedOut),
+        _ = interrupt.wait_for(|v| *v) => ended_by = Some(Exit::Interrupted),
+    }
+    if ended_by.is_none() {
+        // The leader exited; leftovers in its group may still hold the pipes.
+        tokio::select! {
+            c = &mut capture => captured = Some(c.unwrap_or_default()),
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {
+                terminate_group(group, &mut capture, &mut captured, request.kill_grace).await;
+            }
+        }
+    } else {
+        terminate_group(group, &mut capture, &mut captured, request.kill_grace).await;
+        status = Some(child.wait().await);
+    }
+    let ((stdout, stdout_truncated), (stderr, stderr_truncated)) = match captured {
+        Some(c) => c,
+        None => capture.await.unwrap_or_default(),
+    };
+    let exit = match ended_by {
+        Some(exit) => exit,
+        None => match status {
+            Some(Ok(status)) => {
+                use std::os::unix::process::ExitStatusExt;
+                match (status.code(), status.signal()) {
+                    (Some(code), _) => Exit::Code(code),
+                    (None, Some(signal)) => Exit::Signal(signal),
+                    (None, None) => Exit::SpawnFailed("unknown exit status".to_string()),
+                }
+            }
+            Some(Err(e)) => Exit::SpawnFailed(e.to_string()),
+            None => Exit::SpawnFailed("process lost".to_string()),
+        },
+    };
+    ProcessOutcome {
+        stdout,
+        stderr,
+        stdout_truncated,
+        stderr_truncated,
+        exit,
+        pid,
+        started_at,
+        duration: start.elapsed(),
+    }
+}
+
+type Captured = ((Vec<u8>, bool), (Vec<u8>, bool));
+
+/// SIGTERM to the group, SIGKILL after `grace`, while the capture keeps draining.
+async fn terminate_group(
+    group: Option<Pid>,
+    capture: &mut tokio::task::JoinHandle<Captured>,
+    captured: &mut Option<Captured>,
+    grace: Duration,
+) {
+    let Some(group) = group else { return };
+    let _ = killpg(group, Signal::SIGTERM);
+    tokio::select! {
+        c = &mut *capture => { *captured = Some(c.unwrap_or_default()); }
+        _ = tokio::time::sleep(grace) => {}
+    }
+    // Always make sure nothing of the group survives, even if the pipes closed.
+    let _ = killpg(group, Signal::SIGKILL);
+    if captured.is_none() {
+        // Pipes held by processes outside the group (setsid) must not hang us.
+        tokio::select! {
+            c = &mut *capture => { *captured = Some(c.unwrap_or_default()); }
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                capture.abort();
+                *captured = Some(Captured::default());
+            }
+        }
+    }
+}
+
+/// Reads a stream to EOF, keeping the first `cap` bytes.
+async fn read_capped<R: AsyncRead + Unpin>(stream: Option<R>, cap: usize) -> (Vec<u8>, bool) {
+    let Some(mut stream) = stream else {
+        return (Vec::new(), false);
+    };
+    let mut kept = Vec::new();
+    let mut truncated = false;
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let room = cap.saturating_sub(kept.len());
+                if n > room {
+                    truncated = true;
+                }
+                kept.extend_from_slice(&buf[..n.min(room)]);
+            }
+        }
+    }
+    (kept, truncated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shell(text: &str, timeout_ms: u64) -> ProcessRequest {
+        ProcessRequest {
+            program: Program::Shell(text.to_string()),
+            env: Environment::Inherit(Vec::new()),
+            timeout: Duration::from_millis(timeout_ms),
+            kill_grace: Duration::from_millis(500),
+            max_output: 1024,
+            capture_stderr: true,
+            uid: None,
+            gid: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn captures_streams_and_exit_code() {
+        let exec = Executor::new(None);
+        let out = exec
+            .run(shell("echo out; echo err >&2; exit 3", 5000))
+            .await;
+        assert_eq!(out.stdout, b"out\n");
+        assert_eq!(out.stderr, b"err\n");
+        assert_eq!(out.exit, Exit::Code(3));
+    }
+
+    #[tokio::test]
+    async fn caps_output() {
+        let exec = Executor::new(None);
+        let out = exec.run(shell("head -c 100000 /dev/zero", 5000)).await;
+        assert_eq!(out.stdout.len(), 1024);
+        assert!(out.stdout_truncated);
+        assert_eq!(out.exit, Exit::Code(0));
+    }
+
+    #[tokio::test]
+    async fn timeout_kills_group() {
+        let exec = Executor::new(None);
+        let start = Instant::now();
+        let out = exec
+            .run(shell("sleep 30 & sleep 30; echo never", 300))
+            .await;
+        assert_eq!(out.exit, Exit::TimedOut);
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn leftover_background_process_does_not_hang() {
+        let exec = Executor::new(None);
+        let start = Instant::now();
+        let out = exec.run(shell("sleep 30 & echo started", 10_000)).await;
+        assert_eq!(out.exit, Exit::Code(0));
+        assert_eq!(out.stdout, b"started\n");
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn missing_program_is_spawn_failure() {
+        let exec = Executor::new(None);
+        let mut req = shell("", 1000);
+        req.program = Program::Argv(vec!["/nonexistent/plugin".to_string()]);
+        let out = exec.run(req).await;
+        assert!(matches!(out.exit, Exit::SpawnFailed(_)), "{:?}", out.exit);
+    }
+
+    #[tokio::test]
+    async fn limit_bounds_concurrency() {
+        let exec = Arc::new(Executor::new(Some(2)));
+        let start = Instant::now();
+        let runs: Vec<_> = (0..4)
+            .map(|_| {
+                let exec = exec.clone();
+                tokio::spawn(async move { exec.run(shell("sleep 0.3", 5000)).await })
+            })
+            .collect();
+        for r in runs {
+            r.await.unwrap();
+        }
+        assert!(
+            start.elapsed() >= Duration::from_millis(580),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+}

@@ -1,0 +1,3 @@
+//! Result store: in-memory history (lead) and the durable redb store ([`durable`]).
+
+pub mod durable;
