@@ -7,7 +7,9 @@
 pub mod check;
 pub mod config;
 pub mod executor;
+pub mod logging;
 pub mod metrics;
 pub mod privileges;
 pub mod runner;
 pub mod store;
+pub mod systemd;
