@@ -9,6 +9,7 @@ pub mod config;
 pub mod executor;
 pub mod logging;
 pub mod metrics;
+pub mod nsca;
 pub mod privileges;
 pub mod runner;
 pub mod store;
