@@ -10,6 +10,7 @@ pub mod config;
 pub mod executor;
 pub mod logging;
 pub mod metrics;
+pub mod nrpe;
 pub mod nsca;
 pub mod privileges;
 pub mod runner;

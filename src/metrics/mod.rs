@@ -12,8 +12,9 @@ mod checks;
 pub mod perfdata;
 
 use std::{
+    fmt,
     sync::{
-        Arc,
+        Arc, Mutex, MutexGuard, PoisonError,
         atomic::{AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
@@ -33,7 +34,10 @@ use prometheus_client::{
 };
 use tracing::warn;
 
-use crate::check::{CheckResult, CheckSpec};
+use crate::{
+    check::{CheckResult, CheckSpec},
+    store::durable::{Durable, SpoolStats},
+};
 use checks::{CheckTable, LastRun};
 pub use perfdata::MAX_PERFDATA_PER_CHECK;
 
@@ -246,6 +250,7 @@ pub struct Metrics {
     nrpe_rejected: Family<ReasonLabels, Counter>,
     /// Size of the last rendering, to size the next one.
     last_render_len: AtomicUsize,
+    sources: Mutex<Sources>,
 }
 
 impl Default for Metrics {
@@ -287,6 +292,7 @@ impl Metrics {
             nrpe_requests: Counter::default(),
             nrpe_rejected: Family::default(),
             last_render_len: AtomicUsize::new(0),
+            sources: Mutex::default(),
         };
         let build_info = Family::<BuildLabels, Gauge>::default();
         build_info
@@ -410,11 +416,39 @@ impl Metrics {
         self.checks.lock().retain(|name, _| keep(name));
     }
 
-    /// Marks one check process as running until the guard is dropped.
-    #[must_use = "the process counts as running until the guard is dropped"]
-    pub fn executor_running(&self) -> ExecutorRunning {
-        self.executor_running.inc();
-        ExecutorRunning(self.executor_running.clone())
+    /// `smoker_executor_running` follows `running` (called at each scrape), e.g.
+    /// `move || daemon.executor.running()` through a `Weak`.
+    pub fn watch_executor(&self, running: impl Fn() -> usize + Send + Sync + 'static) {
+        self.lock_sources().executor_running = Some(Box::new(running));
+    }
+
+    /// `smoker_nsca_spool_results`, `smoker_nsca_spool_bytes` and
+    /// `smoker_nsca_dropped_total` follow the durable spool (read at each scrape). Use this
+    /// or [`Metrics::nsca_spool`]/[`Metrics::nsca_dropped`], not both.
+    pub fn watch_spool(&self, store: Durable) {
+        let mut sources = self.lock_sources();
+        sources.spool_dropped_seen = spool_dropped(&store.spool_stats());
+        sources.spool = Some(store);
+    }
+
+    fn lock_sources(&self) -> MutexGuard<'_, Sources> {
+        self.sources.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Reads the watched sources into their metrics.
+    fn refresh(&self) {
+        let mut sources = self.lock_sources();
+        if let Some(running) = &sources.executor_running {
+            self.executor_running
+                .set(i64::try_from(running()).unwrap_or(i64::MAX));
+        }
+        if let Some(store) = &sources.spool {
+            let stats = store.spool_stats();
+            self.nsca_spool(stats.results, stats.bytes);
+            let dropped = spool_dropped(&stats);
+            self.nsca_dropped(dropped.saturating_sub(sources.spool_dropped_seen));
+            sources.spool_dropped_seen = dropped;
+        }
     }
 
     /// A scheduled run started `lateness` after its due time.
@@ -482,6 +516,7 @@ impl Metrics {
 
     /// The exposition: OpenMetrics text (with `# EOF`) or Prometheus text 0.0.4.
     pub fn render(&self, openmetrics: bool) -> String {
+        self.refresh();
         let mut out = String::with_capacity(self.last_render_len.load(Ordering::Relaxed) + 1024);
         let encoded = if openmetrics {
             text::encode(&mut out, &self.registry)
@@ -496,14 +531,27 @@ impl Metrics {
     }
 }
 
-/// Keeps `smoker_executor_running` raised while alive.
-#[derive(Debug)]
-pub struct ExecutorRunning(Gauge);
+/// Where scrape-time metrics are read from.
+#[derive(Default)]
+struct Sources {
+    executor_running: Option<Box<dyn Fn() -> usize + Send + Sync>>,
+    spool: Option<Durable>,
+    /// Spool drops already counted in `smoker_nsca_dropped_total`.
+    spool_dropped_seen: u64,
+}
 
-impl Drop for ExecutorRunning {
-    fn drop(&mut self) {
-        self.0.dec();
+impl fmt::Debug for Sources {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sources")
+            .field("executor_running", &self.executor_running.is_some())
+            .field("spool", &self.spool.is_some())
+            .field("spool_dropped_seen", &self.spool_dropped_seen)
+            .finish()
     }
+}
+
+fn spool_dropped(stats: &SpoolStats) -> u64 {
+    stats.actions.values().map(|action| action.dropped).sum()
 }
 
 /// A metadata parameter (`Category`, `Component`) as a label value; `""` when absent.
@@ -553,6 +601,14 @@ pub async fn handler(State(metrics): State<Arc<Metrics>>, headers: HeaderMap) ->
         body,
     )
         .into_response()
+}
+
+/// A router serving [`handler`] at `/metrics`: merge it into the API router, or serve it
+/// alone on `metrics: {listen}`.
+pub fn router<S>(metrics: Arc<Metrics>) -> axum::Router<S> {
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(handler))
+        .with_state(metrics)
 }
 
 /// Middleware counting API requests by matched route and status code. Mount with

@@ -152,7 +152,6 @@ smoker_perfdata_dropped_total{check="web"} 0
 #[test]
 fn daemon_families_render_exactly_as_prometheus_text() {
     let metrics = Metrics::new();
-    let running = metrics.executor_running();
     metrics.scheduler_lateness(Duration::from_millis(20));
     metrics.api_request("/plugins", 200, Duration::from_millis(3));
     metrics.config_reload(false);
@@ -166,7 +165,6 @@ fn daemon_families_render_exactly_as_prometheus_text() {
         "smoker_config_reloads_total{result=\"failure\"} 1\nsmoker_config_reloads_total{result=\"success\"} 0\n",
         "smoker_config_reloads_total{result=\"success\"} 0\nsmoker_config_reloads_total{result=\"failure\"} 1\n",
     );
-    drop(running);
     let expected = format!(
         r#"# HELP smoker_build_info Build information; the value is always 1.
 # TYPE smoker_build_info gauge
@@ -180,7 +178,7 @@ smoker_config_reloads_total{{result="failure"}} 1
 smoker_config_last_reload_success 0
 # HELP smoker_executor_running Check processes running now.
 # TYPE smoker_executor_running gauge
-smoker_executor_running 1
+smoker_executor_running 0
 # HELP smoker_scheduler_lateness_seconds How late scheduled runs started after their due time.
 # TYPE smoker_scheduler_lateness_seconds histogram
 smoker_scheduler_lateness_seconds_bucket{{le="0.001"}} 0
@@ -239,13 +237,6 @@ smoker_nrpe_rejected_total{{reason="acl"}} 1
         version = env!("CARGO_PKG_VERSION")
     );
     assert_eq!(text, expected);
-    assert_eq!(
-        metrics
-            .render(false)
-            .lines()
-            .find(|l| l.starts_with("smoker_executor_running ")),
-        Some("smoker_executor_running 0")
-    );
 }
 
 #[test]
@@ -532,6 +523,40 @@ async fn handler_sets_the_content_type_of_each_format() {
     }
 }
 
+#[tokio::test]
+async fn router_serves_metrics_on_its_own_listener() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server =
+        tokio::spawn(axum::serve(listener, router::<()>(Arc::new(sample()))).into_future());
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut response = String::new();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        stream.read_to_string(&mut response),
+    )
+    .await
+    .expect("answer within 10 s")
+    .expect("read");
+    server.abort();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response.contains("content-type: text/plain; version=0.0.4; charset=utf-8"),
+        "{response}"
+    );
+    assert!(
+        response.contains("smoker_check_status{check=\"web\""),
+        "{response}"
+    );
+}
+
 /// `promtool check metrics` (Debian `prometheus`, installed by scripts/install-deps).
 pub(crate) fn promtool_check_metrics(text: &str) -> (bool, String) {
     use std::io::Write;
@@ -595,7 +620,6 @@ fn promtool_accepts_our_prometheus_text() {
             )],
         ),
     );
-    let _running = metrics.executor_running();
     metrics.scheduler_lateness(Duration::from_millis(1));
     metrics.api_request("/v2/plugins/{name}/runs", 404, Duration::from_millis(1));
     metrics.config_reload(true);
@@ -633,4 +657,77 @@ fn contrib_alert_rules_pass_promtool() {
             String::from_utf8_lossy(&output.stderr)
         );
     }
+}
+
+#[tokio::test]
+async fn executor_running_is_read_at_scrape_time() {
+    use crate::executor::{Environment, Executor, ProcessRequest, Program};
+    let metrics = Metrics::new();
+    let executor = Arc::new(Executor::new(None));
+    let watched = Arc::clone(&executor);
+    metrics.watch_executor(move || watched.running());
+    let running_line = |m: &Metrics| {
+        m.render(false)
+            .lines()
+            .find(|l| l.starts_with("smoker_executor_running "))
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        running_line(&metrics).as_deref(),
+        Some("smoker_executor_running 0")
+    );
+    let request = ProcessRequest {
+        program: Program::Shell("sleep 2".into()),
+        env: Environment::Inherit(Vec::new()),
+        timeout: Duration::from_secs(10),
+        kill_grace: Duration::from_secs(1),
+        max_output: 1024,
+        capture_stderr: false,
+        uid: None,
+        gid: None,
+    };
+    let run = tokio::spawn({
+        let executor = Arc::clone(&executor);
+        async move { executor.run(request).await }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while running_line(&metrics).as_deref() != Some("smoker_executor_running 1") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            running_line(&metrics)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    run.await.expect("run finishes");
+    assert_eq!(
+        running_line(&metrics).as_deref(),
+        Some("smoker_executor_running 0")
+    );
+}
+
+#[tokio::test]
+async fn nsca_spool_is_read_at_scrape_time() {
+    use crate::{config::SpoolSettings, store::durable::Durable};
+    let metrics = Metrics::new();
+    let store = Durable::memory().expect("memory store");
+    store.set_spool_limits(SpoolSettings {
+        max_results: 2,
+        max_bytes: 1 << 20,
+    });
+    metrics.watch_spool(store.clone());
+    for payload in ["one", "two", "three!"] {
+        store.spool_push("nsca", payload.as_bytes().to_vec());
+    }
+    store.flush().await.expect("flush");
+    let text = metrics.render(false);
+    assert!(text.contains("smoker_nsca_spool_results 2\n"), "{text}");
+    assert!(text.contains("smoker_nsca_spool_bytes 9\n"), "{text}");
+    assert!(text.contains("smoker_nsca_dropped_total 1\n"), "{text}");
+    // Counted once, not again on the next scrape.
+    assert!(
+        metrics
+            .render(false)
+            .contains("smoker_nsca_dropped_total 1\n")
+    );
 }
