@@ -5,8 +5,14 @@
 //! doc says what it owns.
 
 pub mod check;
+pub mod cli;
 pub mod config;
 pub mod executor;
+pub mod logging;
+pub mod metrics;
+pub mod nrpe;
+pub mod nsca;
 pub mod privileges;
 pub mod runner;
 pub mod store;
+pub mod systemd;

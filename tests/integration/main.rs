@@ -1,1 +1,2 @@
 //! Integration tests: real binaries, real peers.
+mod nsca;

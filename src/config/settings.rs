@@ -1,0 +1,50 @@
+//! Settings structs of our new config sections that other modules consume:
+//! the `nrpe:` bridge section (issue 7) and the native `Nsca:` action (issue 5, D5).
+//!
+//! Plain data only; parsing and validation live in `load`.
+
+use std::{path::PathBuf, time::Duration};
+
+pub use smoker_compat::nsca_cipher::Method;
+
+/// `nrpe: {config, listen, tls, interval}` (issue 7, D6).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NrpeSettings {
+    /// The nrpe.cfg to read (default `/etc/nagios/nrpe.cfg`).
+    pub config: PathBuf,
+    /// `ADDR:PORT` to listen on; `None` = nrpe.cfg's `server_address`/`server_port`.
+    pub listen: Option<String>,
+    pub tls: NrpeTls,
+    /// Schedule for commands without `$ARGn$`; `None` = on demand only.
+    pub interval: Option<Duration>,
+    /// Names of the checks the NRPE bridge made from nrpe.cfg commands (filled by the
+    /// bridge; counted by `summary`).
+    pub commands: Vec<String>,
+}
+
+/// `nrpe.tls`: `on` (nrpe's default), `off` (nrpe's `-n`), `auto` (both on one port).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NrpeTls {
+    #[default]
+    On,
+    Off,
+    Auto,
+}
+
+/// An `actions.NAME.Nsca` map (issue 5, D5).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NscaSettings {
+    pub host: String,
+    /// Default 5667.
+    pub port: u16,
+    /// From `password`, or the first line of `password_file` (read at load).
+    pub password: Option<String>,
+    pub password_file: Option<PathBuf>,
+    /// `encryption`: a send_nsca.cfg number or a name; only the methods of D5
+    /// (default 1, xor, as send_nsca.cfg).
+    pub encryption: Method,
+    /// Host name reported to Nagios; `None` = this machine's hostname.
+    pub host_name: Option<String>,
+    /// Service description template (`%(name)s` = plugin name); empty = host check.
+    pub service: String,
+}
