@@ -5,10 +5,12 @@
 //! doc says what it owns.
 
 pub mod check;
+pub mod cli;
 pub mod config;
 pub mod executor;
 pub mod logging;
 pub mod metrics;
+pub mod nrpe;
 pub mod nsca;
 pub mod privileges;
 pub mod runner;

@@ -5,6 +5,7 @@
 //! daemon receives a `Plan` and never looks at YAML. Loading is all-or-nothing.
 
 pub mod load;
+pub mod nrpe;
 mod settings;
 pub mod subst;
 pub mod yaml;
