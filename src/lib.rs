@@ -5,6 +5,7 @@
 //! doc says what it owns.
 
 pub mod check;
+pub mod cli;
 pub mod config;
 pub mod executor;
 pub mod logging;
