@@ -266,9 +266,10 @@ fn sender_cpu(ctx: &Ctx, dir: &Path, send_nsca: &Path) -> Result<Vec<Row>> {
     let batch = dir.join("batch.txt");
     let mut text = String::new();
     for i in 0..m {
-        let _ = writeln!(
+        // send_nsca 2.10 splits records at ETB (0x17), not at newlines.
+        let _ = write!(
             text,
-            "benchhost\tsvc{i:05}\t{}\tresult {i} of the batch | t={i}ms;100;200",
+            "benchhost\tsvc{i:05}\t{}\tresult {i} of the batch | t={i}ms;100;200\x17",
             i % 4
         );
     }
