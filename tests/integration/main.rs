@@ -1,3 +1,4 @@
 //! Integration tests: real binaries, real peers.
 mod cli;
+mod nrpe;
 mod nsca;
