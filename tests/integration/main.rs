@@ -1,2 +1,3 @@
 //! Integration tests: real binaries, real peers.
+mod nrpe;
 mod nsca;
