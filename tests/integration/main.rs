@@ -1,3 +1,4 @@
 //! Integration tests: real binaries, real peers.
+mod nrpe;
 mod nsca;
 mod packaging;
