@@ -2,3 +2,4 @@
 mod cli;
 mod nrpe;
 mod nsca;
+mod packaging;
