@@ -1,3 +1,5 @@
 //! Integration tests: real binaries, real peers.
+mod cli;
 mod nrpe;
 mod nsca;
+mod packaging;
