@@ -254,7 +254,7 @@ fn sender_cpu(ctx: &Ctx, dir: &Path, send_nsca: &Path) -> Result<Vec<Row>> {
     let rounds = ctx.pick(1, 3);
     // Is our sender there?
     let (st, out, err, _) = util::run_with_deadline(
-        Command::new(util::SMOKERCLI).args(["send-nsca", "-h"]),
+        Command::new(util::smokercli()).args(["send-nsca", "-h"]),
         Duration::from_secs(10),
     )?;
     if !(out.contains("-H") || err.contains("-H")) {
@@ -278,7 +278,7 @@ fn sender_cpu(ctx: &Ctx, dir: &Path, send_nsca: &Path) -> Result<Vec<Row>> {
     let run_one = |ours: bool| -> Result<(f64, f64)> {
         let before = count_lines(&nsca.cmd_file);
         let mut cmd = if ours {
-            let mut c = Command::new(util::SMOKERCLI);
+            let mut c = Command::new(util::smokercli());
             c.arg("send-nsca");
             c
         } else {
