@@ -9,3 +9,8 @@ pub mod config;
 pub mod executor;
 pub mod privileges;
 pub mod runner;
+pub mod actions;
+pub mod api;
+pub mod daemon;
+pub mod scheduler;
+pub mod store;

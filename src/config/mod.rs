@@ -4,6 +4,8 @@
 //! substitution, validation with `FILE:LINE:COL` errors) and nothing else: the
 //! daemon receives a `Plan` and never looks at YAML. Loading is all-or-nothing.
 
+pub mod subst;
+
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use indexmap::IndexMap;

@@ -1,0 +1,376 @@
+//! `%(Name)s` substitution (smoker-compat.md §1.4, decisions.md D4/D5): Python
+//! `%`-mapping semantics with the "recommended" escaping.
+//!
+//! Plugin commands are substituted once at load; command actions are substituted at run
+//! time by the action runner with params ⊕ result fields, through the same [`substitute`].
+//! Values render the Python way (`True`, `None`, `{'a': 1}`); strings are escaped with a
+//! backslash before every ASCII character outside `[A-Za-z0-9_]` (shell-safe unquoted).
+
+use serde_json::Value;
+
+/// Why a template could not be filled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubstError {
+    /// `%(Key)s` names no parameter.
+    #[error("Missing parameter {0}")]
+    Missing(String),
+    /// A string value holds a newline (or NUL): no escaping makes that shell-safe.
+    #[error("value of {0} contains a newline, which cannot be used in a Command")]
+    Newline(String),
+    /// Malformed template (Python's message where there is one).
+    #[error("{0}")]
+    Format(String),
+}
+
+/// Fills `template` for `/bin/sh -c`: strings escaped, newlines rejected.
+pub fn substitute(template: &str, lookup: &dyn Fn(&str) -> Option<Value>) -> Result<String, SubstError> {
+    fill(template, lookup, true)
+}
+
+/// Fills one `Argv` element: no shell, so no escaping and newlines are fine.
+pub fn substitute_raw(template: &str, lookup: &dyn Fn(&str) -> Option<Value>) -> Result<String, SubstError> {
+    fill(template, lookup, false)
+}
+
+/// The `%(…)` keys a template uses (in order, repeats kept); stops at the first format error.
+pub fn placeholders(template: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let _ = walk(template, &mut |piece| {
+        if let Piece::Key { key, .. } = piece {
+            keys.push(key.to_string());
+        }
+        Ok(())
+    });
+    keys
+}
+
+/// Checks a template's syntax without values (for action commands checked at load).
+pub fn check_syntax(template: &str) -> Result<(), SubstError> {
+    walk(template, &mut |_| Ok(()))
+}
+
+enum Piece<'a> {
+    Text(&'a str),
+    Key { key: &'a str, conv: char },
+}
+
+/// Splits a template into text and `%(key)c` pieces, Python-style.
+fn walk<'a>(template: &'a str, out: &mut dyn FnMut(Piece<'a>) -> Result<(), SubstError>) -> Result<(), SubstError> {
+    let bytes = template.as_bytes();
+    let mut i = 0;
+    let mut text_start = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'%' {
+            i += 1;
+            continue;
+        }
+        out(Piece::Text(&template[text_start..i]))?;
+        let start = i;
+        i += 1;
+        match bytes.get(i) {
+            None => return Err(SubstError::Format("incomplete format".into())),
+            Some(b'%') => {
+                out(Piece::Text("%"))?;
+                i += 1;
+            }
+            Some(b'(') => {
+                // The key runs to the matching ')', nested parentheses counted (Python).
+                let key_start = i + 1;
+                let mut depth = 1;
+                let mut j = key_start;
+                while j < bytes.len() {
+                    match bytes[j] {
+                        b'(' => depth += 1,
+                        b')' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    j += 1;
+                }
+                if j >= bytes.len() {
+                    return Err(SubstError::Format("incomplete format key".into()));
+                }
+                let key = &template[key_start..j];
+                let conv_at = j + 1;
+                let Some(conv) = template[conv_at..].chars().next() else {
+                    return Err(SubstError::Format("incomplete format".into()));
+                };
+                if !matches!(conv, 's' | 'r' | 'd' | 'i') {
+                    return Err(SubstError::Format(format!(
+                        "unsupported format character '{conv}' (0x{:x}) at index {conv_at} in %({key}){conv}; \
+                         write a literal % as %%",
+                        u32::from(conv)
+                    )));
+                }
+                out(Piece::Key { key, conv })?;
+                i = conv_at + conv.len_utf8();
+            }
+            Some(_) => {
+                let shown: String = template[start..].chars().take(2).collect();
+                return Err(SubstError::Format(format!(
+                    "format requires a mapping: {shown} at index {start}; use %(Name)s, and write a literal % as %%"
+                )));
+            }
+        }
+        text_start = i;
+    }
+    out(Piece::Text(&template[text_start..]))
+}
+
+fn fill(template: &str, lookup: &dyn Fn(&str) -> Option<Value>, escape: bool) -> Result<String, SubstError> {
+    let mut out = String::with_capacity(template.len());
+    walk(template, &mut |piece| {
+        match piece {
+            Piece::Text(text) => out.push_str(text),
+            Piece::Key { key, conv } => {
+                let value = lookup(key).ok_or_else(|| SubstError::Missing(key.to_string()))?;
+                out.push_str(&render(key, &value, conv, escape)?);
+            }
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+fn render(key: &str, value: &Value, conv: char, escape: bool) -> Result<String, SubstError> {
+    match conv {
+        'd' | 'i' => match value {
+            Value::Bool(b) => Ok(if *b { "1" } else { "0" }.to_string()),
+            Value::Number(n) => Ok(n.as_i64().map_or_else(
+                || n.as_u64().map_or_else(|| format!("{}", n.as_f64().unwrap_or(0.0).trunc() as i64), |u| u.to_string()),
+                |i| i.to_string(),
+            )),
+            other => Err(SubstError::Format(format!(
+                "%d format: a real number is required, not {} (parameter {key})",
+                python_type(other)
+            ))),
+        },
+        'r' => match value {
+            Value::String(s) if escape => {
+                check_line(key, s)?;
+                Ok(python_repr(&Value::String(shell_escape(s))))
+            }
+            other => Ok(python_repr(other)),
+        },
+        _ => match value {
+            Value::String(s) if escape => {
+                check_line(key, s)?;
+                Ok(shell_escape(s))
+            }
+            Value::String(s) => Ok(s.clone()),
+            other => Ok(python_str(other)),
+        },
+    }
+}
+
+fn check_line(key: &str, s: &str) -> Result<(), SubstError> {
+    if s.contains(['\n', '\0']) { Err(SubstError::Newline(key.to_string())) } else { Ok(()) }
+}
+
+/// Backslash before every ASCII character outside `[A-Za-z0-9_]`; non-ASCII kept.
+pub fn shell_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_ascii() && !(c.is_ascii_alphanumeric() || c == '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn python_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
+/// Python `str(value)`.
+pub fn python_str(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => python_repr(other),
+    }
+}
+
+/// Python `repr(value)` of the JSON-shaped value.
+pub fn python_repr(value: &Value) -> String {
+    let mut out = String::new();
+    repr_into(value, &mut out);
+    out
+}
+
+fn repr_into(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("None"),
+        Value::Bool(true) => out.push_str("True"),
+        Value::Bool(false) => out.push_str("False"),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => out.push_str(&i.to_string()),
+            (None, Some(u)) => out.push_str(&u.to_string()),
+            _ => out.push_str(&python_float(n.as_f64().unwrap_or(f64::NAN))),
+        },
+        Value::String(s) => repr_str(s, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                repr_into(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                repr_str(k, out);
+                out.push_str(": ");
+                repr_into(v, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn repr_str(s: &str, out: &mut String) {
+    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (0x80..0xa0).contains(&(c as u32)) => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+}
+
+/// Python `repr(float)`: shortest round-trip digits, scientific outside `1e-4 ≤ |x| < 1e16`.
+pub fn python_float(f: f64) -> String {
+    if f.is_nan() {
+        return "nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    if f == 0.0 {
+        return if f.is_sign_negative() { "-0.0" } else { "0.0" }.into();
+    }
+    // Rust's `{:e}` gives the shortest round-trip mantissa, e.g. "1.5e-5".
+    let sci = format!("{f:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let negative = mantissa.starts_with('-');
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let sign = if negative { "-" } else { "" };
+    if (-4..16).contains(&exp) {
+        let point = exp + 1; // digits before the decimal point
+        let (int_part, frac_part) = if point <= 0 {
+            ("0".to_string(), format!("{}{}", "0".repeat((-point) as usize), digits))
+        } else if point as usize >= digits.len() {
+            (format!("{digits}{}", "0".repeat(point as usize - digits.len())), String::new())
+        } else {
+            (digits[..point as usize].to_string(), digits[point as usize..].to_string())
+        };
+        let frac = if frac_part.is_empty() { "0".to_string() } else { frac_part };
+        format!("{sign}{int_part}.{frac}")
+    } else {
+        let (first, rest) = digits.split_at(1);
+        let mant = if rest.is_empty() { first.to_string() } else { format!("{first}.{rest}") };
+        let exp_sign = if exp < 0 { '-' } else { '+' };
+        format!("{sign}{mant}e{exp_sign}{:02}", exp.abs())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn sub(template: &str, params: Value) -> Result<String, SubstError> {
+        substitute(template, &|k| params.get(k).cloned())
+    }
+
+    #[test]
+    fn escapes_every_ascii_punctuation() {
+        let p = json!({"Msg": "hello world; rm -rf / $(id) `id` 'q' \"d\" a|b&c>d<e!f"});
+        assert_eq!(
+            sub("echo %(Msg)s", p).unwrap(),
+            r#"echo hello\ world\;\ rm\ \-rf\ \/\ \$\(id\)\ \`id\`\ \'q\'\ \"d\"\ a\|b\&c\>d\<e\!f"#
+        );
+        assert_eq!(sub("%(M)s", json!({"M": "é_ü9"})).unwrap(), "é_ü9");
+    }
+
+    #[test]
+    fn python_rendering_of_non_strings() {
+        let p = json!({"i": 5, "t": true, "f": false, "n": null, "x": 1.5, "big": 1e20, "small": 0.00001,
+            "m": {"info": ["x"], "error": [], "warn": []}, "l": [1, "a'b", null]});
+        assert_eq!(sub("%(i)s %(t)s %(f)s %(n)s", p.clone()).unwrap(), "5 True False None");
+        assert_eq!(sub("%(x)s %(big)s %(small)s", p.clone()).unwrap(), "1.5 1e+20 1e-05");
+        assert_eq!(sub("%(m)s", p.clone()).unwrap(), "{'info': ['x'], 'error': [], 'warn': []}");
+        assert_eq!(sub("%(l)s", p.clone()).unwrap(), "[1, \"a'b\", None]");
+        assert_eq!(sub("%(i)d %(t)d", p).unwrap(), "5 1");
+    }
+
+    #[test]
+    fn python_float_forms() {
+        assert_eq!(python_float(1.0), "1.0");
+        assert_eq!(python_float(100.0), "100.0");
+        assert_eq!(python_float(0.1), "0.1");
+        assert_eq!(python_float(1e16), "1e+16");
+        assert_eq!(python_float(123456789012345.6), "123456789012345.6");
+        assert_eq!(python_float(-2.5e-7), "-2.5e-07");
+        assert_eq!(python_float(0.0001), "0.0001");
+    }
+
+    #[test]
+    fn percent_and_errors() {
+        assert_eq!(sub("date +%%s", json!({})).unwrap(), "date +%s");
+        assert_eq!(sub("%(a(b))s", json!({"a(b)": "x"})).unwrap(), "x");
+        assert_eq!(sub("echo %(Nope)s", json!({})), Err(SubstError::Missing("Nope".into())));
+        assert_eq!(SubstError::Missing("Nope".into()).to_string(), "Missing parameter Nope");
+        assert_eq!(sub("echo %(M)s", json!({"M": "a\nb"})), Err(SubstError::Newline("M".into())));
+        assert_eq!(substitute_raw("%(M)s", &|_| Some(json!("a\nb $x"))).unwrap(), "a\nb $x");
+        assert_eq!(
+            sub("date +%s", json!({})).unwrap_err().to_string(),
+            "format requires a mapping: %s at index 6; use %(Name)s, and write a literal % as %%"
+        );
+        assert_eq!(
+            sub("x %(a)y", json!({"a": 1})).unwrap_err().to_string(),
+            "unsupported format character 'y' (0x79) at index 6 in %(a)y; write a literal % as %%"
+        );
+        assert_eq!(sub("50%", json!({})).unwrap_err().to_string(), "incomplete format");
+        assert_eq!(sub("%(abc", json!({})).unwrap_err().to_string(), "incomplete format key");
+        assert_eq!(placeholders("a %(x)s %% %(y)d"), vec!["x", "y"]);
+    }
+
+    #[test]
+    fn repr_quotes_like_python() {
+        assert_eq!(python_repr(&json!("it's")), "\"it's\"");
+        assert_eq!(python_repr(&json!("a'\"b")), "'a\\'\"b'");
+        assert_eq!(python_repr(&json!("tab\tnl\n")), "'tab\\tnl\\n'");
+    }
+}
