@@ -100,9 +100,10 @@ impl Daemon {
                 let spec = spec.clone();
                 let entry = entry.clone();
                 tokio::spawn(async move {
-                    let mut result =
-                        runner::run_check(&daemon.executor, &spec, &|p| pid.store(p, Ordering::Relaxed))
-                            .await;
+                    let mut result = runner::run_check(&daemon.executor, &spec, &|p| {
+                        pid.store(p, Ordering::Relaxed)
+                    })
+                    .await;
                     result.forced = forced;
                     let previous = entry.last_result();
                     crate::actions::run(&daemon, &spec, &mut result, previous.as_deref()).await;
@@ -133,17 +134,25 @@ impl Daemon {
         }
         let mut processes = self.processes.lock().unwrap_or_else(|e| e.into_inner());
         let id = processes.len() as u64 + 1;
-        processes.push(Process { id, plugins: entries.iter().map(|e| e.name()).collect() });
+        processes.push(Process {
+            id,
+            plugins: entries.iter().map(|e| e.name()).collect(),
+        });
         id
     }
 
     pub fn processes(&self) -> Vec<Process> {
-        self.processes.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.processes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn process(&self, id: u64) -> Option<Process> {
         let processes = self.processes.lock().unwrap_or_else(|e| e.into_inner());
-        id.checked_sub(1).and_then(|i| processes.get(i as usize)).cloned()
+        id.checked_sub(1)
+            .and_then(|i| processes.get(i as usize))
+            .cloned()
     }
 
     /// Graceful stop (D4): no new runs, wait for running checks up to
@@ -153,7 +162,12 @@ impl Daemon {
         let grace = self.plan().shutdown_grace;
         let deadline = tokio::time::Instant::now() + grace;
         loop {
-            let running = self.store.checks().values().filter(|e| e.running().is_some()).count();
+            let running = self
+                .store
+                .checks()
+                .values()
+                .filter(|e| e.running().is_some())
+                .count();
             if running == 0 {
                 break;
             }
@@ -161,7 +175,8 @@ impl Daemon {
                 warn!(running, "Terminating checks still running at shutdown.");
                 self.executor.interrupt_all();
                 // Let the runs record their "interrupted by shutdown" results.
-                let hard = tokio::time::Instant::now() + runner::KILL_GRACE + Duration::from_secs(2);
+                let hard =
+                    tokio::time::Instant::now() + runner::KILL_GRACE + Duration::from_secs(2);
                 while self.store.checks().values().any(|e| e.running().is_some())
                     && tokio::time::Instant::now() < hard
                 {

@@ -4,13 +4,17 @@
 //! (`check_smoker`). See `ARCHITECTURE.md` for the picture; each module's `//!`
 //! doc says what it owns.
 
-pub mod check;
-pub mod config;
-pub mod executor;
-pub mod privileges;
-pub mod runner;
 pub mod actions;
 pub mod api;
+pub mod check;
+pub mod config;
 pub mod daemon;
+pub mod executor;
+pub mod logging;
+pub mod metrics;
+pub mod nsca;
+pub mod privileges;
+pub mod runner;
 pub mod scheduler;
 pub mod store;
+pub mod systemd;

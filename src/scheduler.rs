@@ -16,10 +16,7 @@ use std::{
 use tokio::time::Instant;
 use tracing::debug;
 
-use crate::{
-    check::Schedule,
-    daemon::Daemon,
-};
+use crate::{check::Schedule, daemon::Daemon};
 
 #[derive(Debug, Clone, PartialEq)]
 struct Slot {
@@ -59,12 +56,20 @@ pub async fn run(daemon: Arc<Daemon>) {
             if *due > now {
                 break;
             }
-            let (due, slot_generation, name) = (*due, *slot_generation, heap.pop().map(|Reverse(x)| x.2).unwrap_or_default());
-            let Some(slot) = slots.get_mut(&name) else { continue };
+            let (due, slot_generation, name) = (
+                *due,
+                *slot_generation,
+                heap.pop().map(|Reverse(x)| x.2).unwrap_or_default(),
+            );
+            let Some(slot) = slots.get_mut(&name) else {
+                continue;
+            };
             if slot.generation != slot_generation {
                 continue;
             }
-            let Some(entry) = daemon.store.get(&name) else { continue };
+            let Some(entry) = daemon.store.get(&name) else {
+                continue;
+            };
             let lateness = now.saturating_duration_since(due);
             if entry.running().is_some() {
                 debug!(check = %name, "Previous run still in progress, skipping this slot.");
@@ -112,7 +117,14 @@ fn sync(
         }
         *generation += 1;
         let due = now + phase(name, splay);
-        slots.insert(name.clone(), Slot { due, every, generation: *generation });
+        slots.insert(
+            name.clone(),
+            Slot {
+                due,
+                every,
+                generation: *generation,
+            },
+        );
         entry.set_next_run(Some(to_wall(due)));
         heap.push(Reverse((due, *generation, name.clone())));
     }
@@ -156,8 +168,9 @@ mod tests {
         assert_eq!(phase("load", splay), phase("load", splay));
         assert!(phase("load", splay) < splay);
         assert_eq!(phase("load", Duration::ZERO), Duration::ZERO);
-        let distinct: std::collections::HashSet<_> =
-            (0..100).map(|i| phase(&format!("check{i}"), splay)).collect();
+        let distinct: std::collections::HashSet<_> = (0..100)
+            .map(|i| phase(&format!("check{i}"), splay))
+            .collect();
         assert!(distinct.len() > 90);
     }
 }

@@ -5,5 +5,13 @@
 //! to a typed value or a typed error, so each can be fuzzed.
 //!
 //! - [`output`]: Nagios plugin output (first line, long output, perfdata) and threshold ranges.
+//! - [`nrpe_cfg`]: nrpe.cfg with includes (through a caller's loader) and allowed_hosts.
+//! - [`nrpe_packet`]: NRPE v2/v3/v4 packets, query validation, macros, result mapping.
+//! - [`nsca`], [`nsca_cipher`], [`send_nsca_input`]: NSCA 2.x packets, ciphers, and send_nsca's stdin/config formats.
 
+pub mod nrpe_cfg;
+pub mod nrpe_packet;
+pub mod nsca;
+pub mod nsca_cipher;
 pub mod output;
+pub mod send_nsca_input;

@@ -29,7 +29,12 @@ pub fn triggered(spec: &CheckSpec, result: &CheckResult, previous: Option<&Check
 }
 
 /// Runs the check's actions and stores their combined result in `result.action`.
-pub async fn run(daemon: &Arc<Daemon>, spec: &CheckSpec, result: &mut CheckResult, previous: Option<&CheckResult>) {
+pub async fn run(
+    daemon: &Arc<Daemon>,
+    spec: &CheckSpec,
+    result: &mut CheckResult,
+    previous: Option<&CheckResult>,
+) {
     if spec.actions.is_empty() || !triggered(spec, result, previous) {
         return;
     }
@@ -43,23 +48,35 @@ pub async fn run(daemon: &Arc<Daemon>, spec: &CheckSpec, result: &mut CheckResul
         let outcome = match &action.kind {
             ActionKind::Command { template, timeout } => {
                 let fields = result_fields(spec, result);
-                let lookup = |key: &str| fields.get(key).cloned().or_else(|| spec.parameters.get(key).cloned());
+                let lookup = |key: &str| {
+                    fields
+                        .get(key)
+                        .cloned()
+                        .or_else(|| spec.parameters.get(key).cloned())
+                };
                 match subst::substitute(template, &lookup) {
                     Ok(command) => {
                         let mut action_spec = spec.clone();
                         action_spec.command = Command::Shell(command);
                         action_spec.timeout = *timeout;
                         action_spec.exit_codes = ExitCodes::Smoker;
-                        let mut r = crate::runner::run_check(&daemon.executor, &action_spec, &|_| {}).await;
+                        let mut r =
+                            crate::runner::run_check(&daemon.executor, &action_spec, &|_| {}).await;
                         r.perfdata.clear();
                         r
                     }
-                    Err(e) => CheckResult::synthetic(State::Critical, e.to_string(), chrono::Local::now()),
+                    Err(e) => {
+                        CheckResult::synthetic(State::Critical, e.to_string(), chrono::Local::now())
+                    }
                 }
             }
-            ActionKind::Nothing => {
-                CheckResult::synthetic(State::Critical, "No Command or Module to execute!", chrono::Local::now())
-            }
+            // Delivered by the NSCA sink, which subscribes to results on its own.
+            ActionKind::Nsca(_) => continue,
+            ActionKind::Nothing => CheckResult::synthetic(
+                State::Critical,
+                "No Command or Module to execute!",
+                chrono::Local::now(),
+            ),
             ActionKind::Module(module) => CheckResult::synthetic(
                 State::Critical,
                 format!("Python modules are not supported, use Command ({module})"),
@@ -99,6 +116,10 @@ fn combine(mut outcomes: Vec<CheckResult>) -> Option<CheckResult> {
             messages.warn.extend(m.warn.iter().cloned());
         }
     }
-    combined.messages = if messages.is_empty() { None } else { Some(messages) };
+    combined.messages = if messages.is_empty() {
+        None
+    } else {
+        Some(messages)
+    };
     Some(combined)
 }

@@ -29,7 +29,11 @@ type AppState = Arc<Daemon>;
 pub const MAX_BODY: usize = 64 * 1024;
 
 /// Serves the API on `listener` until `stop` turns true.
-pub async fn serve(listener: tokio::net::TcpListener, daemon: Arc<Daemon>, mut stop: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    daemon: Arc<Daemon>,
+    mut stop: watch::Receiver<bool>,
+) {
     let app = router(daemon);
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -47,7 +51,11 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
     let routes: [(&str, fn() -> MethodRouter<AppState>, &str); 4] = [
         ("/plugins", || get(plugins), "GET, HEAD, OPTIONS"),
         ("/plugins/{name}", || get(plugin), "GET, HEAD, OPTIONS"),
-        ("/processes", || get(processes).post(force), "GET, HEAD, OPTIONS, POST"),
+        (
+            "/processes",
+            || get(processes).post(force),
+            "GET, HEAD, OPTIONS, POST",
+        ),
         ("/processes/{id}", || get(process), "GET, HEAD, OPTIONS"),
     ];
     for (path, make, allow) in routes {
@@ -88,13 +96,32 @@ fn message(status: StatusCode, text: impl Into<String>) -> Response {
 struct PythonFormatter;
 
 impl serde_json::ser::Formatter for PythonFormatter {
-    fn begin_array_value<W: ?Sized + std::io::Write>(&mut self, writer: &mut W, first: bool) -> std::io::Result<()> {
-        if first { Ok(()) } else { writer.write_all(b", ") }
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
     }
-    fn begin_object_key<W: ?Sized + std::io::Write>(&mut self, writer: &mut W, first: bool) -> std::io::Result<()> {
-        if first { Ok(()) } else { writer.write_all(b", ") }
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
     }
-    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+    fn begin_object_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+    ) -> std::io::Result<()> {
         writer.write_all(b": ")
     }
 }
@@ -104,7 +131,10 @@ async fn method_not_allowed_json(response: Response) -> Response {
         return response;
     }
     let allow = response.headers().get(header::ALLOW).cloned();
-    let mut json = message(StatusCode::METHOD_NOT_ALLOWED, "The method is not allowed for the requested URL.");
+    let mut json = message(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "The method is not allowed for the requested URL.",
+    );
     if let Some(allow) = allow {
         json.headers_mut().insert(header::ALLOW, allow);
     }
@@ -134,7 +164,9 @@ fn plugin_items(entries: impl Iterator<Item = Arc<CheckEntry>>, forced: bool) ->
             if forced {
                 plugin.insert(
                     "forcedResult".into(),
-                    entry.forced_result().map_or(Value::Null, |r| render::result(&r, false)),
+                    entry
+                        .forced_result()
+                        .map_or(Value::Null, |r| render::result(&r, false)),
                 );
             }
             json!({"plugin": plugin})
@@ -145,16 +177,25 @@ fn plugin_items(entries: impl Iterator<Item = Arc<CheckEntry>>, forced: bool) ->
 
 async fn plugins(State(daemon): State<AppState>) -> Response {
     let checks = daemon.store.checks();
-    json_response(StatusCode::OK, &plugin_items(checks.values().cloned(), false))
+    json_response(
+        StatusCode::OK,
+        &plugin_items(checks.values().cloned(), false),
+    )
 }
 
 async fn plugin(State(daemon): State<AppState>, Path(name): Path<String>) -> Response {
     let Some(entry) = daemon.store.get(&name) else {
         return message(StatusCode::NOT_FOUND, format!("Plugin {name} not found"));
     };
-    let results: Vec<Value> =
-        entry.history().iter().map(|r| json!({"result": render::result(r, true)})).collect();
-    json_response(StatusCode::OK, &json!({"plugin": render::plugin(&entry), "results": results}))
+    let results: Vec<Value> = entry
+        .history()
+        .iter()
+        .map(|r| json!({"result": render::result(r, true)}))
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &json!({"plugin": render::plugin(&entry), "results": results}),
+    )
 }
 
 async fn processes(State(daemon): State<AppState>) -> Response {
@@ -170,7 +211,12 @@ fn async_task(id: u64) -> Response {
     let link = format!("/processes/{id}");
     let body = serde_json::to_string_pretty(&json!({"asyncTask": {"link": {"poll": link}}}))
         .unwrap_or_default();
-    let mut response = (StatusCode::ACCEPTED, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+    let mut response = (
+        StatusCode::ACCEPTED,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response();
     if let Ok(value) = HeaderValue::from_str(&link) {
         response.headers_mut().insert(header::LOCATION, value);
     }
@@ -184,7 +230,11 @@ async fn process(State(daemon): State<AppState>, Path(id): Path<String>) -> Resp
     let Some(process) = daemon.process(id) else {
         return message(StatusCode::NOT_FOUND, format!("Process id {id} not found"));
     };
-    let entries: Vec<Arc<CheckEntry>> = process.plugins.iter().filter_map(|n| daemon.store.get(n)).collect();
+    let entries: Vec<Arc<CheckEntry>> = process
+        .plugins
+        .iter()
+        .filter_map(|n| daemon.store.get(n))
+        .collect();
     if entries.iter().any(|e| e.forced_result().is_none()) {
         return async_task(id);
     }
@@ -220,7 +270,11 @@ async fn force(State(daemon): State<AppState>, body: Bytes) -> Response {
             "The browser (or proxy) sent a request that this server could not understand.",
         );
     };
-    let Some(process) = body.as_object().and_then(|b| b.get("process")).filter(|p| truthy(p)) else {
+    let Some(process) = body
+        .as_object()
+        .and_then(|b| b.get("process"))
+        .filter(|p| truthy(p))
+    else {
         return bad_force(None);
     };
     let plugins = process.get("plugins").filter(|p| truthy(p));
@@ -235,14 +289,22 @@ async fn force(State(daemon): State<AppState>, body: Bytes) -> Response {
             return bad_force(Some("Element plugins have to be list"));
         };
         for name in names {
-            let name = name.as_str().map(str::to_string).unwrap_or_else(|| name.to_string());
+            let name = name
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| name.to_string());
             match checks.get(&name) {
                 Some(entry) => {
                     if !selected.iter().any(|e| Arc::ptr_eq(e, entry)) {
                         selected.push(entry.clone());
                     }
                 }
-                None => return message(StatusCode::INTERNAL_SERVER_ERROR, format!("Plugin {name} not found")),
+                None => {
+                    return message(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        format!("Plugin {name} not found"),
+                    );
+                }
             }
         }
     }
@@ -252,7 +314,9 @@ async fn force(State(daemon): State<AppState>, body: Bytes) -> Response {
         };
         for entry in checks.values() {
             let spec = entry.spec();
-            let matches = filter.iter().all(|(k, v)| spec.parameters.get(k) == Some(v));
+            let matches = filter
+                .iter()
+                .all(|(k, v)| spec.parameters.get(k) == Some(v));
             if matches && !selected.iter().any(|e| Arc::ptr_eq(e, entry)) {
                 selected.push(entry.clone());
             }
@@ -267,5 +331,8 @@ async fn force(State(daemon): State<AppState>, body: Bytes) -> Response {
 
 async fn healthz(State(daemon): State<AppState>) -> Response {
     let _ = &daemon;
-    json_response(StatusCode::OK, &json!({"status": "ok", "config": "ok", "store": "memory"}))
+    json_response(
+        StatusCode::OK,
+        &json!({"status": "ok", "config": "ok", "store": "memory"}),
+    )
 }

@@ -46,7 +46,11 @@ pub fn result(r: &CheckResult, rendered: bool) -> Value {
                 })
                 .collect(),
         ),
-        Some(c) => Value::Object(c.iter().map(|(name, c)| (name.clone(), Value::Object(component(c)))).collect()),
+        Some(c) => Value::Object(
+            c.iter()
+                .map(|(name, c)| (name.clone(), Value::Object(component(c))))
+                .collect(),
+        ),
     };
     let perfdata: Vec<Value> = r
         .perfdata
@@ -82,13 +86,18 @@ pub fn parameters(parameters: &indexmap::IndexMap<String, Value>) -> Value {
             .iter()
             .map(|(key, value)| {
                 let lower = key.to_ascii_lowercase();
-                let shown = if lower.contains("password") || lower.contains("secret") || lower.contains("token") {
+                let shown = if lower.contains("password")
+                    || lower.contains("secret")
+                    || lower.contains("token")
+                {
                     Value::String("***".into())
                 } else if key == "Env" {
                     match value {
-                        Value::Object(env) => {
-                            Value::Object(env.keys().map(|k| (k.clone(), Value::String("***".into()))).collect())
-                        }
+                        Value::Object(env) => Value::Object(
+                            env.keys()
+                                .map(|k| (k.clone(), Value::String("***".into())))
+                                .collect(),
+                        ),
                         Value::Null => Value::Null,
                         _ => Value::String("***".into()),
                     }
@@ -109,7 +118,10 @@ fn redact_object(value: &Value) -> Value {
             map.iter()
                 .map(|(k, v)| {
                     let lower = k.to_ascii_lowercase();
-                    if lower.contains("password") || lower.contains("secret") || lower.contains("token") {
+                    if lower.contains("password")
+                        || lower.contains("secret")
+                        || lower.contains("token")
+                    {
                         (k.clone(), Value::String("***".into()))
                     } else {
                         (k.clone(), redact_object(v))
@@ -126,14 +138,28 @@ fn redact_object(value: &Value) -> Value {
 pub fn plugin(entry: &CheckEntry) -> Map<String, Value> {
     let spec = entry.spec();
     let mut map = Map::new();
-    map.insert("lastResult".into(), entry.last_result().map_or(Value::Null, |r| result(&r, true)));
-    map.insert("links".into(), json!({"self": format!("/plugins/{}", spec.name)}));
+    map.insert(
+        "lastResult".into(),
+        entry
+            .last_result()
+            .map_or(Value::Null, |r| result(&r, true)),
+    );
+    map.insert(
+        "links".into(),
+        json!({"self": format!("/plugins/{}", spec.name)}),
+    );
     map.insert("name".into(), spec.name.clone().into());
-    map.insert("nextRun".into(), entry.next_run().map_or(Value::Null, |t| iso(&t).into()));
+    map.insert(
+        "nextRun".into(),
+        entry.next_run().map_or(Value::Null, |t| iso(&t).into()),
+    );
     map.insert("parameters".into(), parameters(&spec.parameters));
     map.insert(
         "running".into(),
-        entry.running().map_or(Value::Null, |(at, pid)| json!({"startedAt": iso(&at), "pid": pid})),
+        entry.running().map_or(
+            Value::Null,
+            |(at, pid)| json!({"startedAt": iso(&at), "pid": pid}),
+        ),
     );
     map
 }

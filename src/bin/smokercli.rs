@@ -1,3 +1,8 @@
 fn main() {
+    // send_nsca drop-in: `send_nsca …` (argv[0]) or `smokercli send-nsca …`.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(code) = smoker::nsca::cli::dispatch(&argv) {
+        std::process::exit(code);
+    }
     println!("smokercli");
 }

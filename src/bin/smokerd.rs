@@ -15,7 +15,11 @@ use smoker::config::{self, Plan};
 const SYSTEM_CONFIG: &str = "/etc/smokerd/smokerd.yaml";
 
 #[derive(Debug, Parser)]
-#[command(name = "smokerd", version, about = "Monitoring daemon: runs checks, serves the smoker REST API")]
+#[command(
+    name = "smokerd",
+    version,
+    about = "Monitoring daemon: runs checks, serves the smoker REST API"
+)]
 struct Args {
     #[command(subcommand)]
     command: Option<Cmd>,
@@ -94,7 +98,8 @@ fn init_logging(args: &RunArgs, plan: Option<&Plan>) {
     } else if args.verbose {
         "info".to_string()
     } else {
-        plan.and_then(|p| p.log_level.clone()).unwrap_or_else(|| "info".to_string())
+        plan.and_then(|p| p.log_level.clone())
+            .unwrap_or_else(|| "info".to_string())
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let json = plan.is_some_and(|p| p.log_format == config::LogFormat::Json);
@@ -102,7 +107,11 @@ fn init_logging(args: &RunArgs, plan: Option<&Plan>) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// Which configuration to read.
@@ -170,7 +179,10 @@ fn run(args: RunArgs) -> ExitCode {
         }
         Ok(loaded.plan)
     });
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("smokerd: cannot start the runtime: {e}");

@@ -4,7 +4,17 @@
 //! substitution, validation with `FILE:LINE:COL` errors) and nothing else: the
 //! daemon receives a `Plan` and never looks at YAML. Loading is all-or-nothing.
 
+pub mod load;
+mod settings;
 pub mod subst;
+pub mod yaml;
+
+pub use load::{
+    ConfigError, ConfigErrors, DEFAULT_CONFIG, Loaded, load_conf_d, load_default, load_file,
+    load_str, summary,
+};
+pub use settings::{NSCA_METHODS, NrpeSettings, NrpeTls, NscaSettings};
+pub use subst::{SubstError, substitute};
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
@@ -34,6 +44,11 @@ pub struct Plan {
     pub metrics_listen: Option<SocketAddr>,
     pub spool: SpoolSettings,
     pub removed_check_grace: Duration,
+    /// `default_actions`: actions of every check that sets no `Action` (already resolved
+    /// into each `CheckSpec::actions`).
+    pub default_actions: Vec<String>,
+    /// `nrpe:` section (issue 7); `None` = no NRPE bridge.
+    pub nrpe: Option<NrpeSettings>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -51,6 +66,10 @@ pub struct ApiSettings {
     pub read_tokens: Vec<String>,
     pub write_tokens: Vec<String>,
     pub allowed_hosts: Vec<String>,
+    /// `read_token_files`/`write_token_files`: their tokens are already merged into
+    /// `read_tokens`/`write_tokens` (read at load; one per line, `#` comments).
+    pub read_token_files: Vec<PathBuf>,
+    pub write_token_files: Vec<PathBuf>,
 }
 
 /// `spool:` bounds of the durable NSCA spool.
@@ -86,4 +105,6 @@ pub enum ActionKind {
     Nothing,
     /// Python module: not supported.
     Module(String),
+    /// Native NSCA sender (issue 5, D5).
+    Nsca(NscaSettings),
 }

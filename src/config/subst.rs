@@ -23,12 +23,18 @@ pub enum SubstError {
 }
 
 /// Fills `template` for `/bin/sh -c`: strings escaped, newlines rejected.
-pub fn substitute(template: &str, lookup: &dyn Fn(&str) -> Option<Value>) -> Result<String, SubstError> {
+pub fn substitute(
+    template: &str,
+    lookup: &dyn Fn(&str) -> Option<Value>,
+) -> Result<String, SubstError> {
     fill(template, lookup, true)
 }
 
 /// Fills one `Argv` element: no shell, so no escaping and newlines are fine.
-pub fn substitute_raw(template: &str, lookup: &dyn Fn(&str) -> Option<Value>) -> Result<String, SubstError> {
+pub fn substitute_raw(
+    template: &str,
+    lookup: &dyn Fn(&str) -> Option<Value>,
+) -> Result<String, SubstError> {
     fill(template, lookup, false)
 }
 
@@ -55,7 +61,10 @@ enum Piece<'a> {
 }
 
 /// Splits a template into text and `%(key)c` pieces, Python-style.
-fn walk<'a>(template: &'a str, out: &mut dyn FnMut(Piece<'a>) -> Result<(), SubstError>) -> Result<(), SubstError> {
+fn walk<'a>(
+    template: &'a str,
+    out: &mut dyn FnMut(Piece<'a>) -> Result<(), SubstError>,
+) -> Result<(), SubstError> {
     let bytes = template.as_bytes();
     let mut i = 0;
     let mut text_start = 0;
@@ -121,7 +130,11 @@ fn walk<'a>(template: &'a str, out: &mut dyn FnMut(Piece<'a>) -> Result<(), Subs
     out(Piece::Text(&template[text_start..]))
 }
 
-fn fill(template: &str, lookup: &dyn Fn(&str) -> Option<Value>, escape: bool) -> Result<String, SubstError> {
+fn fill(
+    template: &str,
+    lookup: &dyn Fn(&str) -> Option<Value>,
+    escape: bool,
+) -> Result<String, SubstError> {
     let mut out = String::with_capacity(template.len());
     walk(template, &mut |piece| {
         match piece {
@@ -141,7 +154,12 @@ fn render(key: &str, value: &Value, conv: char, escape: bool) -> Result<String, 
         'd' | 'i' => match value {
             Value::Bool(b) => Ok(if *b { "1" } else { "0" }.to_string()),
             Value::Number(n) => Ok(n.as_i64().map_or_else(
-                || n.as_u64().map_or_else(|| format!("{}", n.as_f64().unwrap_or(0.0).trunc() as i64), |u| u.to_string()),
+                || {
+                    n.as_u64().map_or_else(
+                        || format!("{}", n.as_f64().unwrap_or(0.0).trunc() as i64),
+                        |u| u.to_string(),
+                    )
+                },
                 |i| i.to_string(),
             )),
             other => Err(SubstError::Format(format!(
@@ -168,7 +186,11 @@ fn render(key: &str, value: &Value, conv: char, escape: bool) -> Result<String, 
 }
 
 fn check_line(key: &str, s: &str) -> Result<(), SubstError> {
-    if s.contains(['\n', '\0']) { Err(SubstError::Newline(key.to_string())) } else { Ok(()) }
+    if s.contains(['\n', '\0']) {
+        Err(SubstError::Newline(key.to_string()))
+    } else {
+        Ok(())
+    }
 }
 
 /// Backslash before every ASCII character outside `[A-Za-z0-9_]`; non-ASCII kept.
@@ -247,7 +269,11 @@ fn repr_into(value: &Value, out: &mut String) {
 }
 
 fn repr_str(s: &str, out: &mut String) {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     out.push(quote);
     for c in s.chars() {
         match c {
@@ -259,8 +285,12 @@ fn repr_str(s: &str, out: &mut String) {
                 out.push('\\');
                 out.push(c);
             }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if (0x80..0xa0).contains(&(c as u32)) => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if (0x80..0xa0).contains(&(c as u32)) => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -288,17 +318,34 @@ pub fn python_float(f: f64) -> String {
     if (-4..16).contains(&exp) {
         let point = exp + 1; // digits before the decimal point
         let (int_part, frac_part) = if point <= 0 {
-            ("0".to_string(), format!("{}{}", "0".repeat((-point) as usize), digits))
+            (
+                "0".to_string(),
+                format!("{}{}", "0".repeat((-point) as usize), digits),
+            )
         } else if point as usize >= digits.len() {
-            (format!("{digits}{}", "0".repeat(point as usize - digits.len())), String::new())
+            (
+                format!("{digits}{}", "0".repeat(point as usize - digits.len())),
+                String::new(),
+            )
         } else {
-            (digits[..point as usize].to_string(), digits[point as usize..].to_string())
+            (
+                digits[..point as usize].to_string(),
+                digits[point as usize..].to_string(),
+            )
         };
-        let frac = if frac_part.is_empty() { "0".to_string() } else { frac_part };
+        let frac = if frac_part.is_empty() {
+            "0".to_string()
+        } else {
+            frac_part
+        };
         format!("{sign}{int_part}.{frac}")
     } else {
         let (first, rest) = digits.split_at(1);
-        let mant = if rest.is_empty() { first.to_string() } else { format!("{first}.{rest}") };
+        let mant = if rest.is_empty() {
+            first.to_string()
+        } else {
+            format!("{first}.{rest}")
+        };
         let exp_sign = if exp < 0 { '-' } else { '+' };
         format!("{sign}{mant}e{exp_sign}{:02}", exp.abs())
     }
@@ -328,9 +375,18 @@ mod tests {
     fn python_rendering_of_non_strings() {
         let p = json!({"i": 5, "t": true, "f": false, "n": null, "x": 1.5, "big": 1e20, "small": 0.00001,
             "m": {"info": ["x"], "error": [], "warn": []}, "l": [1, "a'b", null]});
-        assert_eq!(sub("%(i)s %(t)s %(f)s %(n)s", p.clone()).unwrap(), "5 True False None");
-        assert_eq!(sub("%(x)s %(big)s %(small)s", p.clone()).unwrap(), "1.5 1e+20 1e-05");
-        assert_eq!(sub("%(m)s", p.clone()).unwrap(), "{'info': ['x'], 'error': [], 'warn': []}");
+        assert_eq!(
+            sub("%(i)s %(t)s %(f)s %(n)s", p.clone()).unwrap(),
+            "5 True False None"
+        );
+        assert_eq!(
+            sub("%(x)s %(big)s %(small)s", p.clone()).unwrap(),
+            "1.5 1e+20 1e-05"
+        );
+        assert_eq!(
+            sub("%(m)s", p.clone()).unwrap(),
+            "{'info': ['x'], 'error': [], 'warn': []}"
+        );
         assert_eq!(sub("%(l)s", p.clone()).unwrap(), "[1, \"a'b\", None]");
         assert_eq!(sub("%(i)d %(t)d", p).unwrap(), "5 1");
     }
@@ -350,10 +406,22 @@ mod tests {
     fn percent_and_errors() {
         assert_eq!(sub("date +%%s", json!({})).unwrap(), "date +%s");
         assert_eq!(sub("%(a(b))s", json!({"a(b)": "x"})).unwrap(), "x");
-        assert_eq!(sub("echo %(Nope)s", json!({})), Err(SubstError::Missing("Nope".into())));
-        assert_eq!(SubstError::Missing("Nope".into()).to_string(), "Missing parameter Nope");
-        assert_eq!(sub("echo %(M)s", json!({"M": "a\nb"})), Err(SubstError::Newline("M".into())));
-        assert_eq!(substitute_raw("%(M)s", &|_| Some(json!("a\nb $x"))).unwrap(), "a\nb $x");
+        assert_eq!(
+            sub("echo %(Nope)s", json!({})),
+            Err(SubstError::Missing("Nope".into()))
+        );
+        assert_eq!(
+            SubstError::Missing("Nope".into()).to_string(),
+            "Missing parameter Nope"
+        );
+        assert_eq!(
+            sub("echo %(M)s", json!({"M": "a\nb"})),
+            Err(SubstError::Newline("M".into()))
+        );
+        assert_eq!(
+            substitute_raw("%(M)s", &|_| Some(json!("a\nb $x"))).unwrap(),
+            "a\nb $x"
+        );
         assert_eq!(
             sub("date +%s", json!({})).unwrap_err().to_string(),
             "format requires a mapping: %s at index 6; use %(Name)s, and write a literal % as %%"
@@ -362,8 +430,14 @@ mod tests {
             sub("x %(a)y", json!({"a": 1})).unwrap_err().to_string(),
             "unsupported format character 'y' (0x79) at index 6 in %(a)y; write a literal % as %%"
         );
-        assert_eq!(sub("50%", json!({})).unwrap_err().to_string(), "incomplete format");
-        assert_eq!(sub("%(abc", json!({})).unwrap_err().to_string(), "incomplete format key");
+        assert_eq!(
+            sub("50%", json!({})).unwrap_err().to_string(),
+            "incomplete format"
+        );
+        assert_eq!(
+            sub("%(abc", json!({})).unwrap_err().to_string(),
+            "incomplete format key"
+        );
         assert_eq!(placeholders("a %(x)s %% %(y)d"), vec!["x", "y"]);
     }
 

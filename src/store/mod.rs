@@ -5,6 +5,8 @@
 //! scheduled time. Publishes every new result on a broadcast channel that
 //! actions and metrics subscribe to. The durable copy lives in [`durable`].
 
+pub mod durable;
+
 use std::{
     collections::VecDeque,
     sync::{
@@ -106,22 +108,30 @@ impl CheckEntry {
 
     /// `(startedAt, pid)` of the run in progress.
     pub fn running(&self) -> Option<(DateTime<Local>, u32)> {
-        lock(&self.running).as_ref().map(|r| (r.started_at, r.pid.load(Ordering::Relaxed)))
+        lock(&self.running)
+            .as_ref()
+            .map(|r| (r.started_at, r.pid.load(Ordering::Relaxed)))
     }
 
     /// Registers a new run unless one is in progress; returns the receiver of
     /// the run's result and whether this call started it.
     pub fn begin_run(
         &self,
-    ) -> (watch::Receiver<Option<Arc<CheckResult>>>, Option<(watch::Sender<Option<Arc<CheckResult>>>, Arc<AtomicU32>)>)
-    {
+    ) -> (
+        watch::Receiver<Option<Arc<CheckResult>>>,
+        Option<(watch::Sender<Option<Arc<CheckResult>>>, Arc<AtomicU32>)>,
+    ) {
         let mut running = lock(&self.running);
         if let Some(r) = running.as_ref() {
             return (r.done.clone(), None);
         }
         let (tx, rx) = watch::channel(None);
         let pid = Arc::new(AtomicU32::new(0));
-        *running = Some(Running { started_at: Local::now(), pid: pid.clone(), done: rx.clone() });
+        *running = Some(Running {
+            started_at: Local::now(),
+            pid: pid.clone(),
+            done: rx.clone(),
+        });
         (rx, Some((tx, pid)))
     }
 
@@ -164,11 +174,17 @@ impl Default for Store {
 
 impl Store {
     pub fn new() -> Store {
-        Store { checks: RwLock::new(Arc::new(IndexMap::new())), events: broadcast::channel(4096).0 }
+        Store {
+            checks: RwLock::new(Arc::new(IndexMap::new())),
+            events: broadcast::channel(4096).0,
+        }
     }
 
     pub fn checks(&self) -> Arc<IndexMap<String, Arc<CheckEntry>>> {
-        self.checks.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.checks
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<CheckEntry>> {
@@ -197,7 +213,11 @@ impl Store {
                 }
             }
         }
-        let removed = old.keys().filter(|k| !next.contains_key(*k)).cloned().collect();
+        let removed = old
+            .keys()
+            .filter(|k| !next.contains_key(*k))
+            .cloned()
+            .collect();
         *guard = Arc::new(next);
         (added, removed, changed)
     }
@@ -233,7 +253,11 @@ impl Store {
         }
         *lock(&entry.running) = None;
         done.send_replace(Some(result.clone()));
-        let _ = self.events.send(ResultEvent { spec, result: result.clone(), previous });
+        let _ = self.events.send(ResultEvent {
+            spec,
+            result: result.clone(),
+            previous,
+        });
         result
     }
 }

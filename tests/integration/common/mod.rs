@@ -35,7 +35,10 @@ pub fn smoker_orig() -> PathBuf {
 
 /// A port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// A temp dir that processes dropping to user `nagios` can read.
@@ -72,12 +75,20 @@ impl HttpResponse {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
 /// One request on a fresh connection (`Connection: close`), with a 20 s deadline.
-pub fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> std::io::Result<HttpResponse> {
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> std::io::Result<HttpResponse> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(20)))?;
     let body = body.unwrap_or("");
@@ -97,9 +108,16 @@ pub fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> std::io:
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     let headers = lines
-        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        })
         .collect();
-    Ok(HttpResponse { status, headers, body: body.to_string() })
+    Ok(HttpResponse {
+        status,
+        headers,
+        body: body.to_string(),
+    })
 }
 
 /// The real `smokerd`, on a temp config with a free port; killed on drop.
@@ -128,14 +146,25 @@ impl TestDaemon {
             std::fs::write(&path, content).expect("write fixture");
             if name.ends_with(".sh") {
                 use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                    .expect("chmod");
             }
         }
         let port = free_port();
         let config = dir.path().join("smokerd.yaml");
         let yaml = yaml.replace("{dir}", &dir.path().display().to_string());
-        std::fs::write(&config, format!("bind_host: 127.0.0.1\nbind_port: {port}\n{yaml}")).expect("write config");
-        let mut daemon = TestDaemon { child: None, port, stderr_path: dir.path().join("smokerd.stderr"), dir, config };
+        std::fs::write(
+            &config,
+            format!("bind_host: 127.0.0.1\nbind_port: {port}\n{yaml}"),
+        )
+        .expect("write config");
+        let mut daemon = TestDaemon {
+            child: None,
+            port,
+            stderr_path: dir.path().join("smokerd.stderr"),
+            dir,
+            config,
+        };
         daemon.spawn(args);
         daemon
     }
@@ -192,7 +221,10 @@ impl TestDaemon {
         let body = serde_json::json!({"process": {"plugins": plugins}}).to_string();
         let r = self.post("/processes", &body);
         assert_eq!(r.status, 202, "POST /processes: {}", r.body);
-        let poll = r.json()["asyncTask"]["link"]["poll"].as_str().expect("poll link").to_string();
+        let poll = r.json()["asyncTask"]["link"]["poll"]
+            .as_str()
+            .expect("poll link")
+            .to_string();
         let mut last = None;
         let done = wait_until(Duration::from_secs(60), || {
             let r = self.get(&poll);
@@ -212,14 +244,20 @@ impl TestDaemon {
 
     /// Sends a signal to the daemon.
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill").arg(format!("-{signal}")).arg(self.pid().to_string()).status();
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status();
         assert!(status.is_ok_and(|s| s.success()), "kill -{signal}");
     }
 
     /// SIGTERM and wait (at most `timeout`) for the exit status.
     pub fn stop_within(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let mut child = self.child.take()?;
-        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = child.try_wait() {
@@ -233,7 +271,8 @@ impl TestDaemon {
     }
 
     pub fn stop(&mut self) -> ExitStatus {
-        self.stop_within(Duration::from_secs(20)).expect("smokerd did not stop after SIGTERM")
+        self.stop_within(Duration::from_secs(20))
+            .expect("smokerd did not stop after SIGTERM")
     }
 
     /// `kill -9`.
@@ -287,13 +326,19 @@ pub fn run_cmd(command: &mut Command) -> (i32, String, String) {
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    (status.code().unwrap_or(-1), out.join().unwrap_or_default(), err.join().unwrap_or_default())
+    (
+        status.code().unwrap_or(-1),
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
+    )
 }
 
 /// Processes whose command line contains `needle` (to prove nothing was left behind).
 pub fn processes_matching(needle: &str) -> Vec<String> {
     let mut found = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else { return found };
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return found;
+    };
     for entry in dir.flatten() {
         let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
         let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");

@@ -1,0 +1,211 @@
+//! Per-check series: the last result of every check, its counters and its perfdata,
+//! kept in one sorted table and encoded on each scrape (a `prometheus-client`
+//! [`Collector`]), so output is ordered by check and a check's series go away
+//! together when it is removed.
+
+use std::{
+    collections::BTreeMap,
+    fmt,
+    sync::{Mutex, MutexGuard, PoisonError},
+};
+
+use prometheus_client::{
+    collector::Collector,
+    encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder},
+    metrics::{MetricType, counter::ConstCounter, gauge::ConstGauge},
+};
+
+use super::{
+    family::{self, Desc},
+    perfdata::PerfSeries,
+};
+use crate::check::State;
+
+/// The last result of a check, as exported.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct LastRun {
+    pub state: State,
+    /// Unix time (s) the run started.
+    pub started_at: f64,
+    pub duration: f64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct CheckSeries {
+    pub category: String,
+    pub component: String,
+    pub last: Option<LastRun>,
+    /// Runs by state, indexed by [`State::code`].
+    pub runs: [u64; 4],
+    pub timeouts: u64,
+    pub skipped: BTreeMap<String, u64>,
+    pub perfdata: Vec<PerfSeries>,
+    pub perfdata_dropped: u64,
+}
+
+/// All checks' series, by check name.
+#[derive(Debug, Default)]
+pub(crate) struct CheckTable {
+    checks: Mutex<BTreeMap<String, CheckSeries>>,
+}
+
+impl CheckTable {
+    pub fn lock(&self) -> MutexGuard<'_, BTreeMap<String, CheckSeries>> {
+        self.checks.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `update` on the entry of `name`, creating it when missing.
+    pub fn update<T>(&self, name: &str, update: impl FnOnce(&mut CheckSeries) -> T) -> T {
+        let mut checks = self.lock();
+        if let Some(series) = checks.get_mut(name) {
+            return update(series);
+        }
+        update(checks.entry(name.to_string()).or_default())
+    }
+}
+
+/// Starts the family `desc` in the output.
+fn describe<'a>(
+    encoder: &'a mut DescriptorEncoder<'_>,
+    desc: &'a Desc,
+    metric_type: MetricType,
+) -> Result<MetricEncoder<'a>, fmt::Error> {
+    encoder.encode_descriptor(desc.name, desc.help, desc.unit, metric_type)
+}
+
+fn gauge<V>(encoder: &mut MetricEncoder<'_>, labels: &[(&str, &str)], value: V) -> fmt::Result
+where
+    ConstGauge<V>: EncodeMetric,
+{
+    ConstGauge::new(value).encode(encoder.encode_family(&labels)?)
+}
+
+fn counter(encoder: &mut MetricEncoder<'_>, labels: &[(&str, &str)], value: u64) -> fmt::Result {
+    ConstCounter::new(value).encode(encoder.encode_family(&labels)?)
+}
+
+impl Collector for CheckTable {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> fmt::Result {
+        let checks = self.lock();
+        if checks.is_empty() {
+            return Ok(());
+        }
+        let last_runs = || {
+            checks
+                .iter()
+                .filter_map(|(name, s)| Some((name.as_str(), s, s.last?)))
+        };
+
+        if last_runs().next().is_some() {
+            let mut family = describe(&mut encoder, &family::CHECK_STATUS, MetricType::Gauge)?;
+            for (check, series, last) in last_runs() {
+                let labels = [
+                    ("check", check),
+                    ("category", &series.category),
+                    ("component", &series.component),
+                ];
+                gauge(&mut family, &labels, i64::from(last.state.code()))?;
+            }
+            let mut family = describe(&mut encoder, &family::CHECK_STATE, MetricType::Gauge)?;
+            for (check, _, last) in last_runs() {
+                for state in State::ALL {
+                    gauge(
+                        &mut family,
+                        &[("check", check), ("state", state.as_str())],
+                        i64::from(state == last.state),
+                    )?;
+                }
+            }
+            let mut family = describe(&mut encoder, &family::CHECK_LAST_RUN, MetricType::Gauge)?;
+            for (check, _, last) in last_runs() {
+                gauge(&mut family, &[("check", check)], last.started_at)?;
+            }
+            let mut family = describe(&mut encoder, &family::CHECK_DURATION, MetricType::Gauge)?;
+            for (check, _, last) in last_runs() {
+                gauge(&mut family, &[("check", check)], last.duration)?;
+            }
+        }
+
+        let mut family = describe(&mut encoder, &family::CHECK_RUNS, MetricType::Counter)?;
+        for (check, series) in checks.iter() {
+            for state in State::ALL {
+                let runs = series.runs[usize::from(state.code())];
+                counter(
+                    &mut family,
+                    &[("check", check), ("state", state.as_str())],
+                    runs,
+                )?;
+            }
+        }
+        let mut family = describe(&mut encoder, &family::CHECK_TIMEOUTS, MetricType::Counter)?;
+        for (check, series) in checks.iter() {
+            counter(&mut family, &[("check", check)], series.timeouts)?;
+        }
+        if checks.values().any(|s| !s.skipped.is_empty()) {
+            let mut family = describe(&mut encoder, &family::CHECK_SKIPPED, MetricType::Counter)?;
+            for (check, series) in checks.iter() {
+                for (reason, skipped) in &series.skipped {
+                    counter(
+                        &mut family,
+                        &[("check", check), ("reason", reason)],
+                        *skipped,
+                    )?;
+                }
+            }
+        }
+
+        let perfdata = || {
+            checks
+                .iter()
+                .flat_map(|(check, s)| s.perfdata.iter().map(move |p| (check.as_str(), p)))
+        };
+        if perfdata().any(|(_, p)| p.value.is_some()) {
+            let mut family = describe(&mut encoder, &family::PERFDATA_VALUE, MetricType::Gauge)?;
+            for (check, p) in perfdata() {
+                if let Some(value) = p.value {
+                    gauge(
+                        &mut family,
+                        &[("check", check), ("label", &p.label), ("unit", &p.unit)],
+                        value,
+                    )?;
+                }
+            }
+        }
+        if perfdata().any(|(_, p)| p.thresholds().next().is_some()) {
+            let mut family =
+                describe(&mut encoder, &family::PERFDATA_THRESHOLD, MetricType::Gauge)?;
+            for (check, p) in perfdata() {
+                for (kind, bound, value) in p.thresholds() {
+                    let labels = [
+                        ("check", check),
+                        ("label", &p.label),
+                        ("kind", kind),
+                        ("bound", bound),
+                    ];
+                    gauge(&mut family, &labels, value)?;
+                }
+            }
+        }
+        for (desc, pick) in [
+            (
+                &family::PERFDATA_MIN,
+                (|p: &PerfSeries| p.min) as fn(&PerfSeries) -> Option<f64>,
+            ),
+            (&family::PERFDATA_MAX, |p: &PerfSeries| p.max),
+        ] {
+            if perfdata().any(|(_, p)| pick(p).is_some()) {
+                let mut family = describe(&mut encoder, desc, MetricType::Gauge)?;
+                for (check, p) in perfdata() {
+                    if let Some(value) = pick(p) {
+                        gauge(&mut family, &[("check", check), ("label", &p.label)], value)?;
+                    }
+                }
+            }
+        }
+        let mut family = describe(&mut encoder, &family::PERFDATA_DROPPED, MetricType::Counter)?;
+        for (check, series) in checks.iter() {
+            counter(&mut family, &[("check", check)], series.perfdata_dropped)?;
+        }
+        Ok(())
+    }
+}

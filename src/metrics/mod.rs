@@ -1,0 +1,654 @@
+//! Prometheus metrics (decisions.md D7): every metric family smoker exports is declared
+//! in [`family`], and [`Metrics`] is the only way to update them.
+//!
+//! Owns the registry, the per-check series (status, state, runs, perfdata, ...), the
+//! daemon counters other modules bump through plain methods, and `/metrics` with content
+//! negotiation: OpenMetrics when the scraper asks for it, Prometheus text 0.0.4
+//! otherwise (both encoded by `prometheus-client`; 0.26 has a 0.0.4 encoder that puts
+//! HELP/TYPE on the `_total` names and escapes label values). It never reads the
+//! config or the store: callers hand in specs and results.
+
+mod checks;
+pub mod perfdata;
+
+use std::{
+    fmt,
+    sync::{
+        Arc, Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use axum::{
+    extract::{MatchedPath, Request, State},
+    http::{HeaderMap, HeaderValue, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, Local};
+use prometheus_client::{
+    encoding::{EncodeLabelSet, prometheus_text, text},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+    registry::Registry,
+};
+use tracing::warn;
+
+use crate::{
+    check::{CheckResult, CheckSpec},
+    executor::Executor,
+    store::durable::{Durable, SpoolStats},
+};
+use checks::{CheckTable, LastRun};
+pub use perfdata::MAX_PERFDATA_PER_CHECK;
+
+/// `Content-Type` of the OpenMetrics text answer.
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// `Content-Type` of the Prometheus text 0.0.4 answer.
+pub const TEXT_CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
+
+/// Every metric family smoker exports (D7), in one place. `name` is the family name
+/// without the suffixes the encoders add: `_total` for counters, `_seconds`/`_bytes`
+/// when `unit` is set.
+pub mod family {
+    use prometheus_client::registry::Unit;
+
+    #[derive(Debug)]
+    pub struct Desc {
+        pub name: &'static str,
+        /// Ends with a period, as `prometheus-client` writes registered help texts.
+        pub help: &'static str,
+        pub unit: Option<&'static Unit>,
+    }
+
+    static SECONDS: Unit = Unit::Seconds;
+    static BYTES: Unit = Unit::Bytes;
+
+    const fn desc(name: &'static str, help: &'static str) -> Desc {
+        Desc {
+            name,
+            help,
+            unit: None,
+        }
+    }
+
+    const fn seconds(name: &'static str, help: &'static str) -> Desc {
+        Desc {
+            name,
+            help,
+            unit: Some(&SECONDS),
+        }
+    }
+
+    // Per check.
+    /// `{check,category,component}`: state code of the last result, 0–3.
+    pub static CHECK_STATUS: Desc = desc(
+        "smoker_check_status",
+        "Nagios state code of the last result: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
+    );
+    /// `{check,state}`: 1 for the state of the last result, 0 for the other three.
+    pub static CHECK_STATE: Desc = desc(
+        "smoker_check_state",
+        "1 for the state of the last result, 0 for the others.",
+    );
+    /// `{check}`
+    pub static CHECK_LAST_RUN: Desc = seconds(
+        "smoker_check_last_run_timestamp",
+        "Unix time the last run of the check started.",
+    );
+    /// `{check}`
+    pub static CHECK_DURATION: Desc = seconds(
+        "smoker_check_duration",
+        "Wall time the last run of the check took.",
+    );
+    /// `{check,state}`
+    pub static CHECK_RUNS: Desc =
+        desc("smoker_check_runs", "Runs of the check by resulting state.");
+    /// `{check}`
+    pub static CHECK_TIMEOUTS: Desc = desc(
+        "smoker_check_timeouts",
+        "Runs of the check killed at its Timeout.",
+    );
+    /// `{check,reason}`
+    pub static CHECK_SKIPPED: Desc = desc(
+        "smoker_check_skipped",
+        "Scheduled runs of the check not started, by reason.",
+    );
+    /// `{check,label,unit}`
+    pub static PERFDATA_VALUE: Desc = desc(
+        "smoker_perfdata_value",
+        "Last perfdata value of the check, in the base unit named by the unit label.",
+    );
+    /// `{check,label,kind,bound}`
+    pub static PERFDATA_THRESHOLD: Desc = desc(
+        "smoker_perfdata_threshold",
+        "Finite bounds of the perfdata warn and crit ranges, in the base unit of the value.",
+    );
+    /// `{check,label}`
+    pub static PERFDATA_MIN: Desc = desc(
+        "smoker_perfdata_min",
+        "Perfdata minimum, in the base unit of the value.",
+    );
+    /// `{check,label}`
+    pub static PERFDATA_MAX: Desc = desc(
+        "smoker_perfdata_max",
+        "Perfdata maximum, in the base unit of the value.",
+    );
+    /// `{check}`
+    pub static PERFDATA_DROPPED: Desc = desc(
+        "smoker_perfdata_dropped",
+        "Perfdata items not exported: over the per-check cap, duplicate or over-long label.",
+    );
+
+    // Daemon.
+    /// `{version}`, always 1.
+    pub static BUILD_INFO: Desc = desc(
+        "smoker_build_info",
+        "Build information; the value is always 1.",
+    );
+    /// `{result="success|failure"}`
+    pub static CONFIG_RELOADS: Desc =
+        desc("smoker_config_reloads", "Configuration reloads by result.");
+    pub static CONFIG_LAST_RELOAD_SUCCESS: Desc = desc(
+        "smoker_config_last_reload_success",
+        "1 if the last configuration load succeeded, 0 if the daemon runs an older configuration.",
+    );
+    pub static EXECUTOR_RUNNING: Desc =
+        desc("smoker_executor_running", "Check processes running now.");
+    pub static SCHEDULER_LATENESS: Desc = seconds(
+        "smoker_scheduler_lateness",
+        "How late scheduled runs started after their due time.",
+    );
+    /// `{route,code}`
+    pub static API_REQUESTS: Desc = desc(
+        "smoker_api_requests",
+        "API requests by route and status code.",
+    );
+    /// `{route}`
+    pub static API_REQUEST_DURATION: Desc = seconds(
+        "smoker_api_request_duration",
+        "API request latency by route.",
+    );
+    pub static NSCA_SPOOL_RESULTS: Desc = desc(
+        "smoker_nsca_spool_results",
+        "Results waiting in the NSCA spool.",
+    );
+    pub static NSCA_SPOOL_BYTES: Desc = Desc {
+        name: "smoker_nsca_spool",
+        help: "Size of the results waiting in the NSCA spool.",
+        unit: Some(&BYTES),
+    };
+    pub static NSCA_SEND_ERRORS: Desc = desc(
+        "smoker_nsca_send_errors",
+        "Failed NSCA batch deliveries; the batch is sent again.",
+    );
+    pub static NSCA_DROPPED: Desc = desc(
+        "smoker_nsca_dropped",
+        "Results not queued for NSCA because the spool was full.",
+    );
+    pub static NRPE_REQUESTS: Desc = desc("smoker_nrpe_requests", "NRPE requests received.");
+    /// `{reason}`
+    pub static NRPE_REJECTED: Desc =
+        desc("smoker_nrpe_rejected", "NRPE requests refused, by reason.");
+}
+
+/// Buckets of `smoker_scheduler_lateness_seconds`.
+const LATENESS_BUCKETS: [f64; 11] = [
+    0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0,
+];
+/// Buckets of `smoker_api_request_duration_seconds`.
+const API_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ApiLabels {
+    route: String,
+    code: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
+}
+
+fn api_histogram() -> Histogram {
+    Histogram::new(API_BUCKETS)
+}
+
+/// All of smoker's metrics. Cheap to share: wrap it in an `Arc`; every method takes `&self`.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    checks: Arc<CheckTable>,
+    config_reloads: Family<ResultLabels, Counter>,
+    config_last_reload_success: Gauge,
+    executor_running: Gauge,
+    scheduler_lateness: Histogram,
+    api_requests: Family<ApiLabels, Counter>,
+    api_request_duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    nsca_spool_results: Gauge,
+    nsca_spool_bytes: Gauge,
+    nsca_send_errors: Counter,
+    nsca_dropped: Counter,
+    nrpe_requests: Counter,
+    nrpe_rejected: Family<ReasonLabels, Counter>,
+    /// Size of the last rendering, to size the next one.
+    last_render_len: AtomicUsize,
+    sources: Mutex<Sources>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+/// Registers `metric` under `desc`.
+fn register(
+    registry: &mut Registry,
+    desc: &family::Desc,
+    metric: impl prometheus_client::registry::Metric,
+) {
+    // `Registry::register` appends the period itself.
+    let help = desc.help.strip_suffix('.').unwrap_or(desc.help);
+    match desc.unit {
+        Some(unit) => registry.register_with_unit(desc.name, help, unit.clone(), metric),
+        None => registry.register(desc.name, help, metric),
+    }
+}
+
+impl Metrics {
+    /// Registers every family of D7; `smoker_build_info` is set, the rest start empty or at 0.
+    pub fn new() -> Metrics {
+        let metrics = Metrics {
+            registry: Registry::default(),
+            checks: Arc::default(),
+            config_reloads: Family::default(),
+            config_last_reload_success: Gauge::default(),
+            executor_running: Gauge::default(),
+            scheduler_lateness: Histogram::new(LATENESS_BUCKETS),
+            api_requests: Family::default(),
+            api_request_duration: Family::new_with_constructor(api_histogram),
+            nsca_spool_results: Gauge::default(),
+            nsca_spool_bytes: Gauge::default(),
+            nsca_send_errors: Counter::default(),
+            nsca_dropped: Counter::default(),
+            nrpe_requests: Counter::default(),
+            nrpe_rejected: Family::default(),
+            last_render_len: AtomicUsize::new(0),
+            sources: Mutex::default(),
+        };
+        let build_info = Family::<BuildLabels, Gauge>::default();
+        build_info
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+            })
+            .set(1);
+        for result in ["success", "failure"] {
+            // Both series exist from the start, at 0.
+            metrics
+                .config_reloads
+                .get_or_create(&ResultLabels { result })
+                .inc_by(0);
+        }
+        // The daemon only starts on a configuration that loaded.
+        metrics.config_last_reload_success.set(1);
+
+        let mut registry = Registry::default();
+        use family::*;
+        register(&mut registry, &BUILD_INFO, build_info);
+        register(
+            &mut registry,
+            &CONFIG_RELOADS,
+            metrics.config_reloads.clone(),
+        );
+        register(
+            &mut registry,
+            &CONFIG_LAST_RELOAD_SUCCESS,
+            metrics.config_last_reload_success.clone(),
+        );
+        register(
+            &mut registry,
+            &EXECUTOR_RUNNING,
+            metrics.executor_running.clone(),
+        );
+        register(
+            &mut registry,
+            &SCHEDULER_LATENESS,
+            metrics.scheduler_lateness.clone(),
+        );
+        register(&mut registry, &API_REQUESTS, metrics.api_requests.clone());
+        register(
+            &mut registry,
+            &API_REQUEST_DURATION,
+            metrics.api_request_duration.clone(),
+        );
+        register(
+            &mut registry,
+            &NSCA_SPOOL_RESULTS,
+            metrics.nsca_spool_results.clone(),
+        );
+        register(
+            &mut registry,
+            &NSCA_SPOOL_BYTES,
+            metrics.nsca_spool_bytes.clone(),
+        );
+        register(
+            &mut registry,
+            &NSCA_SEND_ERRORS,
+            metrics.nsca_send_errors.clone(),
+        );
+        register(&mut registry, &NSCA_DROPPED, metrics.nsca_dropped.clone());
+        register(&mut registry, &NRPE_REQUESTS, metrics.nrpe_requests.clone());
+        register(&mut registry, &NRPE_REJECTED, metrics.nrpe_rejected.clone());
+        registry.register_collector(Box::new(Arc::clone(&metrics.checks)));
+        Metrics {
+            registry,
+            ..metrics
+        }
+    }
+
+    /// Records a finished run of `spec`: status, state, last run, duration, runs, timeouts
+    /// and the perfdata series (which replace those of the previous result).
+    pub fn observe_result(&self, spec: &CheckSpec, result: &CheckResult) {
+        let category = param_label(spec, "Category");
+        let component = param_label(spec, "Component");
+        self.record(&spec.name, &category, &component, result);
+    }
+
+    fn record(&self, name: &str, category: &str, component: &str, result: &CheckResult) {
+        let (perfdata, dropped) = perfdata::to_series(&result.perfdata, MAX_PERFDATA_PER_CHECK);
+        let last = LastRun {
+            state: result.state,
+            started_at: unix_seconds(result.started_at),
+            duration: result.duration.as_secs_f64(),
+        };
+        self.checks.update(name, |series| {
+            if series.category != category {
+                category.clone_into(&mut series.category);
+            }
+            if series.component != component {
+                component.clone_into(&mut series.component);
+            }
+            series.last = Some(last);
+            series.runs[usize::from(result.state.code())] += 1;
+            series.timeouts += u64::from(result.timed_out);
+            series.perfdata = perfdata;
+            series.perfdata_dropped += dropped;
+        });
+    }
+
+    /// Counts a scheduled run of `spec` that did not start (`reason`: a fixed word such as
+    /// `overlap` or `shutdown`, never free text).
+    pub fn skipped(&self, spec: &CheckSpec, reason: &str) {
+        self.checks
+            .update(&spec.name, |series| match series.skipped.get_mut(reason) {
+                Some(skipped) => *skipped += 1,
+                None => {
+                    series.skipped.insert(reason.to_string(), 1);
+                }
+            });
+    }
+
+    /// Drops every series of check `name` (it left the configuration).
+    pub fn check_removed(&self, name: &str) {
+        self.checks.lock().remove(name);
+    }
+
+    /// Drops the series of every check for which `keep` is false (reload convenience).
+    pub fn retain_checks(&self, mut keep: impl FnMut(&str) -> bool) {
+        self.checks.lock().retain(|name, _| keep(name));
+    }
+
+    /// `smoker_executor_running` follows `executor` (read at each scrape).
+    pub fn watch_executor(&self, executor: Arc<Executor>) {
+        self.lock_sources().executor = Some(executor);
+    }
+
+    /// `smoker_nsca_spool_results`, `smoker_nsca_spool_bytes` and
+    /// `smoker_nsca_dropped_total` follow the durable spool (read at each scrape). Use this
+    /// or [`Metrics::nsca_spool`]/[`Metrics::nsca_dropped`], not both.
+    pub fn watch_spool(&self, store: Durable) {
+        let mut sources = self.lock_sources();
+        sources.spool_dropped_seen = spool_dropped(&store.spool_stats());
+        sources.spool = Some(store);
+    }
+
+    fn lock_sources(&self) -> MutexGuard<'_, Sources> {
+        self.sources.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Reads the watched sources into their metrics.
+    fn refresh(&self) {
+        let mut sources = self.lock_sources();
+        if let Some(executor) = &sources.executor {
+            self.executor_running
+                .set(i64::try_from(executor.running()).unwrap_or(i64::MAX));
+        }
+        if let Some(store) = &sources.spool {
+            let stats = store.spool_stats();
+            self.nsca_spool(stats.results, stats.bytes);
+            let dropped = spool_dropped(&stats);
+            self.nsca_dropped(dropped.saturating_sub(sources.spool_dropped_seen));
+            sources.spool_dropped_seen = dropped;
+        }
+    }
+
+    /// A scheduled run started `lateness` after its due time.
+    pub fn scheduler_lateness(&self, lateness: Duration) {
+        self.scheduler_lateness.observe(lateness.as_secs_f64());
+    }
+
+    /// One API request answered. `route` is the matched route template (bounded), never
+    /// the raw path; see [`track_api`].
+    pub fn api_request(&self, route: &str, code: u16, elapsed: Duration) {
+        self.api_requests
+            .get_or_create(&ApiLabels {
+                route: route.to_string(),
+                code,
+            })
+            .inc();
+        self.api_request_duration
+            .get_or_create(&RouteLabels {
+                route: route.to_string(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// A configuration (re)load finished.
+    pub fn config_reload(&self, ok: bool) {
+        self.config_reloads
+            .get_or_create(&ResultLabels {
+                result: if ok { "success" } else { "failure" },
+            })
+            .inc();
+        self.config_last_reload_success.set(i64::from(ok));
+    }
+
+    /// Current NSCA spool size.
+    pub fn nsca_spool(&self, results: u64, bytes: u64) {
+        self.nsca_spool_results
+            .set(i64::try_from(results).unwrap_or(i64::MAX));
+        self.nsca_spool_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
+    /// An NSCA batch delivery failed (it will be resent).
+    pub fn nsca_send_error(&self) {
+        self.nsca_send_errors.inc();
+    }
+
+    /// `n` results were not queued for NSCA because the spool was full.
+    pub fn nsca_dropped(&self, n: u64) {
+        self.nsca_dropped.inc_by(n);
+    }
+
+    /// One NRPE request received.
+    pub fn nrpe_request(&self) {
+        self.nrpe_requests.inc();
+    }
+
+    /// One NRPE request refused (`reason`: a fixed word such as `acl`, `metachars`, `args`).
+    pub fn nrpe_rejected(&self, reason: &str) {
+        self.nrpe_rejected
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    /// The exposition: OpenMetrics text (with `# EOF`) or Prometheus text 0.0.4.
+    pub fn render(&self, openmetrics: bool) -> String {
+        self.refresh();
+        let mut out = String::with_capacity(self.last_render_len.load(Ordering::Relaxed) + 1024);
+        let encoded = if openmetrics {
+            text::encode(&mut out, &self.registry)
+        } else {
+            prometheus_text::encode(&mut out, &self.registry)
+        };
+        if let Err(error) = encoded {
+            warn!(%error, "Metrics encoding failed.");
+        }
+        self.last_render_len.store(out.len(), Ordering::Relaxed);
+        out
+    }
+}
+
+/// Where scrape-time metrics are read from.
+#[derive(Default)]
+struct Sources {
+    executor: Option<Arc<Executor>>,
+    spool: Option<Durable>,
+    /// Spool drops already counted in `smoker_nsca_dropped_total`.
+    spool_dropped_seen: u64,
+}
+
+impl fmt::Debug for Sources {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sources")
+            .field("executor", &self.executor.is_some())
+            .field("spool", &self.spool.is_some())
+            .field("spool_dropped_seen", &self.spool_dropped_seen)
+            .finish()
+    }
+}
+
+fn spool_dropped(stats: &SpoolStats) -> u64 {
+    stats.actions.values().map(|action| action.dropped).sum()
+}
+
+/// A metadata parameter (`Category`, `Component`) as a label value; `""` when absent.
+fn param_label(spec: &CheckSpec, key: &str) -> String {
+    match spec.parameters.get(key) {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(text)) => text.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn unix_seconds(time: DateTime<Local>) -> f64 {
+    time.timestamp() as f64 + f64::from(time.timestamp_subsec_micros()) / 1e6
+}
+
+/// Whether an `Accept` header asks for OpenMetrics (as Prometheus does), i.e. lists
+/// `application/openmetrics-text` without `q=0`.
+pub fn wants_openmetrics(accept: Option<&str>) -> bool {
+    let Some(accept) = accept else { return false };
+    accept.split(',').any(|range| {
+        let mut parts = range.split(';');
+        let media_type = parts.next().unwrap_or_default().trim();
+        media_type.eq_ignore_ascii_case("application/openmetrics-text")
+            && !parts.any(|param| {
+                param.split_once('=').is_some_and(|(key, value)| {
+                    key.trim().eq_ignore_ascii_case("q")
+                        && value.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
+                })
+            })
+    })
+}
+
+/// `GET /metrics`: the exposition in the format the `Accept` header asks for.
+pub async fn handler(State(metrics): State<Arc<Metrics>>, headers: HeaderMap) -> Response {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok());
+    let openmetrics = wants_openmetrics(accept);
+    let content_type = if openmetrics {
+        OPENMETRICS_CONTENT_TYPE
+    } else {
+        TEXT_CONTENT_TYPE
+    };
+    let body = metrics.render(openmetrics);
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body,
+    )
+        .into_response()
+}
+
+/// Middleware counting API requests by matched route and status code. Mount with
+/// `router.layer(axum::middleware::from_fn_with_state(metrics, metrics::track_api))`.
+pub async fn track_api(
+    State(metrics): State<Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let start = Instant::now();
+    let response = next.run(request).await;
+    metrics.api_request(&route, response.status().as_u16(), start.elapsed());
+    response
+}
+
+/// Renders Prometheus text for `n_checks` checks with `n_perf` perfdata items each (with
+/// thresholds, min and max) and returns how long one rendering took (after one warm-up).
+pub fn bench_render(n_checks: usize, n_perf: usize) -> Duration {
+    let metrics = Metrics::new();
+    let started_at = Local::now();
+    for check_idx in 0..n_checks {
+        let mut result = CheckResult::synthetic(crate::check::State::Ok, "OK", started_at);
+        result.duration = Duration::from_millis(12);
+        result.perfdata = (0..n_perf)
+            .map(|perf_idx| smoker_compat::output::PerfDatum {
+                label: format!("metric_{perf_idx}"),
+                value: Some(perf_idx as f64 * 1.5),
+                uom: "ms".into(),
+                warn: Some("100".into()),
+                crit: Some("200".into()),
+                min: Some(0.0),
+                max: Some(1000.0),
+            })
+            .collect();
+        metrics.record(&format!("check_{check_idx:05}"), "bench", "", &result);
+    }
+    std::hint::black_box(metrics.render(false));
+    let start = Instant::now();
+    let out = metrics.render(false);
+    let elapsed = start.elapsed();
+    std::hint::black_box(out);
+    elapsed
+}
+
+#[cfg(test)]
+mod tests;
