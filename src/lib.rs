@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod executor;
 pub mod logging;
 pub mod metrics;
+pub mod nrpe;
 pub mod nsca;
 pub mod privileges;
 pub mod runner;

@@ -19,7 +19,7 @@ use indexmap::IndexMap;
 use serde_json::{Value, json};
 
 use super::{
-    ActionKind, ActionSpec, ApiSettings, LogFormat, NSCA_METHODS, NrpeSettings, NrpeTls,
+    ActionKind, ActionSpec, ApiSettings, LogFormat, NrpeSettings, NrpeTls, NscaMethod,
     NscaSettings, Plan, SpoolSettings, subst,
     yaml::{self, Kind, Node, Pos},
 };
@@ -1119,60 +1119,13 @@ fn read_action(ctx: &mut Ctx, name: &str, node: &Node, path: &str) -> Option<Act
     })
 }
 
-fn nsca_method(node: &Node) -> Result<u8, String> {
-    let supported = || {
-        NSCA_METHODS
-            .iter()
-            .map(|(n, s)| format!("{n} {s}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let number = match &node.kind {
-        Kind::Int(i) => *i,
-        Kind::Str(s) => {
-            let lower = s.to_ascii_lowercase().replace(['-', '_'], "");
-            match lower.as_str() {
-                "none" => 0,
-                "xor" => 1,
-                "des" => 2,
-                "3des" | "tripledes" => 3,
-                "cast128" => 4,
-                "cast256" => 5,
-                "xtea" => 6,
-                "3way" => 7,
-                "blowfish" => 8,
-                "twofish" => 9,
-                "loki97" => 10,
-                "rc2" => 11,
-                "arcfour" | "rc4" => 12,
-                "aes256" | "aes" | "rijndael128" => 14,
-                "rijndael192" => 15,
-                "rijndael256" => 16,
-                "wake" => 19,
-                "serpent" => 20,
-                "enigma" => 22,
-                "gost" => 23,
-                "safer64" => 24,
-                "safer128" => 25,
-                "safer+" | "saferplus" => 26,
-                _ => {
-                    return Err(format!(
-                        "unknown encryption method {s:?} (supported: {})",
-                        supported()
-                    ));
-                }
-            }
-        }
+fn nsca_method(node: &Node) -> Result<NscaMethod, String> {
+    let result = match &node.kind {
+        Kind::Int(i) => NscaMethod::from_number(*i),
+        Kind::Str(s) => NscaMethod::from_str(s),
         _ => return Err(expected("an encryption method number or name", node)),
     };
-    match NSCA_METHODS.iter().find(|(n, _)| i64::from(*n) == number) {
-        Some((n, _)) => Ok(*n),
-        None => Err(format!(
-            "encryption method {} is not supported (supported: {})",
-            node.key_text(),
-            supported()
-        )),
-    }
+    result.map_err(|e| e.to_string())
 }
 
 fn read_nsca(ctx: &mut Ctx, node: &Node, path: &str) -> Option<NscaSettings> {
@@ -1200,7 +1153,7 @@ fn read_nsca(ctx: &mut Ctx, node: &Node, path: &str) -> Option<NscaSettings> {
         port: 5667,
         password: None,
         password_file: None,
-        encryption: 1,
+        encryption: NscaMethod::Xor,
         host_name: None,
         service: "%(name)s".into(),
     };
@@ -1374,7 +1327,6 @@ fn resolve_plugin<'a>(
             Kind::Bool(true) | Kind::Null => {}
             _ => {
                 ctx.err(&n.pos, join(&path, "Enabled"), expected("a boolean", n));
-                return None;
             }
         }
     }
@@ -1501,6 +1453,10 @@ fn finish_plugin(
         }
     });
 
+    // Set at all (a wrong type is reported on its own, not as "missing").
+    let present = |key: &str| {
+        node(key).is_some_and(|n| !matches!(&n.kind, Kind::Str(s) if s.trim().is_empty()))
+    };
     match (&command, &argv, &module) {
         (Some(_), Some((_, a)), _) => ctx.err(
             &a.pos,
@@ -1519,16 +1475,17 @@ fn finish_plugin(
             kpath("Module"),
             "Argv and Module cannot be set together",
         ),
-        (None, None, None) => ctx.err(
-            &d.key.pos,
-            path.clone(),
-            "Command, Argv or Module has to be set",
-        ),
+        (None, None, None) if !present("Command") && !present("Argv") && !present("Module") => ctx
+            .err(
+                &d.key.pos,
+                path.clone(),
+                "Command, Argv or Module has to be set",
+            ),
         _ => {}
     }
     if let Some((_, p)) = &parser
-        && command.is_none()
-        && argv.is_none()
+        && !present("Command")
+        && !present("Argv")
     {
         ctx.err(
             &p.pos,

@@ -5,6 +5,7 @@
 //! daemon receives a `Plan` and never looks at YAML. Loading is all-or-nothing.
 
 pub mod load;
+pub mod nrpe;
 mod settings;
 pub mod subst;
 pub mod yaml;
@@ -13,7 +14,7 @@ pub use load::{
     ConfigError, ConfigErrors, DEFAULT_CONFIG, Loaded, load_conf_d, load_default, load_file,
     load_str, summary,
 };
-pub use settings::{NSCA_METHODS, NrpeSettings, NrpeTls, NscaSettings};
+pub use settings::{Method as NscaMethod, NrpeSettings, NrpeTls, NscaSettings};
 pub use subst::{SubstError, substitute};
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};

@@ -5,6 +5,8 @@
 
 use std::{path::PathBuf, time::Duration};
 
+pub use smoker_compat::nsca_cipher::Method;
+
 /// `nrpe: {config, listen, tls, interval}` (issue 7, D6).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NrpeSettings {
@@ -29,17 +31,6 @@ pub enum NrpeTls {
     Auto,
 }
 
-/// NSCA encryption methods we implement (D5): send_nsca.cfg numbers.
-pub const NSCA_METHODS: [(u8, &str); 7] = [
-    (0, "none"),
-    (1, "xor"),
-    (2, "des"),
-    (3, "3des"),
-    (4, "cast128"),
-    (8, "blowfish"),
-    (14, "aes256"),
-];
-
 /// An `actions.NAME.Nsca` map (issue 5, D5).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NscaSettings {
@@ -49,8 +40,9 @@ pub struct NscaSettings {
     /// From `password`, or the first line of `password_file` (read at load).
     pub password: Option<String>,
     pub password_file: Option<PathBuf>,
-    /// send_nsca.cfg method number, one of [`NSCA_METHODS`] (default 1, xor, as send_nsca).
-    pub encryption: u8,
+    /// `encryption`: a send_nsca.cfg number or a name; only the methods of D5
+    /// (default 1, xor, as send_nsca.cfg).
+    pub encryption: Method,
     /// Host name reported to Nagios; `None` = this machine's hostname.
     pub host_name: Option<String>,
     /// Service description template (`%(name)s` = plugin name); empty = host check.

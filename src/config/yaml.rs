@@ -165,7 +165,12 @@ pub fn parse_str(name: &str, text: &str, base_dir: &Path) -> Result<Node, YamlEr
     options.with_snippet = false;
     let resolver_state = Rc::clone(&state);
     let options = options.with_include_resolver(move |req: IncludeRequest<'_>| {
-        resolver_state.borrow_mut().resolve(&req)
+        let mut state = resolver_state.borrow_mut();
+        let result = state.resolve(&req);
+        if let Err(IncludeResolveError::Message(m)) = &result {
+            state.last_error = Some(m.clone());
+        }
+        result
     });
     let stub = format!("!include {ROOT_SPEC}\n");
     let parsed: Result<Spanned<Raw>, _> = serde_saphyr::from_str_with_options(&stub, options);
@@ -177,7 +182,7 @@ pub fn parse_str(name: &str, text: &str, base_dir: &Path) -> Result<Node, YamlEr
 }
 
 const ROOT_SPEC: &str = "<<smoker-root>>";
-const DIR_FRAGMENT: &str = "#smoker-dir";
+const DIR_FRAGMENT: &str = "#dir";
 
 /// Rewrites `!include_dir ` to `!include#dir ` of the same length (D11).
 fn rewrite_include_dir(text: &str) -> String {
@@ -206,6 +211,8 @@ struct Resolver {
     ids: HashMap<String, u32>,
     /// The original's search list: the main config's dir, then each included file's dir.
     search: Vec<PathBuf>,
+    /// The message of a failed resolution, reported instead of the library's wrapper.
+    last_error: Option<String>,
 }
 
 impl Resolver {
@@ -222,6 +229,7 @@ impl Resolver {
             }],
             ids: HashMap::new(),
             search: vec![base_dir.to_path_buf()],
+            last_error: None,
         }
     }
 
@@ -298,7 +306,13 @@ impl Resolver {
         }
         let candidates = self.candidates(req.spec, req);
         let Some(found) = candidates.iter().find(|p| p.is_file()) else {
-            let tried: Vec<String> = candidates.iter().map(|p| self.display(p)).collect();
+            let mut tried: Vec<String> = Vec::new();
+            for p in &candidates {
+                let shown = self.display(p);
+                if !tried.contains(&shown) {
+                    tried.push(shown);
+                }
+            }
             return Err(IncludeResolveError::Message(format!(
                 "include file {} not found (tried {})",
                 req.spec,
@@ -425,7 +439,11 @@ impl Resolver {
     }
 
     fn error(&self, err: &serde_saphyr::Error) -> YamlError {
-        let message = clean_message(&err.without_snippet().to_string());
+        // Our own resolver's words beat the library's wrapping of them.
+        let message = self
+            .last_error
+            .clone()
+            .unwrap_or_else(|| clean_message(&err.without_snippet().to_string()));
         let Some(loc) = err.location().filter(|l| l.line() > 0) else {
             return YamlError {
                 pos: None,
@@ -455,7 +473,8 @@ impl Resolver {
 
 /// Drops the library's own "at line X column Y" tail: we print the position first.
 fn clean_message(text: &str) -> String {
-    let first = text.lines().next().unwrap_or(text).trim();
+    let first = text.lines().next().unwrap_or(text);
+    let first = first.split("\\n").next().unwrap_or(first).trim();
     let cut = first.find(" at line ").map_or(first, |i| &first[..i]);
     cut.trim_end_matches(':').to_string()
 }

@@ -36,7 +36,6 @@ use tracing::warn;
 
 use crate::{
     check::{CheckResult, CheckSpec},
-    executor::Executor,
     store::durable::{Durable, SpoolStats},
 };
 use checks::{CheckTable, LastRun};
@@ -417,9 +416,10 @@ impl Metrics {
         self.checks.lock().retain(|name, _| keep(name));
     }
 
-    /// `smoker_executor_running` follows `executor` (read at each scrape).
-    pub fn watch_executor(&self, executor: Arc<Executor>) {
-        self.lock_sources().executor = Some(executor);
+    /// `smoker_executor_running` follows `running` (called at each scrape), e.g.
+    /// `move || daemon.executor.running()` through a `Weak`.
+    pub fn watch_executor(&self, running: impl Fn() -> usize + Send + Sync + 'static) {
+        self.lock_sources().executor_running = Some(Box::new(running));
     }
 
     /// `smoker_nsca_spool_results`, `smoker_nsca_spool_bytes` and
@@ -438,9 +438,9 @@ impl Metrics {
     /// Reads the watched sources into their metrics.
     fn refresh(&self) {
         let mut sources = self.lock_sources();
-        if let Some(executor) = &sources.executor {
+        if let Some(running) = &sources.executor_running {
             self.executor_running
-                .set(i64::try_from(executor.running()).unwrap_or(i64::MAX));
+                .set(i64::try_from(running()).unwrap_or(i64::MAX));
         }
         if let Some(store) = &sources.spool {
             let stats = store.spool_stats();
@@ -534,7 +534,7 @@ impl Metrics {
 /// Where scrape-time metrics are read from.
 #[derive(Default)]
 struct Sources {
-    executor: Option<Arc<Executor>>,
+    executor_running: Option<Box<dyn Fn() -> usize + Send + Sync>>,
     spool: Option<Durable>,
     /// Spool drops already counted in `smoker_nsca_dropped_total`.
     spool_dropped_seen: u64,
@@ -543,7 +543,7 @@ struct Sources {
 impl fmt::Debug for Sources {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sources")
-            .field("executor", &self.executor.is_some())
+            .field("executor_running", &self.executor_running.is_some())
             .field("spool", &self.spool.is_some())
             .field("spool_dropped_seen", &self.spool_dropped_seen)
             .finish()

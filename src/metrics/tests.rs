@@ -627,10 +627,11 @@ fn contrib_alert_rules_pass_promtool() {
 
 #[tokio::test]
 async fn executor_running_is_read_at_scrape_time() {
-    use crate::executor::{Environment, ProcessRequest, Program};
+    use crate::executor::{Environment, Executor, ProcessRequest, Program};
     let metrics = Metrics::new();
     let executor = Arc::new(Executor::new(None));
-    metrics.watch_executor(Arc::clone(&executor));
+    let watched = Arc::clone(&executor);
+    metrics.watch_executor(move || watched.running());
     let running_line = |m: &Metrics| {
         m.render(false)
             .lines()
