@@ -7,6 +7,7 @@
 pub mod actions;
 pub mod api;
 pub mod check;
+pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod executor;

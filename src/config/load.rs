@@ -194,11 +194,13 @@ impl Ctx {
         let mut out: Vec<(&'a str, &'a Node, &'a Node)> = Vec::new();
         for (k, v) in items {
             let Some(name) = k.as_str() else {
-                self.err(
-                    &k.pos,
-                    path,
-                    format!("keys must be strings, not {}", k.type_name()),
-                );
+                let message = match k.kind {
+                    Kind::Bool(_) => {
+                        "keys must be strings, not a boolean; quote names like yes/no/on/off".into()
+                    }
+                    _ => format!("keys must be strings, not {}", k.type_name()),
+                };
+                self.err(&k.pos, path, message);
                 continue;
             };
             if let Some(i) = out.iter().position(|(n, _, _)| *n == name) {
@@ -1501,8 +1503,6 @@ fn finish_plugin(
             Ok(s) => spec_timeout = Duration::from_secs_f64(s),
             Err(msg) => ctx.err(&n.pos, kpath("Timeout"), msg),
         }
-    } else if let Some(Eff { node: Some(n), .. }) = d.params.get("Timeout") {
-        ctx.err(&n.pos, kpath("Timeout"), "must be greater than 0");
     }
     let mut interval = 0.0;
     if let Some(n) = node("Interval") {

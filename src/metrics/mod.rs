@@ -603,6 +603,14 @@ pub async fn handler(State(metrics): State<Arc<Metrics>>, headers: HeaderMap) ->
         .into_response()
 }
 
+/// A router serving [`handler`] at `/metrics`: merge it into the API router, or serve it
+/// alone on `metrics: {listen}`.
+pub fn router<S>(metrics: Arc<Metrics>) -> axum::Router<S> {
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(handler))
+        .with_state(metrics)
+}
+
 /// Middleware counting API requests by matched route and status code. Mount with
 /// `router.layer(axum::middleware::from_fn_with_state(metrics, metrics::track_api))`.
 pub async fn track_api(

@@ -523,6 +523,40 @@ async fn handler_sets_the_content_type_of_each_format() {
     }
 }
 
+#[tokio::test]
+async fn router_serves_metrics_on_its_own_listener() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server =
+        tokio::spawn(axum::serve(listener, router::<()>(Arc::new(sample()))).into_future());
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut response = String::new();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        stream.read_to_string(&mut response),
+    )
+    .await
+    .expect("answer within 10 s")
+    .expect("read");
+    server.abort();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response.contains("content-type: text/plain; version=0.0.4; charset=utf-8"),
+        "{response}"
+    );
+    assert!(
+        response.contains("smoker_check_status{check=\"web\""),
+        "{response}"
+    );
+}
+
 /// `promtool check metrics` (Debian `prometheus`, installed by scripts/install-deps).
 pub(crate) fn promtool_check_metrics(text: &str) -> (bool, String) {
     use std::io::Write;

@@ -8,6 +8,7 @@
 //! allowed, losses are not).
 
 pub mod cli;
+pub mod sink;
 
 use std::{io, net::SocketAddr, time::Duration};
 

@@ -38,12 +38,15 @@ struct NscaServer {
 
 impl NscaServer {
     fn start(method: u8) -> NscaServer {
+        NscaServer::start_on(free_port(), method)
+    }
+
+    fn start_on(port: u16, method: u8) -> NscaServer {
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let cmd = dir.path().join("cmd");
         std::fs::write(&cmd, "").unwrap();
         std::fs::set_permissions(&cmd, std::fs::Permissions::from_mode(0o666)).unwrap();
-        let port = free_port();
         let d = dir.path().display();
         let cfg = format!(
             "server_port={port}\nserver_address=127.0.0.1\nnsca_user=nagios\nnsca_group=nogroup\n\
@@ -435,4 +438,91 @@ fn timeout_on_a_silent_server() {
         (theirs.status.code(), text(&theirs.stderr))
     );
     drop(listener);
+}
+
+/// The durable sink against the real nsca: results queued while nsca is down
+/// arrive in order once it is up, and again across a second outage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sink_delivers_in_order_across_outages() {
+    use smoker::nsca::{Settings, sink};
+    use smoker_compat::{nsca::PacketFormat, nsca_cipher::Method};
+
+    let state = tempfile::tempdir().unwrap();
+    let durable = smoker::store::durable::Durable::open_in(state.path()).unwrap();
+    let port = free_port();
+    let push = |range: std::ops::Range<usize>| {
+        for i in range {
+            let q = sink::Queued {
+                host_name: "web-1".into(),
+                service: if i % 10 == 0 {
+                    String::new()
+                } else {
+                    "svc".into()
+                },
+                return_code: (i % 4) as i16,
+                output: format!("result {i}\nlong | x={i}"),
+            };
+            durable.spool_push("nagios", q.to_payload());
+        }
+    };
+    let expected = |i: usize| {
+        if i % 10 == 0 {
+            format!(
+                "PROCESS_HOST_CHECK_RESULT;web-1;{};result {i}\\nlong | x={i}",
+                i % 4
+            )
+        } else {
+            format!(
+                "PROCESS_SERVICE_CHECK_RESULT;web-1;svc;{};result {i}\\nlong | x={i}",
+                i % 4
+            )
+        }
+    };
+    push(0..300);
+    let target = Settings {
+        host: "127.0.0.1".into(),
+        port,
+        method: Method::TripleDes,
+        password: PASSWORD.as_bytes().to_vec(),
+        format: PacketFormat::V3,
+        timeout: Duration::from_secs(2),
+    };
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let task = sink::spawn(durable.clone(), "nagios".into(), target, None, stop_rx);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let server = tokio::task::spawn_blocking(move || NscaServer::start_on(port, 3))
+        .await
+        .unwrap();
+    let (server, lines) = tokio::task::spawn_blocking(move || {
+        let l = server.take_lines(300);
+        (server, l)
+    })
+    .await
+    .unwrap();
+    assert_eq!(lines, (0..300).map(expected).collect::<Vec<_>>());
+
+    // Second outage: nsca killed, more results queued, nsca back on the same port.
+    drop(server);
+    push(300..400);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let server = tokio::task::spawn_blocking(move || NscaServer::start_on(port, 3))
+        .await
+        .unwrap();
+    let lines = tokio::task::spawn_blocking(move || server.take_lines(100))
+        .await
+        .unwrap();
+    assert_eq!(lines, (300..400).map(expected).collect::<Vec<_>>());
+
+    stop.send_replace(true);
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
+    durable.flush().await.unwrap();
+    assert_eq!(
+        durable.spool_stats().results,
+        0,
+        "delivered entries are deleted"
+    );
 }

@@ -258,3 +258,392 @@ fn include_errors_name_the_included_file() {
         )]
     );
 }
+
+#[test]
+fn example_full_documents_and_loads_every_key() {
+    let loaded = load_file(Path::new("config/example-full.yaml")).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let plan = &loaded.plan;
+    assert_eq!(
+        summary(plan),
+        "OK: 4 plugins (4 scheduled), 2 actions, nrpe: 0 commands"
+    );
+    assert_eq!(plan.nr_concurrent_plugins, Some(20));
+    assert_eq!(plan.metrics_listen, Some("127.0.0.1:9108".parse().unwrap()));
+    assert_eq!(plan.api.write_tokens, ["change-me-write-token"]);
+    assert_eq!(plan.spool.max_bytes, 256 << 20);
+    let disk = check(&loaded, "disk");
+    let argv = [
+        "/usr/lib/nagios/plugins/check_disk",
+        "-w",
+        "10%",
+        "-c",
+        "5%",
+        "-p",
+        "/",
+    ];
+    assert_eq!(disk.command, Command::Argv(argv.map(String::from).to_vec()));
+    assert_eq!(disk.env, [("LC_ALL".to_string(), "C".to_string())]);
+    assert_eq!(disk.max_output, 64 << 10);
+    assert_eq!(disk.uid, Some(Principal::Name("nagios".into())));
+    assert_eq!(
+        disk.action_on,
+        [
+            ActionTrigger::Change,
+            ActionTrigger::State(State::Warning),
+            ActionTrigger::State(State::Critical),
+            ActionTrigger::State(State::Unknown)
+        ]
+    );
+    assert_eq!(
+        disk.schedule,
+        Schedule::Interval {
+            every: Duration::from_secs(60),
+            splay: Duration::from_secs(30)
+        }
+    );
+    let greeting = check(&loaded, "greeting");
+    assert_eq!(
+        greeting.command,
+        Command::Shell("echo hello\\;\\ world".into())
+    );
+    assert_eq!(
+        greeting.schedule,
+        Schedule::Cron {
+            expr: "0 3 * * *".into(),
+            time_zone: Some("UTC".into())
+        }
+    );
+    assert_eq!(greeting.max_output, 1 << 20);
+    assert!(greeting.catch_up);
+    let Some(nagios) = plan.actions.get("nagios") else {
+        panic!()
+    };
+    let ActionKind::Nsca(nsca) = &nagios.kind else {
+        panic!()
+    };
+    assert_eq!(nsca.encryption, crate::config::NscaMethod::TripleDes);
+    assert_eq!(nsca.service, "%(name)s");
+    assert_eq!(check(&loaded, "uptime").actions, Vec::<String>::new());
+}
+
+#[test]
+fn enabled_and_action_resolve_from_templates_too() {
+    let loaded = load(
+        "\
+templates:
+  BasePlugin: {Interval: 0}
+  Disabled: {Enabled: off}
+  Paged: {Action: page}
+actions:
+  page: {Command: 'echo %(status)s'}
+  mail: {Command: 'echo mail'}
+default_actions: mail
+plugins:
+  gone: {Command: x, Template: Disabled}
+  gone_too: {Command: x, Enabled: NO}
+  kept: {Command: x, Enabled: yes}
+  paged: {Command: x, Template: Paged}
+  both: {Command: x, Action: [page, mail]}
+  none: {Command: x, Action: []}
+  default: {Command: x}
+",
+    )
+    .unwrap();
+    let names: Vec<&str> = loaded.plan.checks.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["kept", "paged", "both", "none", "default"]);
+    assert_eq!(check(&loaded, "paged").actions, ["page"]);
+    assert_eq!(check(&loaded, "both").actions, ["page", "mail"]);
+    assert_eq!(check(&loaded, "none").actions, Vec::<String>::new());
+    assert_eq!(check(&loaded, "default").actions, ["mail"]);
+    assert_eq!(check(&loaded, "default").parameters["Action"], json!(null));
+    assert_eq!(
+        check(&loaded, "both").parameters["Action"],
+        json!([
+            {"Command": "echo %(status)s", "Module": null, "Timeout": 60},
+            {"Command": "echo mail", "Module": null, "Timeout": 60}
+        ])
+    );
+    assert_eq!(check(&loaded, "none").parameters["Action"], json!([]));
+    let ActionKind::Command { template, timeout } = &loaded.plan.actions["page"].kind else {
+        panic!()
+    };
+    assert_eq!(
+        (template.as_str(), *timeout),
+        ("echo %(status)s", Duration::from_secs(60))
+    );
+}
+
+#[test]
+fn parameters_keep_the_original_key_order_and_python_values() {
+    let loaded = load(
+        "\
+templates:
+  BasePlugin: {Zeta: 1, Interval: 5}
+  T: {Alpha: true, Timeout: 7}
+plugins:
+  p: {Template: T, Beta: 2.5, Command: 'echo %(Zeta)s %(Alpha)s %(Beta)s %(uid)s %(Template)s %(Parser)s %(Gamma)s',
+      Gamma: [1, 'x', null]}
+",
+    )
+    .unwrap();
+    let p = check(&loaded, "p");
+    let keys: Vec<&str> = p.parameters.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "Command", "Module", "Parser", "Interval", "Timeout", "History", "uid", "gid",
+            "Template", "Action", "Zeta", "Alpha", "Beta", "Gamma"
+        ]
+    );
+    assert_eq!(
+        p.command,
+        Command::Shell("echo 1 True 2.5 default T None [1, 'x', None]".into())
+    );
+    assert_eq!(p.timeout, Duration::from_secs(7));
+    assert_eq!(
+        p.schedule,
+        Schedule::Interval {
+            every: Duration::from_secs(5),
+            splay: Duration::from_secs(5)
+        }
+    );
+}
+
+#[test]
+fn interval_and_schedule_the_more_specific_wins() {
+    let loaded = load(
+        "\
+templates:
+  BasePlugin: {Interval: 300}
+  Cron: {Schedule: '*/5 * * * *'}
+plugins:
+  cron_over_base: {Command: x, Schedule: '@hourly'}
+  plugin_interval_over_template_cron: {Command: x, Template: Cron, Interval: 10}
+  reboot: {Command: x, Schedule: '@reboot', Interval: 0}
+  seconds: {Command: x, Schedule: '*/10 * * * * *'}
+",
+    )
+    .unwrap();
+    let cron = |e: &str| Schedule::Cron {
+        expr: e.into(),
+        time_zone: None,
+    };
+    assert_eq!(check(&loaded, "cron_over_base").schedule, cron("@hourly"));
+    assert_eq!(
+        check(&loaded, "plugin_interval_over_template_cron").schedule,
+        Schedule::Interval {
+            every: Duration::from_secs(10),
+            splay: Duration::from_secs(10)
+        }
+    );
+    assert_eq!(check(&loaded, "reboot").schedule, cron("@reboot"));
+    assert_eq!(check(&loaded, "seconds").schedule, cron("*/10 * * * * *"));
+    assert_eq!(
+        errors(
+            "templates: {BasePlugin: {Interval: 5, Schedule: '@daily'}}\nplugins: {a: {Command: x}}\n"
+        ),
+        ["t.yaml:1:49: plugins.a.Schedule: Interval and Schedule cannot be set together"]
+    );
+}
+
+#[test]
+fn sizes_durations_and_defaults() {
+    assert_eq!(parse_size("64KiB"), Ok(65536));
+    assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+    assert_eq!(parse_size("500KB"), Ok(500_000));
+    assert_eq!(parse_size("1.5 MiB"), Ok(1_572_864));
+    assert_eq!(parse_size("2G"), Ok(2 << 30));
+    assert!(parse_size("-1KiB").is_err());
+    let loaded =
+        load("plugins: {a: {Command: x, Interval: 600, MaxOutput: 100}, b: {Command: y}}\n")
+            .unwrap();
+    let a = check(&loaded, "a");
+    assert_eq!(a.max_output, 100);
+    assert_eq!(
+        a.schedule,
+        Schedule::Interval {
+            every: Duration::from_secs(600),
+            splay: Duration::from_secs(60)
+        }
+    );
+    let b = check(&loaded, "b");
+    assert_eq!(
+        (
+            b.timeout,
+            b.history,
+            b.max_output,
+            b.timeout_state,
+            b.exit_codes,
+            b.overlap,
+            b.catch_up
+        ),
+        (
+            Duration::from_secs(1800),
+            10,
+            65536,
+            State::Unknown,
+            ExitCodes::Nagios,
+            Overlap::Skip,
+            false
+        )
+    );
+    assert_eq!(b.schedule, Schedule::OnDemand);
+    let plan = &loaded.plan;
+    assert_eq!(
+        (plan.bind_host.as_str(), plan.bind_port),
+        ("127.0.0.1", 8086)
+    );
+    assert_eq!(plan.shutdown_grace, Duration::from_secs(10));
+    assert_eq!(plan.removed_check_grace, Duration::from_secs(86400));
+    assert_eq!(plan.log_format, LogFormat::Text);
+    assert_eq!(plan.nrpe, None);
+}
+
+#[test]
+fn typo_warnings_follow_d4() {
+    let loaded = load(
+        "\
+templates:
+  BasePlugin: {Histroy: 5}
+plugins:
+  a: {Command: 'echo %(Comand)s', Comand: x, Intervall: 5, Categroy: y, Hostname: h}
+",
+    )
+    .unwrap();
+    assert_eq!(
+        loaded.warnings,
+        [
+            "t.yaml:2:16: templates.BasePlugin.Histroy: unknown key, used as a parameter; did you mean History?",
+            "t.yaml:4:46: plugins.a.Intervall: unknown key, used as a parameter; did you mean Interval?",
+            "t.yaml:4:60: plugins.a.Categroy: unknown key, used as a parameter; did you mean Category?",
+        ]
+    );
+}
+
+#[test]
+fn duplicate_keys_last_wins_with_a_warning() {
+    let loaded = load("plugins:\n  a: {Command: x}\n  a: {Command: y}\n").unwrap();
+    assert_eq!(loaded.plan.checks.len(), 1);
+    assert_eq!(check(&loaded, "a").command, Command::Shell("y".into()));
+    assert_eq!(
+        loaded.warnings,
+        ["t.yaml:2:3: plugins.a: duplicate key, the one at t.yaml:3:3 wins"]
+    );
+}
+
+#[test]
+fn nrpe_section_accepts_on_off_auto_and_booleans() {
+    let tls = |v: &str| load(&format!("nrpe: {{tls: {v}}}\n")).map(|l| l.plan.nrpe.unwrap().tls);
+    assert_eq!(tls("on").unwrap(), NrpeTls::On);
+    assert_eq!(tls("yes").unwrap(), NrpeTls::On);
+    assert_eq!(tls("off").unwrap(), NrpeTls::Off);
+    assert_eq!(tls("false").unwrap(), NrpeTls::Off);
+    assert_eq!(tls("auto").unwrap(), NrpeTls::Auto);
+    let loaded = load("nrpe:\nplugins: {}\n").unwrap();
+    let nrpe = loaded.plan.nrpe.unwrap();
+    assert_eq!(nrpe.config, PathBuf::from("/etc/nagios/nrpe.cfg"));
+    assert_eq!((nrpe.listen, nrpe.interval), (None, None));
+    let loaded = load("nrpe: {config: /x/nrpe.cfg, listen: '[::]:5666', interval: 60}\n").unwrap();
+    let nrpe = loaded.plan.nrpe.unwrap();
+    assert_eq!(nrpe.listen.as_deref(), Some("[::]:5666"));
+    assert_eq!(nrpe.interval, Some(Duration::from_secs(60)));
+    assert_eq!(
+        errors("nrpe: {listen: nowhere}\n"),
+        [
+            "t.yaml:1:16: nrpe.listen: expected ADDR:PORT (e.g. 0.0.0.0:5666 or [::]:5666), found nowhere"
+        ]
+    );
+    assert_eq!(
+        errors("{}\n"),
+        ["t.yaml:1:1: plugins: no plugins configured (and no nrpe: section)"]
+    );
+    assert_eq!(
+        errors("- a\n"),
+        ["t.yaml:1:1: the config must be a mapping of keys, found a list"]
+    );
+}
+
+#[test]
+fn api_token_files_and_nsca_password_files_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("read.tokens");
+    std::fs::write(&tokens, "# readers\nabc\n\n  def  # trailing comment\n").unwrap();
+    let pass = dir.path().join("nsca.pass");
+    std::fs::write(&pass, "s3cret\n").unwrap();
+    let text = format!(
+        "api: {{read_tokens: [t0], read_token_files: [{}], write_token_files: {}/missing}}\n\
+         actions:\n  n: {{Nsca: {{host: h, password_file: {}, encryption: aes256, service: ''}}}}\n\
+         plugins: {{a: {{Command: x}}}}\n",
+        tokens.display(),
+        dir.path().display(),
+        pass.display()
+    );
+    let err = load(&text).unwrap_err().lines();
+    assert_eq!(err.len(), 1);
+    assert!(err[0].starts_with("t.yaml:1:"), "{err:?}");
+    assert!(
+        err[0].contains(": api.write_token_files: cannot read "),
+        "{err:?}"
+    );
+    let ok = format!(
+        "api: {{read_tokens: [t0], read_token_files: [{}]}}\n\
+         actions:\n  n: {{Nsca: {{host: h, password_file: {}, encryption: aes256, service: ''}}}}\n\
+         plugins: {{a: {{Command: x}}}}\n",
+        tokens.display(),
+        pass.display()
+    );
+    let loaded = load(&ok).unwrap();
+    assert_eq!(loaded.plan.api.read_tokens, ["t0", "abc", "def"]);
+    assert_eq!(loaded.plan.api.read_token_files, [tokens]);
+    let ActionKind::Nsca(n) = &loaded.plan.actions["n"].kind else {
+        panic!()
+    };
+    assert_eq!(n.password.as_deref(), Some("s3cret"));
+    assert_eq!(
+        (
+            n.port,
+            n.encryption,
+            n.service.as_str(),
+            n.host_name.as_deref()
+        ),
+        (5667, crate::config::NscaMethod::Aes256, "", None)
+    );
+    assert_eq!(
+        errors(
+            "actions: {n: {Nsca: {port: 0, password: a, password_file: /x}}}\nplugins: {a: {Command: x}}\n"
+        ),
+        [
+            "t.yaml:1:21: actions.n.Nsca.host: is required",
+            "t.yaml:1:28: actions.n.Nsca.port: must be a port number 1-65535, got 0",
+            "t.yaml:1:59: actions.n.Nsca.password_file: password and password_file cannot be set together",
+            "t.yaml:1:59: actions.n.Nsca.password_file: cannot read /x: No such file or directory (os error 2)",
+        ]
+    );
+}
+
+#[test]
+fn hostile_values_cannot_escape_the_placeholder() {
+    let loaded = load(
+        "plugins:\n  p: {Command: 'echo %(M)s', M: \"x'; rm -rf / #\"}\n  q: {Command: 'grep -- %(M)s f', M: '-e $HOME'}\n",
+    )
+    .unwrap();
+    assert_eq!(
+        check(&loaded, "p").command,
+        Command::Shell(r"echo x\'\;\ rm\ \-rf\ \/\ \#".into())
+    );
+    assert_eq!(
+        check(&loaded, "q").command,
+        Command::Shell(r"grep -- \-e\ \$HOME f".into())
+    );
+}
+
+#[test]
+fn boolean_looking_names_must_be_quoted() {
+    assert_eq!(
+        errors("templates: {Off: {}}\nplugins: {a: {Command: x}}\n"),
+        [
+            "t.yaml:1:13: templates: keys must be strings, not a boolean; quote names like yes/no/on/off"
+        ]
+    );
+}
