@@ -48,7 +48,8 @@ pub async fn serve(
 /// All routes, each also with a trailing `/` (except `/`).
 pub fn router(daemon: Arc<Daemon>) -> Router {
     let mut app = Router::new().route("/", with_options(get(about), "GET, HEAD, OPTIONS"));
-    let routes: [(&str, fn() -> MethodRouter<AppState>, &str); 4] = [
+    type MakeRoute = fn() -> MethodRouter<AppState>;
+    let routes: [(&str, MakeRoute, &str); 4] = [
         ("/plugins", || get(plugins), "GET, HEAD, OPTIONS"),
         ("/plugins/{name}", || get(plugin), "GET, HEAD, OPTIONS"),
         (

@@ -21,6 +21,11 @@ use tokio::sync::{broadcast, watch};
 
 use crate::check::{CheckResult, CheckSpec};
 
+/// Receives the result of a run once it is recorded.
+pub type RunDone = watch::Receiver<Option<Arc<CheckResult>>>;
+/// The recording side of [`RunDone`].
+pub type RunDoneSender = watch::Sender<Option<Arc<CheckResult>>>;
+
 /// A new result, as published to subscribers.
 #[derive(Debug, Clone)]
 pub struct ResultEvent {
@@ -115,12 +120,7 @@ impl CheckEntry {
 
     /// Registers a new run unless one is in progress; returns the receiver of
     /// the run's result and whether this call started it.
-    pub fn begin_run(
-        &self,
-    ) -> (
-        watch::Receiver<Option<Arc<CheckResult>>>,
-        Option<(watch::Sender<Option<Arc<CheckResult>>>, Arc<AtomicU32>)>,
-    ) {
+    pub fn begin_run(&self) -> (RunDone, Option<(RunDoneSender, Arc<AtomicU32>)>) {
         let mut running = lock(&self.running);
         if let Some(r) = running.as_ref() {
             return (r.done.clone(), None);
