@@ -447,12 +447,13 @@ pub fn map_result(end: CommandEnd, stdout: &[u8], max_output: usize) -> (i16, Ve
             3,
             format!("NRPE: Call to fork() failed (errno={errno})").into_bytes(),
         ),
-        CommandEnd::TimedOut { seconds } if out.is_empty() => (
+        // Even after partial output (as Debian's nrpe 4.1.0 answers).
+        CommandEnd::TimedOut { seconds } => (
             3,
             format!("NRPE: Command timed out after {seconds} seconds").into_bytes(),
         ),
         _ if out.is_empty() => (3, b"NRPE: Unable to read output".to_vec()),
-        CommandEnd::TimedOut { .. } | CommandEnd::Signaled => (2, out.to_vec()),
+        CommandEnd::Signaled => (2, out.to_vec()),
         CommandEnd::Exited(code) => (
             if (0..=3).contains(&code) {
                 code as i16
@@ -783,7 +784,7 @@ mod tests {
         );
         assert_eq!(
             m(CommandEnd::TimedOut { seconds: 5 }, b"started\n"),
-            (2, "started".into())
+            (3, "NRPE: Command timed out after 5 seconds".into())
         );
         assert_eq!(m(CommandEnd::Exited(0), b"two\n\n"), (0, "two\n".into()));
         assert_eq!(

@@ -191,7 +191,8 @@ impl Ctx {
         let Some(items) = map.as_map() else {
             return Vec::new();
         };
-        let mut out: Vec<(&'a str, &'a Node, &'a Node)> = Vec::new();
+        // A repeated key keeps its first place and takes the last value (a Python dict).
+        let mut out: IndexMap<&'a str, (&'a Node, &'a Node)> = IndexMap::new();
         for (k, v) in items {
             let Some(name) = k.as_str() else {
                 let message = match k.kind {
@@ -203,17 +204,15 @@ impl Ctx {
                 self.err(&k.pos, path, message);
                 continue;
             };
-            if let Some(i) = out.iter().position(|(n, _, _)| *n == name) {
-                let earlier = out.remove(i);
+            if let Some((earlier, _)) = out.insert(name, (k, v)) {
                 self.warn(
-                    &earlier.1.pos,
+                    &earlier.pos,
                     &join(path, name),
                     format!("duplicate key, the one at {} wins", k.pos),
                 );
             }
-            out.push((name, k, v));
         }
-        out
+        out.into_iter().map(|(n, (k, v))| (n, k, v)).collect()
     }
 
     /// Rejects keys outside `known` (our strict sections).

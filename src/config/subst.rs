@@ -6,6 +6,7 @@
 //! Values render the Python way (`True`, `None`, `{'a': 1}`); strings are escaped with a
 //! backslash before every ASCII character outside `[A-Za-z0-9_]` (shell-safe unquoted).
 
+use indexmap::IndexMap;
 use serde_json::Value;
 
 /// Why a template could not be filled.
@@ -28,6 +29,30 @@ pub fn substitute(
     lookup: &dyn Fn(&str) -> Option<Value>,
 ) -> Result<String, SubstError> {
     fill(template, lookup, true)
+}
+
+/// Fills a command action's template (D5): the plugin's effective parameters ⊕ the
+/// result's smoker fields (`status`, `messages`, `lastRun`, `componentResults`, `action`,
+/// `forced`, …), then `name` (the plugin name) and `result_json` (the result object as
+/// JSON) unless a parameter already has that name.
+pub fn substitute_action(
+    template: &str,
+    params: &IndexMap<String, Value>,
+    plugin_name: &str,
+    result: &serde_json::Map<String, Value>,
+) -> Result<String, SubstError> {
+    let lookup = |key: &str| {
+        result
+            .get(key)
+            .or_else(|| params.get(key))
+            .cloned()
+            .or_else(|| match key {
+                "name" => Some(Value::String(plugin_name.to_string())),
+                "result_json" => Some(Value::String(Value::Object(result.clone()).to_string())),
+                _ => None,
+            })
+    };
+    substitute(template, &lookup)
 }
 
 /// Fills one `Argv` element: no shell, so no escaping and newlines are fine.
@@ -439,6 +464,33 @@ mod tests {
             "incomplete format key"
         );
         assert_eq!(placeholders("a %(x)s %% %(y)d"), vec!["x", "y"]);
+    }
+
+    #[test]
+    fn action_commands_see_params_result_name_and_json() {
+        let params: IndexMap<String, Value> = [
+            ("Msg".to_string(), json!("hi")),
+            ("status".to_string(), json!("param")),
+        ]
+        .into_iter()
+        .collect();
+        let result = json!({"status": "WARN", "messages": {"info": [], "error": [], "warn": ["disk 85%"]}, "forced": false});
+        let Value::Object(result) = result else {
+            unreachable!()
+        };
+        let out = substitute_action(
+            "notify %(name)s %(status)s %(Msg)s %(forced)s %(messages)s %(result_json)s",
+            &params,
+            "disk",
+            &result,
+        )
+        .unwrap();
+        let json_text = r#"{"status":"WARN","messages":{"info":[],"error":[],"warn":["disk 85%"]},"forced":false}"#;
+        let want = format!(
+            "notify disk WARN hi False {{'info': [], 'error': [], 'warn': ['disk 85%']}} {}",
+            shell_escape(json_text)
+        );
+        assert_eq!(out, want);
     }
 
     #[test]

@@ -199,6 +199,8 @@ struct Source {
     included_from: Option<(u32, u64, u64)>,
     /// The text, to tell `y`/`n` (strings in YAML 1.1 as PyYAML reads it) from `yes`/`no`.
     text: Option<Rc<str>>,
+    /// Byte offset of each character when the text is not ASCII (spans count characters).
+    char_starts: Option<Vec<usize>>,
 }
 
 struct Resolver {
@@ -226,6 +228,7 @@ impl Resolver {
                 dir: None,
                 included_from: None,
                 text: None,
+                char_starts: None,
             }],
             ids: HashMap::new(),
             search: vec![base_dir.to_path_buf()],
@@ -253,6 +256,7 @@ impl Resolver {
             dir,
             included_from,
             text: Some(Rc::from(text.as_str())),
+            char_starts: (!text.is_ascii()).then(|| text.char_indices().map(|(i, _)| i).collect()),
         });
         self.ids.insert(id.clone(), source_id);
         ResolvedInclude::new(id, name, InputSource::Text(text))
@@ -399,16 +403,17 @@ impl Resolver {
         let (start, len) = match (span.byte_offset(), span.byte_len()) {
             (Some(start), Some(len)) => (usize::try_from(start).ok()?, usize::try_from(len).ok()?),
             _ => {
-                // Reader-style sources give character offsets only.
+                // Included sources give character offsets only.
                 let start = usize::try_from(span.offset()).ok()?;
                 let len = usize::try_from(span.len()).ok()?;
-                let mut chars = text.char_indices().skip(start);
-                let (first, _) = chars.next()?;
-                let end = text
-                    .char_indices()
-                    .nth(start + len)
-                    .map_or(text.len(), |(i, _)| i);
-                (first, end.checked_sub(first)?)
+                match &source.char_starts {
+                    None => (start, len),
+                    Some(starts) => {
+                        let first = *starts.get(start)?;
+                        let end = starts.get(start + len).copied().unwrap_or(text.len());
+                        (first, end.checked_sub(first)?)
+                    }
+                }
             }
         };
         text.get(start..start + len)

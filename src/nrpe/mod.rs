@@ -45,8 +45,8 @@ use crate::{
 
 /// The nrpe version we answer `_NRPE_CHECK` with and put in `NRPE_PROGRAMVERSION`.
 pub const NRPE_VERSION: &str = "4.1.0";
-/// `PATH` of the children (nrpe's `_PATH_STDPATH`).
-pub const CHILD_PATH: &str = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
+/// `PATH` of the children: glibc's `_PATH_STDPATH`, what Debian's nrpe sets.
+pub const CHILD_PATH: &str = "/usr/bin:/bin:/usr/sbin:/sbin";
 /// How long a command's group gets between SIGTERM and SIGKILL after `command_timeout`.
 const KILL_GRACE: Duration = Duration::from_secs(1);
 /// How long to wait for the client to close after the reply (so unread bytes

@@ -4,4 +4,6 @@
 mod common;
 
 mod api;
+mod nrpe;
 mod nsca;
+mod packaging;

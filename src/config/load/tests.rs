@@ -647,3 +647,25 @@ fn boolean_looking_names_must_be_quoted() {
         ]
     );
 }
+
+#[test]
+fn ten_thousand_plugins_load_quickly() {
+    let mut text = String::from("templates: {BasePlugin: {Interval: 60, Timeout: 10}}\nplugins:\n");
+    for i in 0..10_000 {
+        text.push_str(&format!(
+            "  check_{i}: {{Command: 'echo %(Msg)s {i}', Msg: hello world, Enabled: yes}}\n"
+        ));
+    }
+    let started = std::time::Instant::now();
+    let loaded = load(&text).unwrap();
+    assert_eq!(loaded.plan.checks.len(), 10_000);
+    assert_eq!(
+        check(&loaded, "check_9999").command,
+        Command::Shell("echo hello\\ world 9999".into())
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+}

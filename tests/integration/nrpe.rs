@@ -1,0 +1,416 @@
+//! NRPE interop: the real Debian `check_nrpe` 4.1 against our NRPE server in
+//! every mode, and the real `nrpe` 4.1 on the same config: both must give the
+//! same outputs and exit codes (`-3` excepted: Debian's nrpe refuses v3).
+//!
+//! Our server runs in-process through `smoker::nrpe::serve` (the same code
+//! `smokerd` runs for an `nrpe:` section) on a free port.
+
+use std::{
+    io::Read,
+    net::{SocketAddr, TcpListener, TcpStream},
+    os::unix::fs::PermissionsExt,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+use smoker::{
+    config::{
+        NrpeTls,
+        nrpe::{NrpeBridge, load_cfg},
+    },
+    executor::Executor,
+    metrics::Metrics,
+};
+
+const NRPE: &str = "/usr/sbin/nrpe";
+const CHECK_NRPE: &str = "/usr/lib/nagios/plugins/check_nrpe";
+const STOCK_CFG: &str = "/etc/nagios/nrpe.cfg";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_listening(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{what} did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A 0755 temp dir with `nrpe.cfg` (0644): `body` plus the port and users.
+fn write_cfg(body: &str, port: u16) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = dir.path().join("nrpe.cfg");
+    let text = format!(
+        "server_port={port}\nserver_address=127.0.0.1\nnrpe_user=nagios\nnrpe_group=nagios\n{body}"
+    );
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    (dir, path)
+}
+
+/// The real nrpe in the foreground, killed on drop.
+struct RealNrpe {
+    _dir: tempfile::TempDir,
+    port: u16,
+    child: Child,
+}
+
+impl RealNrpe {
+    fn start(body: &str, plaintext: bool) -> RealNrpe {
+        let port = free_port();
+        let (dir, path) = write_cfg(body, port);
+        let mut cmd = Command::new(NRPE);
+        cmd.arg("-c").arg(&path).arg("-f");
+        if plaintext {
+            cmd.arg("-n");
+        }
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nrpe");
+        let server = RealNrpe {
+            _dir: dir,
+            port,
+            child,
+        };
+        wait_listening(port, "nrpe");
+        server
+    }
+}
+
+impl Drop for RealNrpe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Our NRPE server on its own runtime thread, stopped on drop.
+struct Ours {
+    _dir: Option<tempfile::TempDir>,
+    port: u16,
+    metrics: Arc<Metrics>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Ours {
+    fn start(body: &str, tls: NrpeTls) -> Ours {
+        let port = free_port();
+        let (dir, path) = write_cfg(body, port);
+        Ours::start_file(&path, port, tls, Some(dir))
+    }
+
+    fn start_file(path: &Path, port: u16, tls: NrpeTls, dir: Option<tempfile::TempDir>) -> Ours {
+        let loaded = load_cfg(path).unwrap_or_else(|e| panic!("{e}"));
+        let bridge = Arc::new(NrpeBridge {
+            config_path: path.to_path_buf(),
+            config: Arc::new(loaded.config),
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], port))],
+            tls,
+            interval: None,
+            warnings: loaded.warnings,
+        });
+        let metrics = Arc::new(Metrics::new());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let m = metrics.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                smoker::nrpe::serve(bridge, Arc::new(Executor::new(None)), m, async move {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+            });
+        });
+        wait_listening(port, "our NRPE server");
+        Ours {
+            _dir: dir,
+            port,
+            metrics,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Ours {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Runs check_nrpe against `port`: (exit code, stdout). -1 = killed by a signal.
+fn check_nrpe(port: u16, args: &[&str]) -> (i32, String) {
+    let mut child = Command::new(CHECK_NRPE)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string(), "-t", "15"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start check_nrpe");
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = stdout.read_to_end(&mut out);
+        out
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("check_nrpe {args:?} hung");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let out = reader.join().unwrap();
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out).into_owned(),
+    )
+}
+
+/// Commands whose output does not depend on which server runs them.
+const COMMANDS: &str = "\
+command_timeout=2
+command[hello]=echo 'hello world | t=1s;2;3'
+command[multi]=printf 'WARN: two lines\\nsecond | x=1\\n'; exit 1
+command[crit]=echo CRIT; exit 2
+command[rc4]=echo four; exit 4
+command[rc255]=echo big; exit 255
+command[empty]=true
+command[stderr]=echo only-stderr >&2; exit 1
+command[two_nl]=printf 'a\\n\\n'
+command[signal]=echo before; kill -9 $$$$
+command[signal_silent]=kill -9 $$$$
+command[env]=printenv NRPE_MULTILINESUPPORT NRPE_PROGRAMVERSION PATH IFS USER LOGNAME HOME; id -un; id -gn
+command[dollar]=echo a$b c
+command[macro]=echo $USER1$ x $ARG1$.
+command[long]=yes x | tr -d '\\n' | head -c 70000
+command[slow]=sleep 30
+command[slow_talker]=echo started; sleep 30
+";
+
+const NAMES: [&str; 17] = [
+    "hello",
+    "multi",
+    "crit",
+    "rc4",
+    "rc255",
+    "empty",
+    "stderr",
+    "two_nl",
+    "signal",
+    "signal_silent",
+    "env",
+    "dollar",
+    "macro",
+    "slow",
+    "slow_talker",
+    "nope",
+    "_NRPE_CHECK",
+];
+
+fn compare(ours: u16, real: u16, flags: &[&str], names: &[&str]) {
+    for name in names {
+        let mut args: Vec<&str> = flags.to_vec();
+        args.extend(["-c", name]);
+        let a = check_nrpe(ours, &args);
+        let b = check_nrpe(real, &args);
+        assert_eq!(a, b, "check_nrpe {args:?}: ours (left) vs nrpe (right)");
+    }
+}
+
+#[test]
+fn same_as_real_nrpe_in_tls_mode() {
+    let ours = Ours::start(COMMANDS, NrpeTls::On);
+    let real = RealNrpe::start(COMMANDS, false);
+    compare(ours.port, real.port, &[], &NAMES);
+    compare(
+        ours.port,
+        real.port,
+        &["-2"],
+        &["hello", "multi", "rc4", "long", "nope"],
+    );
+    // Spot checks of what both said.
+    assert_eq!(
+        check_nrpe(ours.port, &["-c", "nope"]),
+        (3, "NRPE: Command 'nope' not defined\n".into())
+    );
+    assert_eq!(
+        check_nrpe(ours.port, &["-c", "slow"]),
+        (3, "NRPE: Command timed out after 2 seconds\n".into())
+    );
+    assert_eq!(check_nrpe(ours.port, &[]), (0, "NRPE v4.1.0\n".into()));
+}
+
+#[test]
+fn same_as_real_nrpe_in_plaintext_mode() {
+    let ours = Ours::start(COMMANDS, NrpeTls::Off);
+    let real = RealNrpe::start(COMMANDS, true);
+    compare(
+        ours.port,
+        real.port,
+        &["-n"],
+        &[
+            "hello",
+            "multi",
+            "rc255",
+            "empty",
+            "env",
+            "nope",
+            "_NRPE_CHECK",
+        ],
+    );
+    compare(
+        ours.port,
+        real.port,
+        &["-n", "-2"],
+        &["hello", "long", "env"],
+    );
+}
+
+#[test]
+fn v3_and_long_output() {
+    let ours = Ours::start(COMMANDS, NrpeTls::On);
+    // Debian's nrpe refuses v3; check_nrpe 3.x clients get v3 answers from us.
+    assert_eq!(
+        check_nrpe(ours.port, &["-3", "-c", "hello"]),
+        (0, "hello world | t=1s;2;3\n".into())
+    );
+    let (rc, out) = check_nrpe(ours.port, &["-c", "long"]);
+    assert_eq!((rc, out.len()), (0, 65535 + 1));
+    let (rc, out) = check_nrpe(ours.port, &["-2", "-c", "long"]);
+    assert_eq!((rc, out.len()), (0, 1023 + 1));
+}
+
+#[test]
+fn auto_mode_takes_tls_and_plaintext_on_one_port() {
+    let ours = Ours::start(COMMANDS, NrpeTls::Auto);
+    for flags in [&["-n"][..], &[], &["-2"], &["-n", "-2"]] {
+        let mut args = flags.to_vec();
+        args.extend(["-c", "hello"]);
+        assert_eq!(
+            check_nrpe(ours.port, &args),
+            (0, "hello world | t=1s;2;3\n".into()),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn disallowed_host_gets_no_answer() {
+    let body = format!("{COMMANDS}allowed_hosts=10.9.8.7, 192.0.2.0/24,::2\n");
+    let ours = Ours::start(&body, NrpeTls::On);
+    let real = RealNrpe::start(&body, false);
+    for port in [ours.port, real.port] {
+        let (rc, out) = check_nrpe(port, &["-c", "hello"]);
+        assert_ne!(rc, 0, "{out}");
+        assert!(!out.contains("hello world"), "{out}");
+    }
+    let metrics = ours.metrics.render(false);
+    assert!(
+        metrics.contains("smoker_nrpe_rejected_total{reason=\"acl\"}"),
+        "{metrics}"
+    );
+}
+
+const ARG_COMMANDS: &str = "\
+dont_blame_nrpe=1
+command[args]=echo \"[$ARG1$] [$ARG2$] [$ARG3$]\"
+command[sixteen]=echo $ARG1$ $ARG16$ $ARG17$
+";
+
+#[test]
+fn arguments_with_dont_blame_nrpe() {
+    let ours = Ours::start(ARG_COMMANDS, NrpeTls::On);
+    let run = |args: &[&str]| {
+        let mut all = vec!["-c", "args", "-a"];
+        all.extend_from_slice(args);
+        check_nrpe(ours.port, &all)
+    };
+    assert_eq!(
+        run(&["one", "two words"]),
+        (0, "[one] [two words] []\n".into())
+    );
+    // An empty argument vanishes (strtok), later ones shift left.
+    assert_eq!(run(&["a", "", "c"]), (0, "[a] [c] []\n".into()));
+    // `$HOME` is handed to the shell raw, as nrpe does.
+    let (rc, out) = run(&["$HOME"]);
+    assert_eq!(rc, 0);
+    assert!(!out.contains("$HOME") && out.starts_with("[/"), "{out}");
+    let many: Vec<String> = (1..=17).map(|i| format!("a{i}")).collect();
+    let mut all = vec!["-c", "sixteen", "-a"];
+    all.extend(many.iter().map(String::as_str));
+    assert_eq!(check_nrpe(ours.port, &all), (0, "a1 a16\n".into()));
+    // Injection attempts are refused: the connection closes without a reply.
+    for bad in [
+        "x; id", "$(id)", "`id`", "a|b", "a>b", "a<b", "a&b", "a'b", "a\\b", "{a}", "[a]", "a\nid",
+    ] {
+        let (rc, out) = run(&[bad]);
+        assert_eq!(rc, 3, "{bad:?}: {out}");
+        assert!(out.starts_with("CHECK_NRPE: "), "{bad:?}: {out}");
+    }
+    let metrics = ours.metrics.render(false);
+    assert!(metrics.contains("reason=\"metachars\"}"), "{metrics}");
+    assert!(
+        metrics.contains("reason=\"command_substitution\"}"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn arguments_refused_without_dont_blame_nrpe_like_nrpe() {
+    let ours = Ours::start(COMMANDS, NrpeTls::On);
+    let real = RealNrpe::start(COMMANDS, false);
+    for port in [ours.port, real.port] {
+        let (rc, out) = check_nrpe(port, &["-c", "hello", "-a", "x"]);
+        assert_eq!(rc, 3, "{out}");
+        assert!(out.starts_with("CHECK_NRPE: "), "{out}");
+    }
+}
+
+#[test]
+fn debian_stock_config_loads_and_its_commands_work() {
+    let loaded = load_cfg(Path::new(STOCK_CFG)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert_eq!(loaded.config.commands.len(), 5);
+    let port = free_port();
+    let ours = Ours::start_file(Path::new(STOCK_CFG), port, NrpeTls::On, None);
+    for (name, prefix) in [
+        ("check_users", "USERS "),
+        ("check_load", "LOAD "),
+        ("check_total_procs", "PROCS "),
+        ("check_zombie_procs", "PROCS "),
+    ] {
+        let (rc, out) = check_nrpe(ours.port, &["-c", name]);
+        assert!((0..=2).contains(&rc), "{name}: {rc} {out}");
+        assert!(out.starts_with(prefix), "{name}: {out}");
+    }
+}
