@@ -4,6 +4,7 @@
 mod common;
 
 mod api;
+mod cli;
 mod nrpe;
 mod nsca;
 mod packaging;
