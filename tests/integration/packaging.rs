@@ -1,0 +1,214 @@
+//! Packaging: the systemd unit (`contrib/smokerd.service`) and the cargo-deb metadata.
+//!
+//! Building the .deb itself is `scripts/build-deb` (a release build plus cargo-deb,
+//! minutes on CI machines); here we check what it packages: the unit passes
+//! `systemd-analyze verify` and every packaged file exists in the tree.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    thread,
+    time::{Duration, Instant},
+};
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn unit_text() -> String {
+    std::fs::read_to_string(repo().join("contrib/smokerd.service"))
+        .expect("contrib/smokerd.service")
+}
+
+/// Active `Key=value` settings of a unit file (comments and section headers left out).
+fn settings(unit: &str) -> Vec<(String, String)> {
+    unit.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with(['#', ';', '[']))
+        .filter_map(|line| line.split_once('='))
+        .map(|(key, value)| (key.trim().to_string(), value.trim().to_string()))
+        .collect()
+}
+
+/// Runs `command` to completion within `deadline`, returning (success, stdout + stderr).
+fn run_with_deadline(command: &mut Command, deadline: Duration) -> (bool, String) {
+    let out = tempfile::NamedTempFile::new().expect("temp file");
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(out.reopen().expect("reopen"))
+        .stderr(out.reopen().expect("reopen"))
+        .spawn()
+        .expect("spawn");
+    let until = Instant::now() + deadline;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{command:?} did not finish within {deadline:?}");
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    (
+        status.success(),
+        std::fs::read_to_string(out.path()).expect("output"),
+    )
+}
+
+fn find_in_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
+#[test]
+fn unit_passes_systemd_analyze_verify() {
+    let Some(analyze) = find_in_path("systemd-analyze") else {
+        // Documented: scripts/install-deps installs `systemd` (which has systemd-analyze).
+        eprintln!("systemd-analyze not installed; unit verification skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    // verify insists that ExecStart= exists: point it at the binary under test.
+    let unit = unit_text().replace("/usr/bin/smokerd", env!("CARGO_BIN_EXE_smokerd"));
+    let path = dir.path().join("smokerd.service");
+    std::fs::write(&path, unit).expect("write unit");
+    let (ok, output) = run_with_deadline(
+        Command::new(&analyze)
+            .arg("verify")
+            .arg("--man=no")
+            .arg(&path),
+        Duration::from_secs(60),
+    );
+    // verify exits 0 on unknown keys and bad values; it only warns. Any output is a finding.
+    assert!(
+        ok && output.trim().is_empty(),
+        "systemd-analyze verify:\n{output}"
+    );
+
+    // It does catch mistakes: the same check on a broken copy reports them.
+    let broken = dir.path().join("broken.service");
+    std::fs::write(
+        &broken,
+        "[Service]\nType=notify\nExecStart=/bin/true\nProtectSystem=bogus\n",
+    )
+    .expect("write");
+    let (_, output) = run_with_deadline(
+        Command::new(&analyze)
+            .arg("verify")
+            .arg("--man=no")
+            .arg(&broken),
+        Duration::from_secs(60),
+    );
+    assert!(
+        output.contains("bogus"),
+        "a bad value goes unnoticed:\n{output}"
+    );
+}
+
+#[test]
+fn unit_is_notify_type_hardened_and_keeps_uid_switching_possible() {
+    let unit = unit_text();
+    let settings = settings(&unit);
+    let get = |key: &str| {
+        settings
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(get("Type"), Some("notify"));
+    assert_eq!(
+        get("ExecStart"),
+        Some("/usr/bin/smokerd -c /etc/smokerd/smokerd.yaml")
+    );
+    assert_eq!(get("ExecReload"), Some("/bin/kill -HUP $MAINPID"));
+    assert!(get("WatchdogSec").is_some());
+    assert_eq!(get("StateDirectory"), Some("smokerd"));
+    assert_eq!(get("ProtectSystem"), Some("strict"));
+    assert!(get("ProtectHome").is_some());
+    assert_eq!(get("PrivateTmp"), Some("yes"));
+    assert_eq!(
+        get("RestartPreventExitStatus"),
+        Some("2"),
+        "config errors (exit 2) must not restart-loop"
+    );
+    // Per-check uid switching and setuid plugins: no NoNewPrivileges, no User=, no
+    // capability bounding set (dropping CAP_SYS_ADMIN would imply NoNewPrivileges).
+    for key in [
+        "NoNewPrivileges",
+        "User",
+        "DynamicUser",
+        "CapabilityBoundingSet",
+        "PrivateDevices",
+        "ProtectClock",
+    ] {
+        assert_eq!(
+            get(key),
+            None,
+            "{key} must stay unset (see the comments in the unit)"
+        );
+    }
+    assert!(
+        unit.contains("# NoNewPrivileges=yes:"),
+        "the choice is explained in the unit"
+    );
+}
+
+/// Source paths of `[package.metadata.deb] assets` (the first string of each entry).
+fn deb_asset_sources(manifest: &str) -> Vec<String> {
+    let section = manifest
+        .split("[package.metadata.deb]")
+        .nth(1)
+        .expect("[package.metadata.deb] in Cargo.toml");
+    let assets = section.split("assets = [").nth(1).expect("assets");
+    let assets = &assets[..assets.find("\n]").expect("end of assets")];
+    assets
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("[\""))
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn every_packaged_file_exists() {
+    let manifest = std::fs::read_to_string(repo().join("Cargo.toml")).expect("Cargo.toml");
+    let sources = deb_asset_sources(&manifest);
+    for binary in ["smokerd", "smokercli", "check_smoker"] {
+        assert!(
+            sources.contains(&format!("target/release/{binary}")),
+            "{binary} is not packaged"
+        );
+    }
+    for wanted in [
+        "config/smokerd.yaml",
+        "contrib/man/smokercli.1",
+        "contrib/completions/smokercli.bash",
+    ] {
+        assert!(
+            sources.iter().any(|source| source == wanted),
+            "{wanted} is not packaged"
+        );
+    }
+    for source in sources
+        .iter()
+        .filter(|source| !source.starts_with("target/release/"))
+    {
+        assert!(
+            repo().join(source).is_file(),
+            "packaged file {source} does not exist"
+        );
+    }
+    assert!(manifest.contains(r#"unit-name = "smokerd", unit-scripts = "contrib""#));
+    assert!(repo().join("contrib/smokerd.service").is_file());
+    let build_deb = repo().join("scripts/build-deb");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&build_deb)
+            .expect("build-deb")
+            .permissions(),
+    );
+    assert!(mode & 0o111 != 0, "scripts/build-deb is not executable");
+}
