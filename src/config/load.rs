@@ -469,13 +469,22 @@ fn build(root: &Node, path: Option<PathBuf>) -> Result<Loaded, ConfigErrors> {
         warnings: Vec::new(),
     };
     if root.as_map().is_none() {
+        let start = Pos {
+            line: 1,
+            col: 1,
+            ..root.pos.clone()
+        };
         ctx.err(
-            &root.pos,
+            if root.is_null() { &start } else { &root.pos },
             "",
-            format!(
-                "the config must be a mapping of keys, found {}",
-                root.type_name()
-            ),
+            if root.is_null() {
+                "the config is empty".to_string()
+            } else {
+                format!(
+                    "the config must be a mapping of keys, found {}",
+                    root.type_name()
+                )
+            },
         );
         return Err(ConfigErrors { errors: ctx.errors });
     }
