@@ -4,9 +4,12 @@
 //! (`check_smoker`). See `ARCHITECTURE.md` for the picture; each module's `//!`
 //! doc says what it owns.
 
+pub mod actions;
+pub mod api;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod executor;
 pub mod logging;
 pub mod metrics;
@@ -14,5 +17,6 @@ pub mod nrpe;
 pub mod nsca;
 pub mod privileges;
 pub mod runner;
+pub mod scheduler;
 pub mod store;
 pub mod systemd;

@@ -1,3 +1,200 @@
-fn main() {
-    println!("smokerd");
+//! `smokerd`: thin binary edge. Parses arguments, sets up logging, loads the
+//! configuration and hands over to `smoker::daemon::run`. Exit codes: 0 after a
+//! clean stop, 2 for configuration errors, 1 for other start-up failures.
+
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+    sync::Arc,
+};
+
+use clap::{Parser, Subcommand};
+use smoker::config::{self, Plan};
+
+/// The system-wide configuration used when `-c` is not given.
+const SYSTEM_CONFIG: &str = "/etc/smokerd/smokerd.yaml";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "smokerd",
+    version,
+    about = "Monitoring daemon: runs checks, serves the smoker REST API"
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct RunArgs {
+    /// Main YAML config (default /etc/smokerd/smokerd.yaml, else the embedded default).
+    #[arg(short = 'c', long = "config", global = true)]
+    config: Option<PathBuf>,
+    /// Read the template.d/action.d/plugin.d layout of DIR (plus common.yaml).
+    #[arg(long = "conf-d", global = true, conflicts_with = "config")]
+    conf_d: Option<PathBuf>,
+    /// Write the daemon's pid to FILE.
+    #[arg(short = 'p', long = "pidfile", global = true)]
+    pidfile: Option<PathBuf>,
+    /// Accepted for compatibility: smokerd always runs in the foreground.
+    #[arg(long = "foreground", global = true)]
+    foreground: bool,
+    /// Accepted for compatibility (logs go to stderr).
+    #[arg(long = "no-syslog", global = true)]
+    no_syslog: bool,
+    /// Accepted for compatibility.
+    #[arg(long = "no-console", global = true)]
+    no_console: bool,
+    /// Accepted for compatibility (Python logging config), ignored.
+    #[arg(long = "logging-conf", global = true, hide = true)]
+    logging_conf: Option<PathBuf>,
+    /// Log at INFO level.
+    #[arg(short = 'v', long = "verbose", global = true)]
+    verbose: bool,
+    /// Log at DEBUG level.
+    #[arg(short = 'd', long = "debug", global = true)]
+    debug: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run the daemon in the foreground (the default).
+    Run,
+    /// Validate the configuration and print a summary; exit 2 on errors.
+    CheckConfig,
+    /// Print the embedded default configuration.
+    PrintDefaultConfig,
+}
+
+fn main() -> ExitCode {
+    // The original's single-dash long flags.
+    let argv = std::env::args_os().map(|a| match a.to_str() {
+        Some("-fg") => "--foreground".into(),
+        _ => a,
+    });
+    let args = Args::parse_from(argv);
+    match args.command {
+        Some(Cmd::PrintDefaultConfig) => {
+            print!("{}", config::load::DEFAULT_CONFIG);
+            ExitCode::SUCCESS
+        }
+        Some(Cmd::CheckConfig) => match load(&args.run) {
+            Ok(plan) => {
+                println!("{}", config::summary(&plan));
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Some(Cmd::Run) | None => run(args.run),
+    }
+}
+
+fn init_logging(args: &RunArgs, plan: Option<&Plan>) {
+    use tracing_subscriber::EnvFilter;
+    let level = if args.debug {
+        "debug".to_string()
+    } else if args.verbose {
+        "info".to_string()
+    } else {
+        plan.and_then(|p| p.log_level.clone())
+            .unwrap_or_else(|| "info".to_string())
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let json = plan.is_some_and(|p| p.log_format == config::LogFormat::Json);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Which configuration to read.
+fn source(args: &RunArgs) -> Source {
+    if let Some(dir) = &args.conf_d {
+        return Source::ConfD(dir.clone());
+    }
+    match &args.config {
+        Some(path) => Source::File(path.clone()),
+        None if Path::new(SYSTEM_CONFIG).exists() => Source::File(PathBuf::from(SYSTEM_CONFIG)),
+        None => Source::Embedded,
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Source {
+    File(PathBuf),
+    ConfD(PathBuf),
+    Embedded,
+}
+
+fn read(source: &Source) -> Result<config::load::Loaded, config::load::ConfigErrors> {
+    match source {
+        Source::File(path) => config::load::load_file(path),
+        Source::ConfD(dir) => config::load::load_conf_d(dir),
+        Source::Embedded => config::load::load_default(),
+    }
+}
+
+/// Loads and validates; prints warnings and errors to stderr.
+fn load(args: &RunArgs) -> Result<Plan, ExitCode> {
+    match read(&source(args)) {
+        Ok(loaded) => {
+            for warning in &loaded.warnings {
+                eprintln!("warning: {warning}");
+            }
+            let mut plan = loaded.plan;
+            if args.pidfile.is_some() {
+                plan.pidfile = args.pidfile.clone();
+            }
+            Ok(plan)
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    let plan = match load(&args) {
+        Ok(plan) => plan,
+        Err(code) => return code,
+    };
+    init_logging(&args, Some(&plan));
+    let source = source(&args);
+    let pidfile = args.pidfile.clone();
+    let reload = Arc::new(move || -> Result<Plan, String> {
+        let mut loaded = read(&source).map_err(|e| e.to_string())?;
+        for warning in &loaded.warnings {
+            tracing::warn!(warning = %warning, "Configuration warning.");
+        }
+        if pidfile.is_some() {
+            loaded.plan.pidfile = pidfile.clone();
+        }
+        Ok(loaded.plan)
+    });
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("smokerd: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(smoker::daemon::run(plan, reload)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "Start-up failed.");
+            eprintln!("smokerd: {e:#}");
+            ExitCode::from(1)
+        }
+    }
 }

@@ -1,3 +1,263 @@
-//! Result store: in-memory history (lead) and the durable redb store ([`durable`]).
+//! Store: the live state of every check and its result history.
+//!
+//! Owns, per check: the current spec, the ring of the last `History` results,
+//! the result of the last forced run, the run in progress and the next
+//! scheduled time. Publishes every new result on a broadcast channel that
+//! actions and metrics subscribe to. The durable copy lives in [`durable`].
 
 pub mod durable;
+
+use std::{
+    collections::VecDeque,
+    sync::{
+        Arc, Mutex, RwLock,
+        atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
+    },
+};
+
+use chrono::{DateTime, Local};
+use indexmap::IndexMap;
+use tokio::sync::{broadcast, watch};
+
+use crate::check::{CheckResult, CheckSpec};
+
+/// Receives the result of a run once it is recorded.
+pub type RunDone = watch::Receiver<Option<Arc<CheckResult>>>;
+/// The recording side of [`RunDone`].
+pub type RunDoneSender = watch::Sender<Option<Arc<CheckResult>>>;
+
+/// A new result, as published to subscribers.
+#[derive(Debug, Clone)]
+pub struct ResultEvent {
+    pub spec: Arc<CheckSpec>,
+    pub result: Arc<CheckResult>,
+    /// The check's previous result, if any (for `ActionOn: change`).
+    pub previous: Option<Arc<CheckResult>>,
+}
+
+/// A run in progress.
+#[derive(Debug)]
+pub struct Running {
+    pub started_at: DateTime<Local>,
+    /// 0 until the process started.
+    pub pid: Arc<AtomicU32>,
+    pub done: watch::Receiver<Option<Arc<CheckResult>>>,
+}
+
+/// Everything the daemon knows about one check.
+#[derive(Debug)]
+pub struct CheckEntry {
+    spec: RwLock<Arc<CheckSpec>>,
+    history: Mutex<VecDeque<Arc<CheckResult>>>,
+    forced_result: Mutex<Option<Arc<CheckResult>>>,
+    /// A forced run was asked for and its result is not in yet.
+    forced_pending: AtomicBool,
+    running: Mutex<Option<Running>>,
+    next_run: Mutex<Option<DateTime<Local>>>,
+    last_run_id: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl CheckEntry {
+    pub fn new(spec: Arc<CheckSpec>) -> CheckEntry {
+        CheckEntry {
+            spec: RwLock::new(spec),
+            history: Mutex::new(VecDeque::new()),
+            forced_result: Mutex::new(None),
+            forced_pending: AtomicBool::new(false),
+            running: Mutex::new(None),
+            next_run: Mutex::new(None),
+            last_run_id: AtomicU64::new(0),
+        }
+    }
+
+    pub fn spec(&self) -> Arc<CheckSpec> {
+        self.spec.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set_spec(&self, spec: Arc<CheckSpec>) {
+        *self.spec.write().unwrap_or_else(|e| e.into_inner()) = spec.clone();
+        let mut history = lock(&self.history);
+        while history.len() > spec.history.max(1) {
+            history.pop_front();
+        }
+    }
+
+    pub fn name(&self) -> String {
+        self.spec().name.clone()
+    }
+
+    /// Results, oldest first.
+    pub fn history(&self) -> Vec<Arc<CheckResult>> {
+        lock(&self.history).iter().cloned().collect()
+    }
+
+    pub fn last_result(&self) -> Option<Arc<CheckResult>> {
+        lock(&self.history).back().cloned()
+    }
+
+    pub fn forced_result(&self) -> Option<Arc<CheckResult>> {
+        lock(&self.forced_result).clone()
+    }
+
+    pub fn next_run(&self) -> Option<DateTime<Local>> {
+        *lock(&self.next_run)
+    }
+
+    pub fn set_next_run(&self, at: Option<DateTime<Local>>) {
+        *lock(&self.next_run) = at;
+    }
+
+    /// `(startedAt, pid)` of the run in progress.
+    pub fn running(&self) -> Option<(DateTime<Local>, u32)> {
+        lock(&self.running)
+            .as_ref()
+            .map(|r| (r.started_at, r.pid.load(Ordering::Relaxed)))
+    }
+
+    /// Registers a new run unless one is in progress; returns the receiver of
+    /// the run's result and whether this call started it.
+    pub fn begin_run(&self) -> (RunDone, Option<(RunDoneSender, Arc<AtomicU32>)>) {
+        let mut running = lock(&self.running);
+        if let Some(r) = running.as_ref() {
+            return (r.done.clone(), None);
+        }
+        let (tx, rx) = watch::channel(None);
+        let pid = Arc::new(AtomicU32::new(0));
+        *running = Some(Running {
+            started_at: Local::now(),
+            pid: pid.clone(),
+            done: rx.clone(),
+        });
+        (rx, Some((tx, pid)))
+    }
+
+    /// Marks that the next result answers a forced run (POST /processes).
+    pub fn expect_forced(&self) {
+        *lock(&self.forced_result) = None;
+        self.forced_pending.store(true, Ordering::SeqCst);
+    }
+
+    /// Seeds history from the durable store after a restart.
+    pub fn restore(&self, results: Vec<Arc<CheckResult>>) {
+        let keep = self.spec().history.max(1);
+        let mut history = lock(&self.history);
+        for r in results {
+            self.last_run_id.fetch_max(r.run_id, Ordering::Relaxed);
+            history.push_back(r);
+        }
+        while history.len() > keep {
+            history.pop_front();
+        }
+    }
+
+    pub fn next_run_id(&self) -> u64 {
+        self.last_run_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
+
+/// All checks by name, in config order.
+#[derive(Debug)]
+pub struct Store {
+    checks: RwLock<Arc<IndexMap<String, Arc<CheckEntry>>>>,
+    events: broadcast::Sender<ResultEvent>,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store::new()
+    }
+}
+
+impl Store {
+    pub fn new() -> Store {
+        Store {
+            checks: RwLock::new(Arc::new(IndexMap::new())),
+            events: broadcast::channel(4096).0,
+        }
+    }
+
+    pub fn checks(&self) -> Arc<IndexMap<String, Arc<CheckEntry>>> {
+        self.checks
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<CheckEntry>> {
+        self.checks().get(name).cloned()
+    }
+
+    /// Replaces the set of checks: kept names keep their entry (and history),
+    /// with the new spec. Returns (added, removed, changed) names.
+    pub fn apply(&self, specs: &[Arc<CheckSpec>]) -> (Vec<String>, Vec<String>, Vec<String>) {
+        let mut guard = self.checks.write().unwrap_or_else(|e| e.into_inner());
+        let old = guard.clone();
+        let mut next = IndexMap::new();
+        let (mut added, mut changed) = (Vec::new(), Vec::new());
+        for spec in specs {
+            match old.get(&spec.name) {
+                Some(entry) => {
+                    if *entry.spec() != **spec {
+                        changed.push(spec.name.clone());
+                        entry.set_spec(spec.clone());
+                    }
+                    next.insert(spec.name.clone(), entry.clone());
+                }
+                None => {
+                    added.push(spec.name.clone());
+                    next.insert(spec.name.clone(), Arc::new(CheckEntry::new(spec.clone())));
+                }
+            }
+        }
+        let removed = old
+            .keys()
+            .filter(|k| !next.contains_key(*k))
+            .cloned()
+            .collect();
+        *guard = Arc::new(next);
+        (added, removed, changed)
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<ResultEvent> {
+        self.events.subscribe()
+    }
+
+    /// Records a finished run: history (bounded), forced result, run end, broadcast.
+    pub fn record(
+        &self,
+        entry: &CheckEntry,
+        mut result: CheckResult,
+        done: &watch::Sender<Option<Arc<CheckResult>>>,
+    ) -> Arc<CheckResult> {
+        let spec = entry.spec();
+        if result.run_id == 0 {
+            result.run_id = entry.next_run_id();
+        }
+        let result = Arc::new(result);
+        let previous = {
+            let mut history = lock(&entry.history);
+            let previous = history.back().cloned();
+            history.push_back(result.clone());
+            while history.len() > spec.history.max(1) {
+                history.pop_front();
+            }
+            previous
+        };
+        let forced_pending = entry.forced_pending.swap(false, Ordering::SeqCst);
+        if result.forced || forced_pending {
+            *lock(&entry.forced_result) = Some(result.clone());
+        }
+        *lock(&entry.running) = None;
+        done.send_replace(Some(result.clone()));
+        let _ = self.events.send(ResultEvent {
+            spec,
+            result: result.clone(),
+            previous,
+        });
+        result
+    }
+}

@@ -1,4 +1,10 @@
-//! Integration tests: real binaries, real peers.
+//! Integration tests: the real binaries against real peers. One test binary;
+//! one module per theme. Modules named `serial_*` run one at a time (nextest).
+
+mod common;
+
+mod api;
+mod cli;
 mod nrpe;
 mod nsca;
 mod packaging;

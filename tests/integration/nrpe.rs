@@ -151,6 +151,22 @@ impl Ours {
     }
 }
 
+impl Ours {
+    /// Waits until the metrics text contains `needle` (counters move right
+    /// after the connection closes).
+    fn wait_metric(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let metrics = self.metrics.render(false);
+            if metrics.contains(needle) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "no {needle} in\n{metrics}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 impl Drop for Ours {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
@@ -334,11 +350,7 @@ fn disallowed_host_gets_no_answer() {
         assert_ne!(rc, 0, "{out}");
         assert!(!out.contains("hello world"), "{out}");
     }
-    let metrics = ours.metrics.render(false);
-    assert!(
-        metrics.contains("smoker_nrpe_rejected_total{reason=\"acl\"}"),
-        "{metrics}"
-    );
+    ours.wait_metric("smoker_nrpe_rejected_total{reason=\"acl\"}");
 }
 
 const ARG_COMMANDS: &str = "\
@@ -413,4 +425,181 @@ fn debian_stock_config_loads_and_its_commands_work() {
         assert!((0..=2).contains(&rc), "{name}: {rc} {out}");
         assert!(out.starts_with(prefix), "{name}: {out}");
     }
+}
+
+/// PEM files of a test CA, a server and a client certificate.
+struct Pki {
+    dir: tempfile::TempDir,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        use openssl::{
+            asn1::Asn1Time,
+            bn::BigNum,
+            hash::MessageDigest,
+            pkey::{PKey, Private},
+            rsa::Rsa,
+            x509::{
+                X509, X509NameBuilder,
+                extension::{BasicConstraints, KeyUsage},
+            },
+        };
+        fn key() -> PKey<Private> {
+            PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap()
+        }
+        fn cert(
+            cn: &str,
+            serial: u32,
+            key: &PKey<Private>,
+            issuer: Option<(&X509, &PKey<Private>)>,
+        ) -> X509 {
+            let mut name = X509NameBuilder::new().unwrap();
+            name.append_entry_by_text("CN", cn).unwrap();
+            let name = name.build();
+            let mut b = X509::builder().unwrap();
+            b.set_version(2).unwrap();
+            b.set_serial_number(&BigNum::from_u32(serial).unwrap().to_asn1_integer().unwrap())
+                .unwrap();
+            b.set_subject_name(&name).unwrap();
+            b.set_pubkey(key).unwrap();
+            b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+                .unwrap();
+            b.set_not_after(&Asn1Time::days_from_now(2).unwrap())
+                .unwrap();
+            match issuer {
+                None => {
+                    b.set_issuer_name(&name).unwrap();
+                    b.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+                        .unwrap();
+                    b.append_extension(
+                        KeyUsage::new()
+                            .critical()
+                            .key_cert_sign()
+                            .crl_sign()
+                            .build()
+                            .unwrap(),
+                    )
+                    .unwrap();
+                    b.sign(key, MessageDigest::sha256()).unwrap();
+                }
+                Some((ca, ca_key)) => {
+                    b.set_issuer_name(ca.subject_name()).unwrap();
+                    b.append_extension(BasicConstraints::new().build().unwrap())
+                        .unwrap();
+                    b.sign(ca_key, MessageDigest::sha256()).unwrap();
+                }
+            }
+            b.build()
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let ca_key = key();
+        let ca = cert("smoker test CA", 1, &ca_key, None);
+        let write = |name: &str, pem: Vec<u8>| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, pem).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        };
+        write("ca.pem", ca.to_pem().unwrap());
+        for (name, serial) in [("server", 2), ("client", 3)] {
+            let k = key();
+            let c = cert(&format!("{name}.test"), serial, &k, Some((&ca, &ca_key)));
+            write(&format!("{name}.pem"), c.to_pem().unwrap());
+            write(
+                &format!("{name}.key"),
+                k.private_key_to_pem_pkcs8().unwrap(),
+            );
+        }
+        Pki { dir }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+}
+
+#[test]
+fn certificate_mode_and_client_certificates() {
+    let pki = Pki::new();
+    let server_files = format!(
+        "ssl_cert_file={}\nssl_privatekey_file={}\nssl_cacert_file={}\n",
+        pki.path("server.pem"),
+        pki.path("server.key"),
+        pki.path("ca.pem")
+    );
+    let ca = pki.path("ca.pem");
+    let (cert, key) = (pki.path("client.pem"), pki.path("client.key"));
+    let hello = (0, "hello world | t=1s;2;3\n".to_string());
+
+    // Server certificate, client certificates not asked for.
+    let ours = Ours::start(&format!("{COMMANDS}{server_files}"), NrpeTls::On);
+    assert_eq!(check_nrpe(ours.port, &["-c", "hello"]), hello);
+    assert_eq!(check_nrpe(ours.port, &["-A", &ca, "-c", "hello"]), hello);
+    assert_eq!(
+        check_nrpe(ours.port, &["-d", "0", "-A", &ca, "-c", "hello"]),
+        hello
+    );
+
+    // Client certificates required.
+    let body = format!("{COMMANDS}{server_files}ssl_client_certs=2\n");
+    let ours = Ours::start(&body, NrpeTls::On);
+    let real = RealNrpe::start(&body, false);
+    for port in [ours.port, real.port] {
+        assert_eq!(
+            check_nrpe(port, &["-C", &cert, "-K", &key, "-A", &ca, "-c", "hello"]),
+            hello
+        );
+        let (rc, out) = check_nrpe(port, &["-A", &ca, "-c", "hello"]);
+        assert_ne!(rc, 0, "{out}");
+        assert!(!out.contains("hello world"), "{out}");
+    }
+    // A client certificate from another CA is refused.
+    let other = Pki::new();
+    let (rc, out) = check_nrpe(
+        ours.port,
+        &[
+            "-C",
+            &other.path("client.pem"),
+            "-K",
+            &other.path("client.key"),
+            "-A",
+            &ca,
+            "-c",
+            "hello",
+        ],
+    );
+    assert_ne!(rc, 0, "{out}");
+}
+
+#[test]
+fn anonymous_ecdh_when_adh_is_excluded() {
+    // check_nrpe -d 0 only appends :!ADH; a cert-less server must still
+    // answer through AECDH.
+    let ours = Ours::start(COMMANDS, NrpeTls::On);
+    let real = RealNrpe::start(COMMANDS, false);
+    compare(ours.port, real.port, &["-d", "0"], &["hello"]);
+    assert_eq!(
+        check_nrpe(ours.port, &["-d", "0", "-c", "hello"]),
+        (0, "hello world | t=1s;2;3\n".into())
+    );
+}
+
+#[test]
+fn stalled_client_is_dropped_after_connection_timeout() {
+    let body = format!("{COMMANDS}connection_timeout=1\n");
+    let ours = Ours::start(&body, NrpeTls::On);
+    let start = Instant::now();
+    let mut tcp = TcpStream::connect(("127.0.0.1", ours.port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = [0u8; 16];
+    // No handshake sent: the server gives up and closes.
+    let n = tcp.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0);
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    ours.wait_metric("reason=\"timeout\"} 1");
 }

@@ -558,6 +558,7 @@ fn nrpe_section_accepts_on_off_auto_and_booleans() {
         errors("{}\n"),
         ["t.yaml:1:1: plugins: no plugins configured (and no nrpe: section)"]
     );
+    assert_eq!(errors("# nothing\n"), ["t.yaml:1:1: the config is empty"]);
     assert_eq!(
         errors("- a\n"),
         ["t.yaml:1:1: the config must be a mapping of keys, found a list"]

@@ -1,0 +1,10 @@
+//! One module per benchmark row; each returns its table rows or an error
+//! (`util::NotBuilt` when the feature is not on this branch yet).
+
+pub mod fanout;
+pub mod metrics;
+pub mod nrpe;
+pub mod nsca;
+pub mod rest;
+pub mod scheduler;
+pub mod throughput;

@@ -1,0 +1,178 @@
+//! Row 2: N checks with intervals 1–60 s for a window. Lateness = each run's `lastRun`
+//! against the ideal schedule (the phase the daemon announced as `nextRun` at the start of
+//! the window, plus whole intervals); daemon CPU = utime+stime of smokerd only.
+
+use std::{
+    collections::HashMap,
+    thread,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+use chrono::NaiveDateTime;
+
+use crate::{
+    Ctx, Row,
+    util::{self, get_json, percentile, plugin_items},
+};
+
+fn parse_time(v: &serde_json::Value) -> Option<NaiveDateTime> {
+    let s = v.as_str()?;
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+        .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S"))
+        .ok()
+}
+
+pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
+    let n = ctx.pick(1000, 10_000);
+    let window = Duration::from_secs(ctx.pick(10, 60));
+    let warm = Duration::from_secs(ctx.pick(3, 10));
+    // Every interval-1 check runs once a second: keep the whole window in its history.
+    let history = window.as_secs() + warm.as_secs() + 10;
+    let dir = util::scratch_dir("scheduler")?;
+    let port = util::free_port()?;
+    let mut yaml = util::yaml_head(port, &dir.path().join("state"), None);
+    yaml.push_str(&format!(
+        "templates:\n  BasePlugin: {{Interval: 0, Timeout: 30, History: {history}}}\nplugins:\n"
+    ));
+    let interval = |i: usize| 1 + (i % 60) as i64;
+    for i in 0..n {
+        yaml.push_str(&format!(
+            "  s{i:05}: {{Interval: {}, Argv: [/bin/true]}}\n",
+            interval(i)
+        ));
+    }
+    let daemon = util::start_smokerd(dir.path(), "smokerd", &yaml, port, Duration::from_secs(120))?;
+    thread::sleep(warm);
+
+    // The announced phase of every check.
+    let plugins = get_json(daemon.port, "/plugins")?;
+    let mut phase: HashMap<String, (NaiveDateTime, i64)> = HashMap::new();
+    for (i, p) in plugin_items(&plugins).into_iter().enumerate() {
+        let name = p["name"].as_str().unwrap_or_default().to_string();
+        let next = parse_time(&p["nextRun"]).with_context(|| format!("{name}: no nextRun"))?;
+        let ivl = p["parameters"]["Interval"].as_i64().unwrap_or(interval(i));
+        phase.insert(name, (next, ivl));
+    }
+    if phase.len() != n {
+        bail!("GET /plugins listed {} checks, expected {n}", phase.len());
+    }
+    let hist0 = lateness_histogram(daemon.port);
+    let cpu0 = util::cpu_seconds(daemon.pid())?;
+    let t0 = Instant::now();
+    let local0 = chrono::Local::now().naive_local();
+    thread::sleep(window);
+    let cpu1 = util::cpu_seconds(daemon.pid())?;
+    let secs = t0.elapsed().as_secs_f64();
+    let local1 = chrono::Local::now().naive_local();
+    let hist1 = lateness_histogram(daemon.port);
+    let cpu_pct = (cpu1 - cpu0) / secs * 100.0;
+
+    // Runs of a sample of checks (every k-th, all intervals represented) from their history.
+    let step = ctx.pick(2, 10);
+    let (mut late_ms, mut expected, mut seen) = (Vec::new(), 0usize, 0usize);
+    for i in (0..n).step_by(step) {
+        let name = format!("s{i:05}");
+        let (next, ivl) = phase[&name];
+        let body = get_json(daemon.port, &format!("/plugins/{name}"))?;
+        let ivl_s = ivl as f64;
+        let first = next.max(local0);
+        for r in body["results"].as_array().into_iter().flatten() {
+            let Some(t) = parse_time(&r["result"]["lastRun"]) else {
+                continue;
+            };
+            if t > local1 {
+                continue;
+            }
+            let d = (t - next).num_microseconds().unwrap_or(0) as f64 / 1e6;
+            if d < -ivl_s / 2.0 {
+                continue; // before the announced next run
+            }
+            let k = (d / ivl_s).round();
+            late_ms.push((d - k * ivl_s) * 1000.0);
+            seen += 1;
+        }
+        // Ideal runs inside [next, local1 - 1 s].
+        let span = (local1 - first).num_milliseconds() as f64 / 1000.0 - 1.0;
+        if span >= 0.0 && next <= local1 {
+            let offset = (first - next).num_milliseconds() as f64 / 1000.0;
+            let start_k = (offset / ivl_s).ceil();
+            let end_k = ((offset + span) / ivl_s).floor();
+            expected += (end_k - start_k + 1.0).max(0.0) as usize;
+        }
+    }
+    if late_ms.is_empty() {
+        bail!("no runs observed in the window");
+    }
+    let p99 = percentile(&late_ms, 99.0);
+    let p50 = percentile(&late_ms, 50.0);
+    let max = late_ms.iter().cloned().fold(f64::MIN, f64::max);
+    let runs_per_s = (0..n).map(|i| 1.0 / interval(i) as f64).sum::<f64>();
+    let mut note = format!(
+        "{n} checks, {:.0} runs/s, window {:.0} s; sampled {} runs of every {step}th check: p50 {p50:.1} ms, max {max:.1} ms; runs seen {seen} of ~{expected} ideal",
+        runs_per_s,
+        secs,
+        late_ms.len()
+    );
+    if let (Some(h0), Some(h1)) = (hist0, hist1) {
+        note.push_str(&format!(
+            "; smoker_scheduler_lateness_seconds p99 ≤ {}",
+            hist_p99(&h0, &h1)
+        ));
+    }
+    Ok(vec![
+        Row::new(2, "scheduler p99 lateness", "ms", "< 50 ms")
+            .ours(p99)
+            .reference("ideal schedule", Some(0.0))
+            .met(Some(p99 < 50.0))
+            .note(note),
+        Row::new(
+            2,
+            "scheduler daemon CPU (children excl.)",
+            "% core",
+            "< 10 %",
+        )
+        .ours(cpu_pct)
+        .met(Some(cpu_pct < 10.0))
+        .note(format!("{:.2} s CPU in {secs:.1} s", cpu1 - cpu0)),
+    ])
+}
+
+/// Cumulative buckets of `smoker_scheduler_lateness_seconds`, if /metrics serves them.
+fn lateness_histogram(port: u16) -> Option<Vec<(String, f64)>> {
+    let r = util::http(port, "GET", "/metrics", None, Duration::from_secs(30)).ok()?;
+    if r.status != 200 {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&r.body);
+    let buckets: Vec<(String, f64)> = text
+        .lines()
+        .filter(|l| l.starts_with("smoker_scheduler_lateness_seconds_bucket"))
+        .filter_map(|l| {
+            let le = l.split("le=\"").nth(1)?.split('"').next()?.to_string();
+            let v = l.rsplit(' ').next()?.parse().ok()?;
+            Some((le, v))
+        })
+        .collect();
+    (!buckets.is_empty()).then_some(buckets)
+}
+
+fn hist_p99(h0: &[(String, f64)], h1: &[(String, f64)]) -> String {
+    let delta: Vec<(String, f64)> = h1
+        .iter()
+        .map(|(le, v)| {
+            let before = h0
+                .iter()
+                .find(|(l, _)| l == le)
+                .map(|(_, v)| *v)
+                .unwrap_or(0.0);
+            (le.clone(), v - before)
+        })
+        .collect();
+    let total = delta.last().map(|(_, v)| *v).unwrap_or(0.0);
+    delta
+        .iter()
+        .find(|(_, v)| *v >= 0.99 * total)
+        .map(|(le, _)| format!("{le} s ({total:.0} runs)"))
+        .unwrap_or_else(|| "?".into())
+}

@@ -1,0 +1,339 @@
+//! REST API (axum): the smoker-compatible routes of smoker-compat.md §3 with the
+//! same keys, types and status codes (decisions.md D1, D3), plus `/healthz`.
+//!
+//! Owns HTTP only: it reads the [`Store`](crate::store::Store) and asks the
+//! [`Daemon`] to force runs. Errors are JSON.
+
+pub mod render;
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{Path, Request, State},
+    http::{HeaderValue, Method, StatusCode, header},
+    middleware,
+    response::{IntoResponse, Response},
+    routing::{MethodRouter, get},
+};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tracing::warn;
+
+use crate::{daemon::Daemon, store::CheckEntry};
+
+type AppState = Arc<Daemon>;
+
+/// Largest request body accepted.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// Serves the API on `listener` until `stop` turns true.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    daemon: Arc<Daemon>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let app = router(daemon);
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await;
+    if let Err(e) = result {
+        warn!(error = %e, "API server stopped.");
+    }
+}
+
+/// All routes, each also with a trailing `/` (except `/`).
+pub fn router(daemon: Arc<Daemon>) -> Router {
+    let mut app = Router::new().route("/", with_options(get(about), "GET, HEAD, OPTIONS"));
+    type MakeRoute = fn() -> MethodRouter<AppState>;
+    let routes: [(&str, MakeRoute, &str); 4] = [
+        ("/plugins", || get(plugins), "GET, HEAD, OPTIONS"),
+        ("/plugins/{name}", || get(plugin), "GET, HEAD, OPTIONS"),
+        (
+            "/processes",
+            || get(processes).post(force),
+            "GET, HEAD, OPTIONS, POST",
+        ),
+        ("/processes/{id}", || get(process), "GET, HEAD, OPTIONS"),
+    ];
+    for (path, make, allow) in routes {
+        app = app
+            .route(path, with_options(make(), allow))
+            .route(&format!("{path}/"), with_options(make(), allow));
+    }
+    app.route("/healthz", get(healthz))
+        .fallback(not_found)
+        .layer(middleware::map_response(method_not_allowed_json))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
+        .with_state(daemon)
+}
+
+fn with_options(router: MethodRouter<AppState>, allow: &'static str) -> MethodRouter<AppState> {
+    router.options(move || async move { ([(header::ALLOW, allow)], StatusCode::OK) })
+}
+
+/// Python-style compact JSON (`", "` and `": "`) plus a newline, as the original emits.
+pub fn json_response(status: StatusCode, value: &Value) -> Response {
+    let mut body = Vec::with_capacity(1024);
+    let mut ser = serde_json::Serializer::with_formatter(&mut body, PythonFormatter);
+    if serde::Serialize::serialize(value, &mut ser).is_err() {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    body.push(b'\n');
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn message(status: StatusCode, text: impl Into<String>) -> Response {
+    json_response(status, &json!({"message": text.into()}))
+}
+
+struct PythonFormatter;
+
+impl serde_json::ser::Formatter for PythonFormatter {
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
+    }
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
+    }
+    fn begin_object_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+    ) -> std::io::Result<()> {
+        writer.write_all(b": ")
+    }
+}
+
+async fn method_not_allowed_json(response: Response) -> Response {
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let mut json = message(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "The method is not allowed for the requested URL.",
+    );
+    if let Some(allow) = allow {
+        json.headers_mut().insert(header::ALLOW, allow);
+    }
+    json
+}
+
+async fn not_found(request: Request) -> Response {
+    if request.method() == Method::HEAD {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    message(StatusCode::NOT_FOUND, "Not Found")
+}
+
+async fn about(State(daemon): State<AppState>) -> Response {
+    json_response(
+        StatusCode::OK,
+        &json!({"about": {"host": daemon.hostname, "title": "Smoker daemon API", "links": [
+            {"rel": "plugins", "href": "/plugins", "methods": "GET", "title": "Show details about all plugins"},
+            {"rel": "processes", "href": "/processes", "methods": "GET, POST", "title": "Force plugin run"}]}}),
+    )
+}
+
+fn plugin_items(entries: impl Iterator<Item = Arc<CheckEntry>>, forced: bool) -> Value {
+    let items: Vec<Value> = entries
+        .map(|entry| {
+            let mut plugin = render::plugin(&entry);
+            if forced {
+                plugin.insert(
+                    "forcedResult".into(),
+                    entry
+                        .forced_result()
+                        .map_or(Value::Null, |r| render::result(&r, false)),
+                );
+            }
+            json!({"plugin": plugin})
+        })
+        .collect();
+    json!({"plugins": {"items": items}})
+}
+
+async fn plugins(State(daemon): State<AppState>) -> Response {
+    let checks = daemon.store.checks();
+    json_response(
+        StatusCode::OK,
+        &plugin_items(checks.values().cloned(), false),
+    )
+}
+
+async fn plugin(State(daemon): State<AppState>, Path(name): Path<String>) -> Response {
+    let Some(entry) = daemon.store.get(&name) else {
+        return message(StatusCode::NOT_FOUND, format!("Plugin {name} not found"));
+    };
+    let results: Vec<Value> = entry
+        .history()
+        .iter()
+        .map(|r| json!({"result": render::result(r, true)}))
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &json!({"plugin": render::plugin(&entry), "results": results}),
+    )
+}
+
+async fn processes(State(daemon): State<AppState>) -> Response {
+    let list: Vec<Value> = daemon
+        .processes()
+        .iter()
+        .map(|p| json!({"href": format!("processes/{}", p.id), "plugins": p.plugins}))
+        .collect();
+    json_response(StatusCode::OK, &Value::Array(list))
+}
+
+fn async_task(id: u64) -> Response {
+    let link = format!("/processes/{id}");
+    let body = serde_json::to_string_pretty(&json!({"asyncTask": {"link": {"poll": link}}}))
+        .unwrap_or_default();
+    let mut response = (
+        StatusCode::ACCEPTED,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&link) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+async fn process(State(daemon): State<AppState>, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<u64>() else {
+        return message(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let Some(process) = daemon.process(id) else {
+        return message(StatusCode::NOT_FOUND, format!("Process id {id} not found"));
+    };
+    let entries: Vec<Arc<CheckEntry>> = process
+        .plugins
+        .iter()
+        .filter_map(|n| daemon.store.get(n))
+        .collect();
+    if entries.iter().any(|e| e.forced_result().is_none()) {
+        return async_task(id);
+    }
+    json_response(StatusCode::OK, &plugin_items(entries.into_iter(), true))
+}
+
+fn bad_force(text: Option<&str>) -> Response {
+    let mut body = json!({
+        "example_input": {"process": {"plugins": "[STRING] | NULL", "filter": "{STRING : STRING} | NULL"}},
+        "note": "filter is optional key : value pair of plugin parameters to filter"
+    });
+    if let Some(text) = text {
+        body["message"] = text.into();
+    }
+    json_response(StatusCode::BAD_REQUEST, &body)
+}
+
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64() != Some(0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
+async fn force(State(daemon): State<AppState>, body: Bytes) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "The browser (or proxy) sent a request that this server could not understand.",
+        );
+    };
+    let Some(process) = body
+        .as_object()
+        .and_then(|b| b.get("process"))
+        .filter(|p| truthy(p))
+    else {
+        return bad_force(None);
+    };
+    let plugins = process.get("plugins").filter(|p| truthy(p));
+    let filter = process.get("filter").filter(|f| truthy(f));
+    if plugins.is_none() && filter.is_none() {
+        return bad_force(Some("Plugin names or filter have to be set"));
+    }
+    let checks = daemon.store.checks();
+    let mut selected: Vec<Arc<CheckEntry>> = Vec::new();
+    if let Some(plugins) = plugins {
+        let Some(names) = plugins.as_array() else {
+            return bad_force(Some("Element plugins have to be list"));
+        };
+        for name in names {
+            let name = name
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| name.to_string());
+            match checks.get(&name) {
+                Some(entry) => {
+                    if !selected.iter().any(|e| Arc::ptr_eq(e, entry)) {
+                        selected.push(entry.clone());
+                    }
+                }
+                None => {
+                    return message(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        format!("Plugin {name} not found"),
+                    );
+                }
+            }
+        }
+    }
+    if let Some(filter) = filter {
+        let Some(filter) = filter.as_object() else {
+            return bad_force(Some("Element filter have to be dictionary"));
+        };
+        for entry in checks.values() {
+            let spec = entry.spec();
+            let matches = filter
+                .iter()
+                .all(|(k, v)| spec.parameters.get(k) == Some(v));
+            if matches && !selected.iter().any(|e| Arc::ptr_eq(e, entry)) {
+                selected.push(entry.clone());
+            }
+        }
+    }
+    if selected.is_empty() {
+        return message(StatusCode::INTERNAL_SERVER_ERROR, "No plugins found");
+    }
+    let id = daemon.force(&selected);
+    async_task(id)
+}
+
+async fn healthz(State(daemon): State<AppState>) -> Response {
+    let _ = &daemon;
+    json_response(
+        StatusCode::OK,
+        &json!({"status": "ok", "config": "ok", "store": "memory"}),
+    )
+}

@@ -1,0 +1,165 @@
+//! Rendering of results and plugins into the smoker JSON shapes (smoker-compat.md
+//! §2.1, §3.2; decisions.md D1, D3). The only place domain types become API JSON.
+
+use chrono::{DateTime, Local, Timelike};
+use serde_json::{Map, Value, json};
+
+use crate::{
+    check::{CheckResult, ComponentResult, Messages},
+    store::CheckEntry,
+};
+
+/// Python `isoformat()` of a local naive time: `.ffffff` only when µs ≠ 0.
+pub fn iso(at: &DateTime<Local>) -> String {
+    if at.nanosecond() / 1000 == 0 {
+        at.format("%Y-%m-%dT%H:%M:%S").to_string()
+    } else {
+        at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+    }
+}
+
+pub fn messages(messages: &Option<Messages>) -> Value {
+    match messages {
+        None => Value::Null,
+        Some(m) => json!({"info": m.info, "error": m.error, "warn": m.warn}),
+    }
+}
+
+fn component(c: &ComponentResult) -> Map<String, Value> {
+    let mut map = Map::new();
+    map.insert("status".into(), c.state.smoker_status().into());
+    map.insert("messages".into(), messages(&c.messages));
+    map
+}
+
+/// A result. `rendered` turns `componentResults` into the list form of GET /plugins.
+pub fn result(r: &CheckResult, rendered: bool) -> Value {
+    let components = match &r.component_results {
+        None => Value::Null,
+        Some(c) if c.is_empty() => json!({}),
+        Some(c) if rendered => Value::Array(
+            c.iter()
+                .map(|(name, c)| {
+                    let mut item = component(c);
+                    item.insert("name".into(), name.clone().into());
+                    json!({"componentResult": item})
+                })
+                .collect(),
+        ),
+        Some(c) => Value::Object(
+            c.iter()
+                .map(|(name, c)| (name.clone(), Value::Object(component(c))))
+                .collect(),
+        ),
+    };
+    let perfdata: Vec<Value> = r
+        .perfdata
+        .iter()
+        .map(|p| {
+            json!({"label": p.label, "value": p.value, "uom": p.uom, "warn": p.warn, "crit": p.crit,
+                   "min": p.min, "max": p.max})
+        })
+        .collect();
+    json!({
+        "status": r.state.smoker_status(),
+        "messages": messages(&r.messages),
+        "lastRun": iso(&r.started_at),
+        "componentResults": components,
+        "action": r.action.as_deref().map(|a| result(a, false)),
+        "forced": r.forced,
+        "state": r.state.as_str(),
+        "output": r.output,
+        "longOutput": r.long_output,
+        "perfdata": perfdata,
+        "exitCode": r.exit_code,
+        "signal": r.signal,
+        "duration": (r.duration.as_secs_f64() * 1e6).round() / 1e6,
+        "truncated": r.truncated,
+        "catchUp": r.catch_up,
+    })
+}
+
+/// `parameters` with secrets shown as `***` (D3).
+pub fn parameters(parameters: &indexmap::IndexMap<String, Value>) -> Value {
+    Value::Object(
+        parameters
+            .iter()
+            .map(|(key, value)| {
+                let lower = key.to_ascii_lowercase();
+                let shown = if lower.contains("password")
+                    || lower.contains("secret")
+                    || lower.contains("token")
+                {
+                    Value::String("***".into())
+                } else if key == "Env" {
+                    match value {
+                        Value::Object(env) => Value::Object(
+                            env.keys()
+                                .map(|k| (k.clone(), Value::String("***".into())))
+                                .collect(),
+                        ),
+                        Value::Null => Value::Null,
+                        _ => Value::String("***".into()),
+                    }
+                } else if key == "Action" {
+                    redact_object(value)
+                } else {
+                    value.clone()
+                };
+                (key.clone(), shown)
+            })
+            .collect(),
+    )
+}
+
+fn redact_object(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let lower = k.to_ascii_lowercase();
+                    if lower.contains("password")
+                        || lower.contains("secret")
+                        || lower.contains("token")
+                    {
+                        (k.clone(), Value::String("***".into()))
+                    } else {
+                        (k.clone(), redact_object(v))
+                    }
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(redact_object).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The inner plugin object (without the `{"plugin": …}` wrapper).
+pub fn plugin(entry: &CheckEntry) -> Map<String, Value> {
+    let spec = entry.spec();
+    let mut map = Map::new();
+    map.insert(
+        "lastResult".into(),
+        entry
+            .last_result()
+            .map_or(Value::Null, |r| result(&r, true)),
+    );
+    map.insert(
+        "links".into(),
+        json!({"self": format!("/plugins/{}", spec.name)}),
+    );
+    map.insert("name".into(), spec.name.clone().into());
+    map.insert(
+        "nextRun".into(),
+        entry.next_run().map_or(Value::Null, |t| iso(&t).into()),
+    );
+    map.insert("parameters".into(), parameters(&spec.parameters));
+    map.insert(
+        "running".into(),
+        entry.running().map_or(
+            Value::Null,
+            |(at, pid)| json!({"startedAt": iso(&at), "pid": pid}),
+        ),
+    );
+    map
+}

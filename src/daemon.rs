@@ -1,0 +1,256 @@
+//! Daemon: wiring and lifecycle.
+//!
+//! Owns the running [`Plan`], the [`Store`], the [`Executor`], forced-run
+//! processes (POST /processes), and the one way a check run starts
+//! ([`Daemon::start_run`]: a single run per check, forced runs attach to a run
+//! in progress). `run` binds the API, starts the scheduler and waits for
+//! SIGTERM/SIGINT (graceful stop) or SIGHUP (reload).
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex, RwLock, atomic::Ordering},
+    time::Duration,
+};
+
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use crate::{
+    check::{CheckResult, State},
+    config::Plan,
+    executor::Executor,
+    runner,
+    store::{CheckEntry, Store},
+};
+
+/// One POST /processes: the plugins it forced, in order.
+#[derive(Debug, Clone)]
+pub struct Process {
+    pub id: u64,
+    pub plugins: Vec<String>,
+}
+
+/// Shared state of a running smokerd.
+#[derive(Debug)]
+pub struct Daemon {
+    plan: RwLock<Arc<Plan>>,
+    pub store: Store,
+    pub executor: Executor,
+    processes: Mutex<Vec<Process>>,
+    /// Bumped on every successful reload; the scheduler watches it.
+    plan_version: watch::Sender<u64>,
+    /// Set when shutdown starts: no new scheduled runs.
+    stopping: watch::Sender<bool>,
+    pub hostname: String,
+}
+
+impl Daemon {
+    pub fn new(plan: Plan) -> Arc<Daemon> {
+        let executor = Executor::new(plan.nr_concurrent_plugins);
+        let store = Store::new();
+        store.apply(&plan.checks);
+        Arc::new(Daemon {
+            plan: RwLock::new(Arc::new(plan)),
+            store,
+            executor,
+            processes: Mutex::new(Vec::new()),
+            plan_version: watch::channel(0).0,
+            stopping: watch::channel(false).0,
+            hostname: hostname(),
+        })
+    }
+
+    pub fn plan(&self) -> Arc<Plan> {
+        self.plan.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn plan_updates(&self) -> watch::Receiver<u64> {
+        self.plan_version.subscribe()
+    }
+
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.stopping.subscribe()
+    }
+
+    /// Swaps in a validated plan; returns (added, removed, changed) check names.
+    pub fn apply_plan(&self, plan: Plan) -> (Vec<String>, Vec<String>, Vec<String>) {
+        let changes = self.store.apply(&plan.checks);
+        self.executor.set_limit(plan.nr_concurrent_plugins);
+        *self.plan.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(plan);
+        self.plan_version.send_modify(|v| *v += 1);
+        changes
+    }
+
+    /// Starts a run of `entry` unless one is in progress; the receiver yields its result.
+    pub fn start_run(
+        self: &Arc<Self>,
+        entry: &Arc<CheckEntry>,
+        forced: bool,
+    ) -> watch::Receiver<Option<Arc<CheckResult>>> {
+        let (rx, starter) = entry.begin_run();
+        let Some((done, pid)) = starter else {
+            return rx;
+        };
+        let daemon = self.clone();
+        let entry = entry.clone();
+        tokio::spawn(async move {
+            let spec = entry.spec();
+            let inner = {
+                let daemon = daemon.clone();
+                let spec = spec.clone();
+                let entry = entry.clone();
+                tokio::spawn(async move {
+                    let mut result = runner::run_check(&daemon.executor, &spec, &|p| {
+                        pid.store(p, Ordering::Relaxed)
+                    })
+                    .await;
+                    result.forced = forced;
+                    let previous = entry.last_result();
+                    crate::actions::run(&daemon, &spec, &mut result, previous.as_deref()).await;
+                    result
+                })
+            };
+            let result = match inner.await {
+                Ok(result) => result,
+                Err(e) => {
+                    error!(check = %spec.name, error = %e, "Check run panicked.");
+                    CheckResult::synthetic(
+                        State::Unknown,
+                        format!("No run of plugin {} is found alive", spec.name),
+                        chrono::Local::now(),
+                    )
+                }
+            };
+            daemon.store.record(&entry, result, &done);
+        });
+        rx
+    }
+
+    /// POST /processes: forces a run of each entry and remembers the process.
+    pub fn force(self: &Arc<Self>, entries: &[Arc<CheckEntry>]) -> u64 {
+        for entry in entries {
+            entry.expect_forced();
+            self.start_run(entry, true);
+        }
+        let mut processes = self.processes.lock().unwrap_or_else(|e| e.into_inner());
+        let id = processes.len() as u64 + 1;
+        processes.push(Process {
+            id,
+            plugins: entries.iter().map(|e| e.name()).collect(),
+        });
+        id
+    }
+
+    pub fn processes(&self) -> Vec<Process> {
+        self.processes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn process(&self, id: u64) -> Option<Process> {
+        let processes = self.processes.lock().unwrap_or_else(|e| e.into_inner());
+        id.checked_sub(1)
+            .and_then(|i| processes.get(i as usize))
+            .cloned()
+    }
+
+    /// Graceful stop (D4): no new runs, wait for running checks up to
+    /// `min(remaining Timeout, shutdown_grace)`, then terminate the rest.
+    pub async fn shutdown(&self) {
+        self.stopping.send_replace(true);
+        let grace = self.plan().shutdown_grace;
+        let deadline = tokio::time::Instant::now() + grace;
+        loop {
+            let running = self
+                .store
+                .checks()
+                .values()
+                .filter(|e| e.running().is_some())
+                .count();
+            if running == 0 {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                warn!(running, "Terminating checks still running at shutdown.");
+                self.executor.interrupt_all();
+                // Let the runs record their "interrupted by shutdown" results.
+                let hard =
+                    tokio::time::Instant::now() + runner::KILL_GRACE + Duration::from_secs(2);
+                while self.store.checks().values().any(|e| e.running().is_some())
+                    && tokio::time::Instant::now() < hard
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+/// Runs the daemon until SIGTERM/SIGINT. `reload` re-reads the configuration.
+pub async fn run(
+    plan: Plan,
+    reload: Arc<dyn Fn() -> Result<Plan, String> + Send + Sync>,
+) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+
+    let addr = listen_addr(&plan)?;
+    let daemon = Daemon::new(plan);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::format_err!("cannot listen on {addr}: {e}"))?;
+    info!(address = %listener.local_addr()?, checks = daemon.store.checks().len(), "Listening.");
+    let (api_stop_tx, api_stop_rx) = watch::channel(false);
+    let api = tokio::spawn(crate::api::serve(listener, daemon.clone(), api_stop_rx));
+    let scheduler = tokio::spawn(crate::scheduler::run(daemon.clone()));
+
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => { info!(signal = "SIGTERM", "Shutting down."); break; }
+            _ = int.recv() => { info!(signal = "SIGINT", "Shutting down."); break; }
+            _ = hup.recv() => {
+                info!(signal = "SIGHUP", "Reloading configuration.");
+                match reload() {
+                    Ok(plan) => {
+                        let (added, removed, changed) = daemon.apply_plan(plan);
+                        info!(?added, ?removed, ?changed, "Configuration reloaded.");
+                    }
+                    Err(e) => error!(error = %e, "Reload failed, keeping the running configuration."),
+                }
+            }
+        }
+    }
+    // A second signal exits at once.
+    tokio::spawn(async move {
+        tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+        warn!("Second signal, exiting now.");
+        std::process::exit(1);
+    });
+    scheduler.abort();
+    daemon.shutdown().await;
+    api_stop_tx.send_replace(true);
+    let _ = tokio::time::timeout(Duration::from_secs(2), api).await;
+    info!("Stopped.");
+    Ok(())
+}
+
+fn listen_addr(plan: &Plan) -> anyhow::Result<SocketAddr> {
+    use std::net::ToSocketAddrs;
+    (plan.bind_host.as_str(), plan.bind_port)
+        .to_socket_addrs()
+        .map_err(|e| anyhow::format_err!("bad bind_host {}: {e}", plan.bind_host))?
+        .next()
+        .ok_or_else(|| anyhow::format_err!("bind_host {} resolves to nothing", plan.bind_host))
+}

@@ -1,0 +1,1053 @@
+//! `smokercli` and `check_smoker` against real daemons: the ORIGINAL Python smokerd
+//! (`shared/peers/smoker-orig`), hosts that are down, hosts that answer garbage and hosts
+//! that never answer. Every option and format is driven through the real binaries.
+
+use std::{
+    io::{Read, Write},
+    net::{TcpListener, TcpStream},
+    os::unix::process::CommandExt,
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+        mpsc,
+    },
+    time::{Duration, Instant},
+};
+
+use nix::{
+    sys::signal::{Signal, killpg},
+    unistd::Pid,
+};
+use serde_json::Value;
+
+pub fn smokercli() -> &'static str {
+    env!("CARGO_BIN_EXE_smokercli")
+}
+
+pub fn check_smoker() -> &'static str {
+    env!("CARGO_BIN_EXE_check_smoker")
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The original smoker launcher: `$SMOKER_ORIG`, else `shared/peers/smoker-orig` beside the
+/// repository (also from a worktree under `wt/`).
+pub fn smoker_orig() -> PathBuf {
+    if let Some(path) = std::env::var_os("SMOKER_ORIG") {
+        return PathBuf::from(path);
+    }
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let candidates = [
+        manifest.join("../shared/peers/smoker-orig"),
+        manifest.join("../../shared/peers/smoker-orig"),
+        PathBuf::from("/work/shared/peers/smoker-orig"),
+    ];
+    candidates
+        .into_iter()
+        .find(|p| p.exists())
+        .expect("shared/peers/smoker-orig not found (set SMOKER_ORIG)")
+}
+
+/// Run a command with a deadline; panics when it does not finish in time.
+pub fn run_with(mut command: Command, deadline: Duration) -> Output {
+    command.stdin(Stdio::null());
+    let description = format!("{command:?}");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(command.output());
+    });
+    match rx.recv_timeout(deadline) {
+        Ok(output) => output.unwrap(),
+        Err(_) => panic!("{description} did not finish within {deadline:?}"),
+    }
+}
+
+/// Our client with a clean environment (no user config, no colour or token variables).
+pub struct Client {
+    home: tempfile::TempDir,
+}
+
+impl Client {
+    pub fn new() -> Client {
+        Client {
+            home: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn config(&self, yaml: &str) {
+        std::fs::write(self.home.path().join(".smokercli.yaml"), yaml).unwrap();
+    }
+
+    fn command(&self, program: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .env("HOME", self.home.path())
+            .env_remove("NO_COLOR")
+            .env_remove("SMOKER_TOKEN")
+            .env_remove("SMOKERCLI_CONFIG");
+        command
+    }
+
+    pub fn cli(&self, args: &[&str]) -> Output {
+        run_with(self.command(smokercli(), args), Duration::from_secs(60))
+    }
+
+    pub fn check(&self, args: &[&str]) -> Output {
+        run_with(self.command(check_smoker(), args), Duration::from_secs(60))
+    }
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// `YYYY-MM-DD HH:MM:SS` → `TIME`, so outputs can be compared exactly.
+pub fn mask_times(text: &str) -> String {
+    let pattern = "dddd-dd-dd dd:dd:dd";
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let fits = i + pattern.len() <= chars.len()
+            && pattern.chars().zip(&chars[i..]).all(|(p, c)| {
+                if p == 'd' {
+                    c.is_ascii_digit()
+                } else {
+                    p == *c
+                }
+            });
+        if fits {
+            out.push_str("TIME");
+            i += pattern.len();
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Plain HTTP GET with a deadline (readiness probes).
+pub fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.starts_with("HTTP/1").then_some(response)
+}
+
+/// The machine's host name, which the original daemon reports as `about.host`.
+pub fn hostname() -> String {
+    nix::unistd::gethostname().unwrap().into_string().unwrap()
+}
+
+/// A JSON smoker plugin with two components, as in smoker-compat.md §2.2.
+const DISK_JSON: &str = r#"{"status": "WARN", "messages": {"info": [], "warn": ["disk 85%"], "error": []}, "componentResults": {"sda": {"status": "WARN", "messages": {"info": ["i"], "warn": ["w"], "error": []}}, "sdb": {"status": "OK", "messages": {"info": ["fine"], "warn": [], "error": []}}}}"#;
+
+/// The original Python smokerd in the foreground, its process group killed on drop.
+pub struct OrigDaemon {
+    pub port: u16,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl OrigDaemon {
+    /// Plugins: `uptime` (OK, health), `fail` (ERROR, smoke, locked), `json` (WARN with
+    /// components, smoke), `never` (never run).
+    pub fn start() -> OrigDaemon {
+        static WARM: std::sync::Once = std::sync::Once::new();
+        WARM.call_once(|| {
+            let mut warm = Command::new(smoker_orig());
+            warm.args(["cli", "--help"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            run_with(warm, Duration::from_secs(300));
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let disk = dir.path().join("disk.sh");
+        std::fs::write(&disk, format!("#!/bin/sh\necho '{DISK_JSON}'\n")).unwrap();
+        std::fs::set_permissions(&disk, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let port = free_port();
+        let config = format!(
+            "bind_host: 127.0.0.1\nbind_port: {port}\ntemplates:\n  BasePlugin: {{Interval: 0, Timeout: 30, History: 3}}\n\
+             plugins:\n\
+             \x20 uptime: {{Category: system, Command: 'echo up 5 days', Type: healthCheck, Component: os}}\n\
+             \x20 fail: {{Category: demo, Command: 'echo out; echo err >&2; exit 2', Type: smokeTest, RunOnLocked: true}}\n\
+             \x20 json: {{Category: demo, Type: smokeTest, Command: {}, Num: 5}}\n\
+             \x20 never: {{Category: demo, Command: 'true'}}\n",
+            disk.display()
+        );
+        let config_path = dir.path().join("smokerd.yaml");
+        std::fs::write(&config_path, config).unwrap();
+        let log = std::fs::File::create(dir.path().join("daemon.log")).unwrap();
+        let child = Command::new(smoker_orig())
+            .arg("daemon")
+            .arg("-c")
+            .arg(&config_path)
+            .args(["-fg", "--no-syslog", "-p"])
+            .arg(dir.path().join("smokerd.pid"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let daemon = OrigDaemon {
+            port,
+            child,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while http_get(port, "/").is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "original smokerd did not come up on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        daemon
+    }
+
+    pub fn target(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Run `uptime`, `fail` and `json` once (through our client's `-f`).
+    pub fn run_checks(&self, client: &Client) {
+        let output = client.cli(&[
+            "-s",
+            &self.target(),
+            "-f",
+            "-p",
+            "uptime",
+            "fail",
+            "json",
+            "-o",
+            "json",
+        ]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    }
+}
+
+impl Drop for OrigDaemon {
+    fn drop(&mut self) {
+        let group = Pid::from_raw(self.child.id() as i32);
+        let _ = killpg(group, Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = killpg(group, Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+}
+
+/// A TCP server that answers every connection with `reply` (or never, with `None`), on a
+/// thread that ends with the value.
+pub struct FakeHost {
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+impl FakeHost {
+    pub fn start(reply: Option<&'static str>) -> FakeHost {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while !stopped.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut stream, _)) => {
+                        let _ = stream.set_nonblocking(false);
+                        let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+                        let mut buffer = [0u8; 4096];
+                        let _ = stream.read(&mut buffer);
+                        match reply {
+                            Some(reply) => {
+                                let _ = stream.write_all(reply.as_bytes());
+                            }
+                            None => held.push(stream),
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        FakeHost { port, stop }
+    }
+
+    pub fn target(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for FakeHost {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+const GARBAGE: &str = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 17\r\nConnection: close\r\n\r\nthis is not json!";
+const NOT_HTTP: &str = "SSH-2.0-OpenSSH_9.2\r\nProtocol mismatch.\r\n";
+
+fn parse_xml(text: &str) -> Vec<String> {
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut elements = Vec::new();
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Start(e)) | Ok(quick_xml::events::Event::Empty(e)) => {
+                elements.push(String::from_utf8_lossy(e.name().as_ref()).into_owned());
+                for attribute in e.attributes() {
+                    attribute.expect("valid attribute");
+                }
+            }
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(_) => {}
+            Err(error) => panic!("invalid XML: {error}\n{text}"),
+        }
+    }
+    elements
+}
+
+fn prove(tap: &str) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("smoker.tap");
+    std::fs::write(&file, tap).unwrap();
+    let mut command = Command::new("prove");
+    command.args(["-e", "cat"]).arg(&file);
+    run_with(command, Duration::from_secs(30))
+}
+
+#[test]
+fn formats_against_the_original_daemon() {
+    let daemon = OrigDaemon::start();
+    let client = Client::new();
+    daemon.run_checks(&client);
+    let target = daemon.target();
+    let host = hostname();
+
+    let normal = client.cli(&["-s", &target]);
+    assert_eq!(normal.status.code(), Some(0), "{}", stderr(&normal));
+    let expected = format!(
+        "{host:<34} [ERROR]\n\
+         - fail                             [ERROR] (TIME)\n\
+         \x20 [error] err\n\
+         - json                             [WARN] (TIME)\n\
+         \x20 [warn] disk 85%\n\
+         \x20-- sda                            [WARN]\n\
+         \x20   [warn] w\n\
+         - never                            [UNKNOWN] (None)\n\
+         - uptime                           [OK] (TIME)\n"
+    );
+    assert_eq!(mask_times(&stdout(&normal)), expected);
+    assert!(!stdout(&normal).contains('\x1b'), "no colours when piped");
+
+    let minimal = client.cli(&["-s", &target, "-o", "minimal"]);
+    let expected = format!(
+        "{host:<34} [ERROR]\n\
+         - fail                             [ERROR] (TIME)\n\
+         - json                             [WARN] (TIME)\n\
+         \x20-- sda                            [WARN]\n\
+         - never                            [UNKNOWN]\n"
+    );
+    assert_eq!(mask_times(&stdout(&minimal)), expected);
+
+    let long = client.cli(&["-s", &target, "-o", "long"]);
+    let long_text = mask_times(&stdout(&long));
+    assert!(
+        long_text.contains(
+            "- fail                             [ERROR] (TIME)\n  [info] out\n  [error] err\n"
+        ),
+        "{long_text}"
+    );
+    assert!(
+        long_text.contains(" -- sdb                            [OK]\n    [info] fine\n"),
+        "{long_text}"
+    );
+    assert!(
+        long_text.ends_with("- uptime                           [OK] (TIME)\n  [info] up 5 days\n"),
+        "{long_text}"
+    );
+
+    let full = mask_times(&stdout(
+        &client.cli(&["-s", &target, "-o", "full", "-p", "json"]),
+    ));
+    assert!(full.starts_with(&format!(
+        "{host:<34} [WARN]\n- json                             [WARN] (TIME)\n  Last run: TIME\n  Next run: None\n  Command    "
+    )));
+    assert!(full.contains("\n  Module     None\n  Parser     None\n  Interval   0\n  Timeout    30\n  History    3\n  uid        default\n"), "{full}");
+    assert!(
+        full.contains("\n  Type       smokeTest\n  Num        5\n  [warn] disk 85%\n"),
+        "{full}"
+    );
+
+    // json parses and keeps the original's shape
+    let json: Value =
+        serde_json::from_slice(&client.cli(&["-s", &target, "-o", "json"]).stdout).unwrap();
+    assert_eq!(json[&host]["status"], "ERROR");
+    assert_eq!(
+        json[&host]["plugins"]["fail"]["lastResult"]["status"],
+        "ERROR"
+    );
+    assert_eq!(
+        json[&host]["plugins"]["never"]["lastResult"]["status"],
+        "UNKNOWN"
+    );
+    assert_eq!(json[&host]["plugins"]["json"]["parameters"]["Num"], 5);
+    let last_run = json[&host]["plugins"]["uptime"]["lastResult"]["lastRun"]
+        .as_str()
+        .unwrap();
+    assert_eq!(last_run.len(), 19, "µs dropped: {last_run}");
+    let raw: Value =
+        serde_json::from_slice(&client.cli(&["-s", &target, "-o", "raw"]).stdout).unwrap();
+    assert_eq!(raw, json);
+
+    // tap: prove parses it; not ok because fail/never
+    let tap = stdout(&client.cli(&["-s", &target, "-o", "tap"]));
+    assert!(
+        tap.starts_with(&format!(
+            "TAP version 13\n1..1\nnot ok 1 - {host}\n\t1..4\n\tnot ok 1 - fail\n"
+        )),
+        "{tap}"
+    );
+    let proved = prove(&tap);
+    assert!(
+        !stdout(&proved).contains("Parse errors"),
+        "{}",
+        stdout(&proved)
+    );
+    assert!(
+        stdout(&proved).contains("Failed 1/1"),
+        "{}",
+        stdout(&proved)
+    );
+    let tap_ok = stdout(&client.cli(&["-s", &target, "-o", "tap", "-p", "uptime", "json"]));
+    let proved = prove(&tap_ok);
+    assert_eq!(proved.status.code(), Some(0), "{}{tap_ok}", stdout(&proved));
+
+    // xml: the original's layout, well-formed
+    let xml = stdout(&client.cli(&["-s", &target, "-o", "xml"]));
+    assert!(xml.starts_with(&format!(
+        "\n  <testsuites name=\"All\">\n    <testsuite hostname=\"{host}\" name=\"node {host}\" timestamp=\""
+    )));
+    assert!(xml.contains(&format!("\n      <testcase classname=\"{host}.fail\" name=\"fail\">\n        <error message=\"err\"></error></testcase>")));
+    assert!(xml.contains(&format!(
+        "<testcase classname=\"{host}.json\" name=\"sda\" status=\"WARN\">"
+    )));
+    assert!(!xml.contains("never"), "UNKNOWN plugins are left out");
+    assert_eq!(
+        parse_xml(&xml).iter().filter(|e| *e == "testcase").count(),
+        5
+    );
+
+    // junit: standard, parseable, counts
+    let junit = stdout(&client.cli(&["-s", &target, "-o", "junit"]));
+    assert!(junit.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"smoker\" tests=\"6\" failures=\"2\" errors=\"0\">"), "{junit}");
+    let elements = parse_xml(&junit);
+    assert_eq!(elements.iter().filter(|e| *e == "failure").count(), 2);
+    assert_eq!(elements.iter().filter(|e| *e == "testcase").count(), 6);
+
+    // nagios: one line, worst state as exit code
+    let nagios = client.cli(&["-s", &target, "-o", "nagios"]);
+    assert_eq!(
+        stdout(&nagios),
+        "CRITICAL: 4 checks on 1 host: 1 CRITICAL (fail), 1 UNKNOWN (never), 1 WARNING (json), 1 OK\n"
+    );
+    assert_eq!(nagios.status.code(), Some(2));
+    let nagios = client.cli(&["-s", &target, "-o", "nagios", "--ok"]);
+    assert_eq!(
+        (stdout(&nagios).as_str(), nagios.status.code()),
+        ("OK: 1 checks on 1 host: 1 OK\n", Some(0))
+    );
+
+    // bad format
+    let bad = client.cli(&["-s", &target, "-o", "pretty"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(stderr(&bad), "ERROR: Invalid pretty output pretty\n");
+}
+
+fn listed(client: &Client, args: &[&str]) -> Vec<String> {
+    let output = client.cli(args);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{args:?}: {}",
+        stderr(&output)
+    );
+    stdout(&output).lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn selection_options_against_the_original_daemon() {
+    let daemon = OrigDaemon::start();
+    let client = Client::new();
+    daemon.run_checks(&client);
+    let t = daemon.target();
+    let t = t.as_str();
+    let cases: &[(&[&str], &[&str])] = &[
+        (&[], &["fail", "json", "never", "uptime"]),
+        (&["-p", "json", "uptime", "nope"], &["json", "uptime"]),
+        (&["--exclude-plugins", "json", "never"], &["fail", "uptime"]),
+        (&["--filter", "Category demo"], &["fail", "json", "never"]),
+        (
+            &["--filter", "Category demo", "Type smokeTest"],
+            &["fail", "json"],
+        ),
+        (&["--filter", "Num 5"], &[]),
+        (&["--category", "system"], &["uptime"]),
+        (&["--component", "os"], &["uptime"]),
+        (&["--health"], &["uptime"]),
+        (&["--smoke"], &["fail", "json"]),
+        (&["--locked"], &["fail"]),
+        (&["--nook"], &["fail", "json", "never"]),
+        (&["--error"], &["fail"]),
+        (&["--warn"], &["json"]),
+        (&["--warning", "--ok"], &["json", "uptime"]),
+        (&["--unknown"], &["never"]),
+        (
+            &["--filter-status", "OK", "ERROR", "--warn"],
+            &["fail", "uptime"],
+        ),
+        (&["--exclude", "--category", "demo"], &["uptime"]),
+        (&["--exclude", "--error"], &["json", "never", "uptime"]),
+        (&["--exclude", "-p", "fail", "json"], &["never", "uptime"]),
+        (&["--category", "demo", "-p", "json", "uptime"], &["json"]),
+    ];
+    for (args, expected) in cases {
+        let mut full = vec!["-s", t, "-l"];
+        full.extend_from_slice(args);
+        if expected.is_empty() {
+            let output = client.cli(&full);
+            assert_eq!(output.status.code(), Some(1), "{args:?}");
+            assert_eq!(stderr(&output), "ERROR: No plugins found\n", "{args:?}");
+        } else {
+            assert_eq!(listed(&client, &full), *expected, "{args:?}");
+        }
+    }
+
+    // -l with more than one host: host/plugin; two targets reporting one name stay apart (D9)
+    let host = hostname();
+    let other = format!("localhost:{}", daemon.port);
+    let both = listed(&client, &["-s", t, &other, "-l", "-p", "uptime"]);
+    assert_eq!(
+        both,
+        [
+            format!("{host}[{t}]/uptime"),
+            format!("{host}[{other}]/uptime")
+        ]
+    );
+    let json: Value = serde_json::from_slice(
+        &client
+            .cli(&["-s", t, &other, "-o", "json", "-p", "fail"])
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(json.as_object().unwrap().len(), 2);
+    assert_eq!(json[format!("{host}[{other}]")]["status"], "ERROR");
+
+    // -e: 69 when a host is ERROR (or UNKNOWN), 0 otherwise; -f with filters re-runs the selection
+    assert_eq!(client.cli(&["-s", t, "-e"]).status.code(), Some(69));
+    assert_eq!(
+        client.cli(&["-s", t, "-e", "-p", "never"]).status.code(),
+        Some(69)
+    );
+    assert_eq!(
+        client
+            .cli(&["-s", t, "-e", "-p", "uptime", "json"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(client.cli(&["-s", t, "-p", "fail"]).status.code(), Some(0));
+    let forced = client.cli(&["-s", t, "-f", "--error", "-o", "json", "--no-progress"]);
+    let json: Value = serde_json::from_slice(&forced.stdout).unwrap();
+    let plugins = json[&host]["plugins"].as_object().unwrap();
+    assert_eq!(plugins.keys().collect::<Vec<_>>(), ["fail"]);
+    assert_eq!(plugins["fail"]["forcedResult"]["status"], "ERROR");
+    assert!(
+        !stdout(&forced).contains('\r'),
+        "no progress bar when piped"
+    );
+
+    // option errors
+    let bad_filter = client.cli(&["-s", t, "--filter", "Category"]);
+    assert_eq!(
+        (bad_filter.status.code(), stderr(&bad_filter)),
+        (Some(1), "ERROR: Invalid filter parameter format!\n".into())
+    );
+    assert_eq!(
+        client.cli(&["-s", t, "--no-such-option"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(client.cli(&["--help"]).status.code(), Some(0));
+
+    // config file: hosts and the default port
+    client.config(&format!(
+        "plugin_paths:\n  - smoker.client.plugins\nbind_port: {}\nhosts: [127.0.0.1]\n",
+        daemon.port
+    ));
+    assert_eq!(listed(&client, &["-l", "--health"]), ["uptime"]);
+
+    // history/output need our daemon's /v2 routes: the original answers 404, reported per host
+    let history = client.cli(&["history", "uptime", "-s", t]);
+    assert_eq!(history.status.code(), Some(1));
+    assert!(
+        stderr(&history).contains("HTTP 404"),
+        "{}",
+        stderr(&history)
+    );
+}
+
+#[test]
+fn broken_hosts_are_reported_not_fatal() {
+    let daemon = OrigDaemon::start();
+    let client = Client::new();
+    daemon.run_checks(&client);
+    let garbage = FakeHost::start(Some(GARBAGE));
+    let not_http = FakeHost::start(Some(NOT_HTTP));
+    let down = format!("127.0.0.1:{}", free_port());
+    let good = daemon.target();
+    let host = hostname();
+
+    let output = client.cli(&[
+        "-s",
+        &good,
+        &garbage.target(),
+        &not_http.target(),
+        &down,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json[&host]["status"], "ERROR");
+    for bad in [garbage.target(), not_http.target(), down.clone()] {
+        assert_eq!(json[&bad]["status"], "UNKNOWN", "{bad}");
+        assert!(
+            json[&bad]["error"].as_str().unwrap().contains(&bad),
+            "{bad}: {}",
+            json[&bad]
+        );
+        assert!(
+            stderr(&output).contains(&format!("ERROR: Host {bad}: ")),
+            "{}",
+            stderr(&output)
+        );
+    }
+    assert!(
+        json[garbage.target()]["error"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer JSON")
+    );
+
+    // text: the broken host is a host line with its reason; -e fails the run
+    let output = client.cli(&["-s", &good, &down, "-o", "minimal", "-e", "-p", "uptime"]);
+    assert_eq!(output.status.code(), Some(69));
+    assert_eq!(
+        mask_times(&stdout(&output)),
+        format!(
+            "{down:<34} [UNKNOWN]\n  [error] can't open http://{down}/: Connection refused (os error 111)\n \n{host:<34} [OK]\n"
+        )
+    );
+    // junit and tap carry the broken host too, and stay valid
+    let junit = stdout(&client.cli(&["-s", &good, &down, "-o", "junit"]));
+    assert_eq!(
+        parse_xml(&junit).iter().filter(|e| *e == "error").count(),
+        1
+    );
+    let tap = stdout(&client.cli(&["-s", &good, &down, "-o", "tap", "-p", "uptime"]));
+    let proved = prove(&tap);
+    assert!(
+        stdout(&proved).contains("Failed 1/2"),
+        "{}",
+        stdout(&proved)
+    );
+
+    // only broken hosts: nothing to show
+    let output = client.cli(&["-s", &down, &garbage.target()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).ends_with("ERROR: No plugins found\n"),
+        "{}",
+        stderr(&output)
+    );
+
+    // a host that accepts and never answers costs the 5 s about timeout, not a hang
+    let silent = FakeHost::start(None);
+    let started = Instant::now();
+    let output = client.cli(&[
+        "-s",
+        &good,
+        &silent.target(),
+        "-p",
+        "uptime",
+        "-f",
+        "-o",
+        "json",
+    ]);
+    let elapsed = started.elapsed();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(elapsed < Duration::from_secs(15), "took {elapsed:?}");
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        json[silent.target()]["error"]
+            .as_str()
+            .unwrap()
+            .contains("timed out"),
+        "{json}"
+    );
+    assert_eq!(
+        json[&host]["plugins"]["uptime"]["forcedResult"]["status"],
+        "OK"
+    );
+}
+
+#[test]
+fn check_smoker_against_the_original_daemon() {
+    let daemon = OrigDaemon::start();
+    let client = Client::new();
+    daemon.run_checks(&client);
+    let h = daemon.target();
+    let h = h.as_str();
+
+    let single = client.check(&["-H", h, "uptime"]);
+    assert_eq!(
+        (stdout(&single).as_str(), single.status.code()),
+        ("OK: up 5 days\n", Some(0))
+    );
+    let warn = client.check(&["-H", h, "json"]);
+    assert_eq!(
+        (stdout(&warn).as_str(), warn.status.code()),
+        ("WARNING: disk 85%\n", Some(1))
+    );
+    let never = client.check(&["-H", h, "never"]);
+    assert_eq!(
+        (stdout(&never).as_str(), never.status.code()),
+        ("UNKNOWN: unknown status UNKNOWN at None\n", Some(3))
+    );
+
+    let several = client.check(&["-H", h, "--category", "demo"]);
+    assert_eq!(
+        stdout(&several),
+        "CRITICAL: ERROR: 1, UNKNOWN: 1, WARN: 1\nERROR - fail - err\nUNKNOWN - never - unknown status UNKNOWN at None\nWARN - json - disk 85%\n"
+    );
+    assert_eq!(several.status.code(), Some(2));
+    let health = client.check(&["-H", h, "--health"]);
+    assert_eq!(stdout(&health), "OK: up 5 days\n");
+    let both = client.check(&["-H", h, "--category", "demo", "--component", "os"]);
+    assert_eq!(
+        (stdout(&both).as_str(), both.status.code()),
+        (
+            "UNKNOWN: no plugin found by category demo and component os, health: False\n",
+            Some(3)
+        )
+    );
+    let missing = client.check(&["-H", h, "nope"]);
+    assert_eq!(
+        (stdout(&missing).as_str(), missing.status.code()),
+        ("UNKNOWN: plugin ['nope'] not found\n", Some(3))
+    );
+    let nothing = client.check(&["-H", h]);
+    assert_eq!(
+        stdout(&nothing),
+        "UNKNOWN: invalid startup configuration - neither plugin nor --category nor --component nor --health specified\n"
+    );
+    assert_eq!(nothing.status.code(), Some(3));
+
+    // -f forces the run first: `never` now has a result
+    let forced = client.check(&["-H", h, "-f", "never", "uptime"]);
+    let text = mask_times(&stdout(&forced));
+    assert_eq!(
+        text,
+        "OK: OK: 2\nOK - uptime - up 5 days\nOK - never - smoke test never succeeded at TIME\n"
+    );
+    assert_eq!(forced.status.code(), Some(0));
+
+    // unreachable, garbage, silent: UNKNOWN with the reason, within -t
+    let down = format!("127.0.0.1:{}", free_port());
+    let output = client.check(&["-H", &down, "uptime"]);
+    assert_eq!(
+        (stdout(&output), output.status.code()),
+        (
+            format!("UNKNOWN: can't open http://{down}/: Connection refused (os error 111)\n"),
+            Some(3)
+        )
+    );
+    let garbage = FakeHost::start(Some(GARBAGE));
+    let output = client.check(&["-H", &garbage.target(), "uptime"]);
+    assert!(stdout(&output).starts_with(&format!(
+        "UNKNOWN: http://{}/ did not answer JSON",
+        garbage.target()
+    )));
+    assert_eq!(output.status.code(), Some(3));
+    let silent = FakeHost::start(None);
+    let started = Instant::now();
+    let output = client.check(&["-H", &silent.target(), "-t", "1", "uptime"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        (stdout(&output), output.status.code()),
+        (
+            format!(
+                "UNKNOWN: timeout after 1 seconds asking smokerd at {}\n",
+                silent.target()
+            ),
+            Some(3)
+        )
+    );
+    // usage errors are UNKNOWN for Nagios
+    assert_eq!(client.check(&["--bogus"]).status.code(), Some(3));
+}
+
+/// A fake smokerd over TLS (Python's http.server with a throwaway certificate) that wants a
+/// bearer token: exercises `--ca-file`, `--insecure`, `--token` and `SMOKER_TOKEN`.
+struct TlsFake {
+    port: u16,
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+const TLS_FAKE: &str = r#"
+import http.server, json, ssl, sys
+cert, key, token = sys.argv[1], sys.argv[2], sys.argv[3]
+ABOUT = {"about": {"host": "tlsfake", "title": "Smoker daemon API", "links": [
+    {"rel": "plugins", "href": "/plugins", "methods": "GET", "title": "Show details about all plugins"},
+    {"rel": "processes", "href": "/processes", "methods": "GET, POST", "title": "Force plugin run"}]}}
+PLUGIN = {"lastResult": {"status": "ERROR", "state": "UNKNOWN", "messages": {"info": [], "error": ["timed out"], "warn": []},
+          "lastRun": "2026-11-25T12:00:00.5", "componentResults": None, "action": None, "forced": False,
+          "output": "timed out", "perfdata": [{"label": "time", "value": 30, "uom": "s", "warn": None, "crit": None, "min": 0, "max": None}]},
+          "links": {"self": "/plugins/slow"}, "name": "slow", "nextRun": None, "parameters": {"Command": "sleep 99", "Category": "x"}}
+class Handler(http.server.BaseHTTPRequestHandler):
+    def send(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def do_GET(self):
+        if self.headers.get("Authorization") != "Bearer " + token:
+            return self.send(401, {"message": "missing or wrong token"})
+        if self.path == "/":
+            return self.send(200, ABOUT)
+        if self.path == "/plugins":
+            return self.send(200, {"plugins": {"items": [{"plugin": PLUGIN}]}})
+        self.send(404, {"message": "Not Found"})
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(cert, key)
+server.socket = context.wrap_socket(server.socket, server_side=True)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
+impl TlsFake {
+    fn start(token: &str) -> TlsFake {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        let mut openssl = Command::new("openssl");
+        openssl
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=localhost",
+            ])
+            .args([
+                "-addext",
+                "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                "-keyout",
+            ])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert);
+        assert!(run_with(openssl, Duration::from_secs(60)).status.success());
+        let script = dir.path().join("fake.py");
+        std::fs::write(&script, TLS_FAKE).unwrap();
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .arg(&cert)
+            .arg(&key)
+            .arg(token)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = Vec::new();
+            let mut byte = [0u8; 1];
+            while stdout.read(&mut byte).unwrap_or(0) == 1 && byte[0] != b'\n' {
+                line.push(byte[0]);
+            }
+            let _ = tx.send(String::from_utf8_lossy(&line).trim().parse::<u16>());
+        });
+        let port = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("fake TLS daemon did not start")
+            .unwrap();
+        TlsFake { port, child, dir }
+    }
+
+    fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    fn ca(&self) -> String {
+        self.dir.path().join("cert.pem").display().to_string()
+    }
+}
+
+impl Drop for TlsFake {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn tls_and_tokens() {
+    let fake = TlsFake::start("s3cret");
+    let client = Client::new();
+    let url = fake.url();
+    let ca = fake.ca();
+
+    // unknown CA: the host's problem, reported
+    let output = client.cli(&["-s", &url, "--token", "s3cret", "-o", "json"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains(&format!("ERROR: Host {url}: ")),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("certificate"),
+        "{}",
+        stderr(&output)
+    );
+
+    // --ca-file + --token
+    let output = client.cli(&[
+        "-s",
+        &url,
+        "--ca-file",
+        &ca,
+        "--token",
+        "s3cret",
+        "-o",
+        "minimal",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "tlsfake                            [UNKNOWN]\n- slow                             [UNKNOWN] (2026-11-25 12:00:00)\n"
+    );
+
+    // --insecure + SMOKER_TOKEN; the daemon's `state` wins over `status` (D1) -> -e fails
+    let mut command = client.command(
+        smokercli(),
+        &["-s", &url, "--insecure", "-e", "-o", "nagios"],
+    );
+    command.env("SMOKER_TOKEN", "s3cret");
+    let output = run_with(command, Duration::from_secs(60));
+    assert_eq!(
+        stdout(&output),
+        "UNKNOWN: 1 checks on 1 host: 1 UNKNOWN (slow) | 'slow::time'=30s;;;0\n"
+    );
+    assert_eq!(output.status.code(), Some(3));
+    let output = client.cli(&["-s", &url, "--insecure", "--token", "s3cret", "-e"]);
+    assert_eq!(output.status.code(), Some(69));
+
+    // wrong token: the daemon's message is shown
+    let output = client.cli(&["-s", &url, "--insecure", "--token", "nope"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("HTTP 401: missing or wrong token"),
+        "{}",
+        stderr(&output)
+    );
+
+    // check_smoker: same options; perfdata from the result
+    let output = client.check(&["-H", &url, "--ca-file", &ca, "--token", "s3cret", "slow"]);
+    assert_eq!(
+        (stdout(&output), output.status.code()),
+        ("UNKNOWN: timed out | 'time'=30s;;;0\n".to_owned(), Some(3))
+    );
+    let output = client.check(&["-H", &url, "--token", "s3cret", "slow"]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        stdout(&output).starts_with(&format!("UNKNOWN: can't open {url}/: ")),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn colours_and_progress_only_on_a_terminal() {
+    let daemon = OrigDaemon::start();
+    let client = Client::new();
+    let target = daemon.target();
+    // `script` gives the client a pseudo-terminal as stdout.
+    let on_tty = |extra: &str, no_color: bool| {
+        let line = format!("{} -s {target} -p uptime -f {extra}", smokercli());
+        let mut command = client.command("script", &["-qec", &line, "/dev/null"]);
+        if no_color {
+            command.env("NO_COLOR", "1");
+        }
+        stdout(&run_with(command, Duration::from_secs(60)))
+    };
+    let coloured = on_tty("", false);
+    assert!(coloured.contains("[\x1b[1;32mOK\x1b[0;0m]"), "{coloured:?}");
+    assert!(
+        coloured.contains("Running plugins"),
+        "progress bar on a terminal: {coloured:?}"
+    );
+    let plain = on_tty("--no-colors --no-progress", false);
+    assert!(
+        !plain.contains("\x1b[1;32m") && !plain.contains("Running plugins"),
+        "{plain:?}"
+    );
+    assert!(plain.contains("[OK]"), "{plain:?}");
+    let no_color = on_tty("", true);
+    assert!(!no_color.contains("\x1b[1;32m"), "{no_color:?}");
+    // piped: neither
+    let piped = stdout(&client.cli(&["-s", &target, "-p", "uptime", "-f"]));
+    assert!(
+        !piped.contains('\x1b') && !piped.contains("Running plugins"),
+        "{piped:?}"
+    );
+}
