@@ -398,7 +398,11 @@ plugins:
     );
     assert_eq!(
         p.command,
-        Command::Shell("echo 1 True 2.5 default T None [1, 'x', None]".into())
+        Command::Shell(format!(
+            "echo 1 True {} default T None {}",
+            subst::shell_escape("2.5"),
+            subst::shell_escape("[1, 'x', None]")
+        ))
     );
     assert_eq!(p.timeout, Duration::from_secs(7));
     assert_eq!(
