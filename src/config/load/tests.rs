@@ -548,7 +548,15 @@ fn nrpe_section_accepts_on_off_auto_and_booleans() {
     let nrpe = loaded.plan.nrpe.unwrap();
     assert_eq!(nrpe.config, PathBuf::from("/etc/nagios/nrpe.cfg"));
     assert_eq!((nrpe.listen, nrpe.interval), (None, None));
-    let loaded = load("nrpe: {config: /x/nrpe.cfg, listen: '[::]:5666', interval: 60}\n").unwrap();
+    // The loader reads nrpe.cfg (config::nrpe::attach): give it a real one.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("nrpe.cfg");
+    std::fs::write(&cfg, "command[x]=true\n").unwrap();
+    let loaded = load(&format!(
+        "nrpe: {{config: {}, listen: '[::]:5666', interval: 60}}\n",
+        cfg.display()
+    ))
+    .unwrap();
     let nrpe = loaded.plan.nrpe.unwrap();
     assert_eq!(nrpe.listen.as_deref(), Some("[::]:5666"));
     assert_eq!(nrpe.interval, Some(Duration::from_secs(60)));
