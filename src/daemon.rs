@@ -19,6 +19,7 @@ use crate::{
     check::{CheckResult, State},
     config::Plan,
     executor::Executor,
+    metrics::Metrics,
     runner,
     store::{CheckEntry, Store},
 };
@@ -42,6 +43,7 @@ pub struct Daemon {
     /// Set when shutdown starts: no new scheduled runs.
     stopping: watch::Sender<bool>,
     pub hostname: String,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Daemon {
@@ -49,7 +51,7 @@ impl Daemon {
         let executor = Executor::new(plan.nr_concurrent_plugins);
         let store = Store::new();
         store.apply(&plan.checks);
-        Arc::new(Daemon {
+        let daemon = Arc::new(Daemon {
             plan: RwLock::new(Arc::new(plan)),
             store,
             executor,
@@ -57,7 +59,13 @@ impl Daemon {
             plan_version: watch::channel(0).0,
             stopping: watch::channel(false).0,
             hostname: hostname(),
-        })
+            metrics: Arc::new(Metrics::new()),
+        });
+        let weak = Arc::downgrade(&daemon);
+        daemon
+            .metrics
+            .watch_executor(move || weak.upgrade().map_or(0, |d| d.executor.running()));
+        daemon
     }
 
     pub fn plan(&self) -> Arc<Plan> {
@@ -75,6 +83,9 @@ impl Daemon {
     /// Swaps in a validated plan; returns (added, removed, changed) check names.
     pub fn apply_plan(&self, plan: Plan) -> (Vec<String>, Vec<String>, Vec<String>) {
         let changes = self.store.apply(&plan.checks);
+        for name in &changes.1 {
+            self.metrics.check_removed(name);
+        }
         self.executor.set_limit(plan.nr_concurrent_plugins);
         *self.plan.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(plan);
         self.plan_version.send_modify(|v| *v += 1);
@@ -121,6 +132,7 @@ impl Daemon {
                     )
                 }
             };
+            daemon.metrics.observe_result(&spec, &result);
             daemon.store.record(&entry, result, &done);
         });
         rx
@@ -210,6 +222,13 @@ pub async fn run(
         .map_err(|e| anyhow::format_err!("cannot listen on {addr}: {e}"))?;
     info!(address = %listener.local_addr()?, checks = daemon.store.checks().len(), "Listening.");
     let (api_stop_tx, api_stop_rx) = watch::channel(false);
+    if let Some(addr) = daemon.plan().metrics_listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::format_err!("cannot listen on {addr} (metrics): {e}"))?;
+        let (metrics, stop) = (daemon.metrics.clone(), api_stop_rx.clone());
+        tokio::spawn(crate::metrics::serve(listener, metrics, stop));
+    }
     let api = tokio::spawn(crate::api::serve(listener, daemon.clone(), api_stop_rx));
     let scheduler = tokio::spawn(crate::scheduler::run(daemon.clone()));
 
@@ -225,9 +244,13 @@ pub async fn run(
                 match reload() {
                     Ok(plan) => {
                         let (added, removed, changed) = daemon.apply_plan(plan);
+                        daemon.metrics.config_reload(true);
                         info!(?added, ?removed, ?changed, "Configuration reloaded.");
                     }
-                    Err(e) => error!(error = %e, "Reload failed, keeping the running configuration."),
+                    Err(e) => {
+                        daemon.metrics.config_reload(false);
+                        error!(error = %e, "Reload failed, keeping the running configuration.");
+                    }
                 }
             }
         }
