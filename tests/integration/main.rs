@@ -5,6 +5,7 @@ mod common;
 
 mod api;
 mod cli;
+mod lifecycle;
 mod nrpe;
 mod nsca;
 mod packaging;
