@@ -26,6 +26,7 @@ use crate::{
     check::{CheckResult, State},
     config::Plan,
     executor::Executor,
+    metrics::Metrics,
     runner,
     store::{CheckEntry, Store},
     systemd,
@@ -53,6 +54,7 @@ pub struct Daemon {
     /// The durable store (file or memory).
     state: StateStore,
     lifecycle: lifecycle::Lifecycle,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Daemon {
@@ -60,7 +62,7 @@ impl Daemon {
         let executor = Executor::new(plan.nr_concurrent_plugins);
         let store = Store::new();
         store.apply(&plan.checks);
-        Arc::new(Daemon {
+        let daemon = Arc::new(Daemon {
             plan: RwLock::new(Arc::new(plan)),
             store,
             executor,
@@ -70,7 +72,17 @@ impl Daemon {
             hostname: hostname(),
             state,
             lifecycle: lifecycle::Lifecycle::default(),
-        })
+            metrics: Arc::new(Metrics::new()),
+        });
+        let weak = Arc::downgrade(&daemon);
+        daemon
+            .metrics
+            .watch_executor(move || weak.upgrade().map_or(0, |d| d.executor.running()));
+        let weak = Arc::downgrade(&daemon);
+        daemon
+            .metrics
+            .watch_store(move || weak.upgrade().is_some_and(|d| d.state.persistent()));
+        daemon
     }
 
     pub fn plan(&self) -> Arc<Plan> {
@@ -88,6 +100,9 @@ impl Daemon {
     /// Swaps in a validated plan; returns (added, removed, changed) check names.
     pub fn apply_plan(&self, plan: Plan) -> (Vec<String>, Vec<String>, Vec<String>) {
         let changes = self.store.apply(&plan.checks);
+        for name in &changes.1 {
+            self.metrics.check_removed(name);
+        }
         self.executor.set_limit(plan.nr_concurrent_plugins);
         *self.plan.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(plan);
         self.plan_version.send_modify(|v| *v += 1);
@@ -134,6 +149,7 @@ impl Daemon {
                     )
                 }
             };
+            daemon.metrics.observe_result(&spec, &result);
             daemon.record(&entry, result, &done);
         });
         rx
@@ -237,6 +253,14 @@ pub async fn run(plan: Plan, options: RunOptions) -> anyhow::Result<()> {
     daemon.restore_history(&entries).await;
     info!(address = %listener.local_addr()?, checks = entries.len(), "Listening.");
     daemon.serve_api(listener);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    if let Some(addr) = daemon.plan().metrics_listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::format_err!("cannot listen on {addr} (metrics): {e}"))?;
+        let (metrics, stop) = (daemon.metrics.clone(), stop_rx.clone());
+        tokio::spawn(crate::metrics::serve(listener, metrics, stop));
+    }
     let scheduler = tokio::spawn(crate::scheduler::run(daemon.clone()));
     let prune = tokio::spawn(daemon.clone().prune_loop());
     let watchdog = tokio::spawn(systemd::run_watchdog());
@@ -271,6 +295,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> anyhow::Result<()> {
     scheduler.abort();
     prune.abort();
     daemon.shutdown().await;
+    stop_tx.send_replace(true);
     daemon.stop_api(Duration::from_secs(2)).await;
     watchdog.abort();
     drop(pidfile.lock().unwrap_or_else(|e| e.into_inner()).take());

@@ -47,6 +47,7 @@ pub async fn serve(
 
 /// All routes, each also with a trailing `/` (except `/`).
 pub fn router(daemon: Arc<Daemon>) -> Router {
+    let metrics = daemon.metrics.clone();
     let mut app = Router::new().route("/", with_options(get(about), "GET, HEAD, OPTIONS"));
     type MakeRoute = fn() -> MethodRouter<AppState>;
     let routes: [(&str, MakeRoute, &str); 4] = [
@@ -66,6 +67,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
     }
     app.route("/healthz", get(healthz))
         .route("/v2/reload", post(reload))
+        .merge(crate::metrics::router(metrics.clone()))
         .fallback(not_found)
         .layer(middleware::map_response(method_not_allowed_json))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -73,6 +75,10 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
             Duration::from_secs(30),
         ))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::track_api,
+        ))
         .with_state(daemon)
 }
 

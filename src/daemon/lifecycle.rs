@@ -411,6 +411,7 @@ impl Daemon {
                 }
             }
         }
+        self.metrics.config_reload(outcome.is_ok());
         systemd::notify_ready();
         systemd::notify_status(&self.status_line());
         outcome

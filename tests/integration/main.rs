@@ -6,6 +6,7 @@ mod common;
 mod api;
 mod cli;
 mod lifecycle;
+mod metrics;
 mod nrpe;
 mod nsca;
 mod packaging;
