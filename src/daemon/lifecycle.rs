@@ -90,7 +90,10 @@ impl StateStore {
             (None, Some(_)) => (Ok(PathBuf::from(DEFAULT_STATE_DIR)), None),
             (None, None) => match tempfile::Builder::new().prefix("smokerd-state-").tempdir() {
                 Ok(temp) => (Ok(temp.path().to_path_buf()), Some(temp)),
-                Err(e) => (Err(format!("cannot create a temporary state_dir: {e}")), None),
+                Err(e) => (
+                    Err(format!("cannot create a temporary state_dir: {e}")),
+                    None,
+                ),
             },
         };
         let opened = dir.and_then(|dir| Durable::open_in(&dir).map_err(|e| e.to_string()));
@@ -430,14 +433,17 @@ impl Daemon {
         };
         let old = self.plan();
         // A new listen address is bound before anything changes.
-        let addr = super::listen_addr(&plan).map_err(|e| ReloadError::Listen(vec![e.to_string()]))?;
+        let addr =
+            super::listen_addr(&plan).map_err(|e| ReloadError::Listen(vec![e.to_string()]))?;
         let listener = if Some(addr) != self.api_addr() && !same_listen(&old, &plan) {
             let listener = TcpListener::bind(addr).await.map_err(|e| {
                 let file = plan
                     .path
                     .as_ref()
                     .map_or_else(|| "<default>".to_string(), |p| p.display().to_string());
-                ReloadError::Listen(vec![format!("{file}: bind_port: cannot listen on {addr}: {e}")])
+                ReloadError::Listen(vec![format!(
+                    "{file}: bind_port: cannot listen on {addr}: {e}"
+                )])
             })?;
             Some(listener)
         } else {
@@ -511,8 +517,16 @@ impl Daemon {
         format!(
             "{} checks, config: {}, store: {}",
             self.store.checks().len(),
-            if health.config_errors.is_some() { "stale" } else { "ok" },
-            if health.store_error.is_some() { "memory" } else { "ok" },
+            if health.config_errors.is_some() {
+                "stale"
+            } else {
+                "ok"
+            },
+            if health.store_error.is_some() {
+                "memory"
+            } else {
+                "ok"
+            },
         )
     }
 }

@@ -116,7 +116,9 @@ fn sighup_with_broken_config_keeps_old_checks_and_reports() {
     rewrite(
         &d,
         d.port,
-        &format!("{BASE}plugins:\n  a: {{Command: 'echo a', Interval: soon}}\n  z: {{Command: 'echo z'}}\n"),
+        &format!(
+            "{BASE}plugins:\n  a: {{Command: 'echo a', Interval: soon}}\n  z: {{Command: 'echo z'}}\n"
+        ),
     );
     d.signal("HUP");
     let mut health = (0, Value::Null);
@@ -182,7 +184,9 @@ fn sighup_applies_added_removed_changed_and_keeps_history() {
     rewrite(
         &d,
         d.port,
-        &format!("{BASE}plugins:\n  a: {{Command: 'echo a'}}\n  b: {{Command: 'echo b2'}}\n  d: {{Command: 'echo d'}}\n"),
+        &format!(
+            "{BASE}plugins:\n  a: {{Command: 'echo a'}}\n  b: {{Command: 'echo b2'}}\n  d: {{Command: 'echo d'}}\n"
+        ),
     );
     d.signal("HUP");
     assert!(
@@ -304,7 +308,8 @@ fn post_reload_applies_refuses_and_rebinds() {
     assert_eq!(outputs(&d, "a"), ["a"]);
     assert_eq!(healthz(&d).0, 200);
     assert!(
-        wait_until(Duration::from_secs(10), || http(old, "GET", "/", None).is_err()),
+        wait_until(Duration::from_secs(10), || http(old, "GET", "/", None)
+            .is_err()),
         "old address still answers"
     );
     let status = d.stop();
@@ -314,7 +319,9 @@ fn post_reload_applies_refuses_and_rebinds() {
 #[test]
 fn sigterm_during_a_long_check_exits_within_the_grace() {
     let mut d = TestDaemon::start_with(
-        &format!("shutdown_grace: 1\n{BASE}plugins:\n  long: {{Command: '{{dir}}/long.sh', Timeout: 600}}\n"),
+        &format!(
+            "shutdown_grace: 1\n{BASE}plugins:\n  long: {{Command: '{{dir}}/long.sh', Timeout: 600}}\n"
+        ),
         &[("long.sh", "#!/bin/sh\nsleep 300 &\nsleep 300\n")],
         &[],
     );
@@ -331,7 +338,8 @@ fn sigterm_during_a_long_check_exits_within_the_grace() {
     // 1 s grace, then TERM → KILL of the group within KILL_GRACE (3 s).
     assert!(took < Duration::from_secs(6), "took {took:?}");
     assert!(
-        wait_until(Duration::from_secs(5), || processes_matching(&marker).is_empty()),
+        wait_until(Duration::from_secs(5), || processes_matching(&marker)
+            .is_empty()),
         "{:?}",
         processes_matching(&marker)
     );
@@ -350,7 +358,9 @@ fn sigterm_during_a_long_check_exits_within_the_grace() {
 #[test]
 fn second_signal_exits_at_once_without_leftovers() {
     let mut d = TestDaemon::start_with(
-        &format!("shutdown_grace: 60\n{BASE}plugins:\n  long: {{Command: '{{dir}}/long2.sh', Timeout: 600}}\n"),
+        &format!(
+            "shutdown_grace: 60\n{BASE}plugins:\n  long: {{Command: '{{dir}}/long2.sh', Timeout: 600}}\n"
+        ),
         &[("long2.sh", "#!/bin/sh\nsleep 300\n")],
         &[],
     );
@@ -374,7 +384,8 @@ fn second_signal_exits_at_once_without_leftovers() {
     assert!(!status.success());
     assert!(d.stderr().contains("Second signal"));
     assert!(
-        wait_until(Duration::from_secs(5), || processes_matching(&marker).is_empty()),
+        wait_until(Duration::from_secs(5), || processes_matching(&marker)
+            .is_empty()),
         "{:?}",
         processes_matching(&marker)
     );
@@ -428,7 +439,7 @@ fn pidfile_is_written_refused_while_held_and_removed() {
     std::fs::write(
         &second,
         format!(
-            "bind_host: 127.0.0.1\nbind_port: {}\nstate_dir: {}/state2\npidfile: {}\n",
+            "bind_host: 127.0.0.1\nbind_port: {}\nstate_dir: {}/state2\npidfile: {}\nplugins:\n  a: {{Command: 'echo a'}}\n",
             free_port(),
             d.dir.path().display(),
             pidfile.display()
