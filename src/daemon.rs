@@ -19,8 +19,9 @@ use crate::{
     check::{CheckResult, State},
     config::Plan,
     executor::Executor,
+    nsca::sink::Sinks,
     runner,
-    store::{CheckEntry, Store},
+    store::{CheckEntry, Store, durable::Durable},
 };
 
 /// One POST /processes: the plugins it forced, in order.
@@ -42,6 +43,10 @@ pub struct Daemon {
     /// Set when shutdown starts: no new scheduled runs.
     stopping: watch::Sender<bool>,
     pub hostname: String,
+    /// The redb store under `state_dir` (memory when unset or unusable).
+    pub durable: Durable,
+    /// NSCA delivery tasks (one per `Nsca` action).
+    pub nsca: Sinks,
 }
 
 impl Daemon {
@@ -49,6 +54,7 @@ impl Daemon {
         let executor = Executor::new(plan.nr_concurrent_plugins);
         let store = Store::new();
         store.apply(&plan.checks);
+        let durable = open_durable(&plan);
         Arc::new(Daemon {
             plan: RwLock::new(Arc::new(plan)),
             store,
@@ -57,6 +63,8 @@ impl Daemon {
             plan_version: watch::channel(0).0,
             stopping: watch::channel(false).0,
             hostname: hostname(),
+            durable,
+            nsca: Sinks::default(),
         })
     }
 
@@ -76,6 +84,8 @@ impl Daemon {
     pub fn apply_plan(&self, plan: Plan) -> (Vec<String>, Vec<String>, Vec<String>) {
         let changes = self.store.apply(&plan.checks);
         self.executor.set_limit(plan.nr_concurrent_plugins);
+        self.durable.set_spool_limits(plan.spool);
+        self.nsca.sync(&plan, &self.durable, None);
         *self.plan.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(plan);
         self.plan_version.send_modify(|v| *v += 1);
         changes
@@ -189,6 +199,22 @@ impl Daemon {
     }
 }
 
+/// Opens the durable store under `state_dir`, falling back to memory.
+fn open_durable(plan: &Plan) -> Durable {
+    let opened = match &plan.state_dir {
+        Some(dir) => Durable::open_in(dir).map_err(|e| {
+            error!(state_dir = %dir.display(), error = %e, "Cannot open the durable store, keeping results in memory.");
+        }),
+        None => Err(()),
+    };
+    let durable = opened.or_else(|()| Durable::memory()).unwrap_or_else(|e| {
+        // Invariant: an in-memory redb database cannot fail to open.
+        panic!("in-memory store: {e}")
+    });
+    durable.set_spool_limits(plan.spool);
+    durable
+}
+
 fn hostname() -> String {
     nix::unistd::gethostname()
         .ok()
@@ -212,6 +238,7 @@ pub async fn run(
     let (api_stop_tx, api_stop_rx) = watch::channel(false);
     let api = tokio::spawn(crate::api::serve(listener, daemon.clone(), api_stop_rx));
     let scheduler = tokio::spawn(crate::scheduler::run(daemon.clone()));
+    daemon.nsca.sync(&daemon.plan(), &daemon.durable, None);
 
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -240,6 +267,10 @@ pub async fn run(
     });
     scheduler.abort();
     daemon.shutdown().await;
+    daemon.nsca.stop_all();
+    if let Err(e) = daemon.durable.flush().await {
+        error!(error = %e, "Cannot commit the durable store at shutdown.");
+    }
     api_stop_tx.send_replace(true);
     let _ = tokio::time::timeout(Duration::from_secs(2), api).await;
     info!("Stopped.");
