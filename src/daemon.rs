@@ -19,6 +19,7 @@ use crate::{
     check::{CheckResult, State},
     config::Plan,
     executor::Executor,
+    metrics::Metrics,
     nsca::sink::Sinks,
     runner,
     store::{CheckEntry, Store, durable::Durable},
@@ -43,6 +44,7 @@ pub struct Daemon {
     /// Set when shutdown starts: no new scheduled runs.
     stopping: watch::Sender<bool>,
     pub hostname: String,
+    pub metrics: Arc<Metrics>,
     /// The redb store under `state_dir` (memory when unset or unusable).
     pub durable: Durable,
     /// NSCA delivery tasks (one per `Nsca` action).
@@ -55,7 +57,7 @@ impl Daemon {
         let store = Store::new();
         store.apply(&plan.checks);
         let durable = open_durable(&plan);
-        Arc::new(Daemon {
+        let daemon = Arc::new(Daemon {
             plan: RwLock::new(Arc::new(plan)),
             store,
             executor,
@@ -63,9 +65,16 @@ impl Daemon {
             plan_version: watch::channel(0).0,
             stopping: watch::channel(false).0,
             hostname: hostname(),
+            metrics: Arc::new(Metrics::new()),
             durable,
             nsca: Sinks::default(),
-        })
+        });
+        let weak = Arc::downgrade(&daemon);
+        daemon
+            .metrics
+            .watch_executor(move || weak.upgrade().map_or(0, |d| d.executor.running()));
+        daemon.metrics.watch_spool(daemon.durable.clone());
+        daemon
     }
 
     pub fn plan(&self) -> Arc<Plan> {
@@ -83,9 +92,13 @@ impl Daemon {
     /// Swaps in a validated plan; returns (added, removed, changed) check names.
     pub fn apply_plan(&self, plan: Plan) -> (Vec<String>, Vec<String>, Vec<String>) {
         let changes = self.store.apply(&plan.checks);
+        for name in &changes.1 {
+            self.metrics.check_removed(name);
+        }
         self.executor.set_limit(plan.nr_concurrent_plugins);
         self.durable.set_spool_limits(plan.spool);
-        self.nsca.sync(&plan, &self.durable, None);
+        self.nsca
+            .sync(&plan, &self.durable, Some(self.metrics.clone()));
         *self.plan.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(plan);
         self.plan_version.send_modify(|v| *v += 1);
         changes
@@ -131,6 +144,7 @@ impl Daemon {
                     )
                 }
             };
+            daemon.metrics.observe_result(&spec, &result);
             daemon.store.record(&entry, result, &done);
         });
         rx
@@ -236,9 +250,20 @@ pub async fn run(
         .map_err(|e| anyhow::format_err!("cannot listen on {addr}: {e}"))?;
     info!(address = %listener.local_addr()?, checks = daemon.store.checks().len(), "Listening.");
     let (api_stop_tx, api_stop_rx) = watch::channel(false);
+    if let Some(addr) = daemon.plan().metrics_listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::format_err!("cannot listen on {addr} (metrics): {e}"))?;
+        let (metrics, stop) = (daemon.metrics.clone(), api_stop_rx.clone());
+        tokio::spawn(crate::metrics::serve(listener, metrics, stop));
+    }
     let api = tokio::spawn(crate::api::serve(listener, daemon.clone(), api_stop_rx));
     let scheduler = tokio::spawn(crate::scheduler::run(daemon.clone()));
-    daemon.nsca.sync(&daemon.plan(), &daemon.durable, None);
+    daemon.nsca.sync(
+        &daemon.plan(),
+        &daemon.durable,
+        Some(daemon.metrics.clone()),
+    );
 
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -252,9 +277,13 @@ pub async fn run(
                 match reload() {
                     Ok(plan) => {
                         let (added, removed, changed) = daemon.apply_plan(plan);
+                        daemon.metrics.config_reload(true);
                         info!(?added, ?removed, ?changed, "Configuration reloaded.");
                     }
-                    Err(e) => error!(error = %e, "Reload failed, keeping the running configuration."),
+                    Err(e) => {
+                        daemon.metrics.config_reload(false);
+                        error!(error = %e, "Reload failed, keeping the running configuration.");
+                    }
                 }
             }
         }

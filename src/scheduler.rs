@@ -73,8 +73,9 @@ pub async fn run(daemon: Arc<Daemon>) {
             let lateness = now.saturating_duration_since(due);
             if entry.running().is_some() {
                 debug!(check = %name, "Previous run still in progress, skipping this slot.");
-                let _ = lateness;
+                daemon.metrics.skipped(&entry.spec(), "overlap");
             } else {
+                daemon.metrics.scheduler_lateness(lateness);
                 daemon.start_run(&entry, false);
             }
             // Next slot on the same phase, skipping slots already missed (suspend, overload).

@@ -253,6 +253,19 @@ mod tests {
             .arg("30")
             .spawn()
             .expect("spawn");
+        // The kernel renames a vforked child after its parent resumes: wait for the new name.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while fs::read_to_string(format!("/proc/{}/comm", child.id()))
+            .ok()
+            .as_deref()
+            != Some(own_name.as_str())
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "child never took the name {own_name:?}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
         fs::write(&path, child.id().to_string()).expect("write");
         let outcome = Pidfile::create(&path);
         let _ = child.kill();

@@ -47,6 +47,7 @@ pub async fn serve(
 
 /// All routes, each also with a trailing `/` (except `/`).
 pub fn router(daemon: Arc<Daemon>) -> Router {
+    let metrics = daemon.metrics.clone();
     let mut app = Router::new().route("/", with_options(get(about), "GET, HEAD, OPTIONS"));
     type MakeRoute = fn() -> MethodRouter<AppState>;
     let routes: [(&str, MakeRoute, &str); 4] = [
@@ -65,6 +66,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
             .route(&format!("{path}/"), with_options(make(), allow));
     }
     app.route("/healthz", get(healthz))
+        .merge(crate::metrics::router(metrics.clone()))
         .fallback(not_found)
         .layer(middleware::map_response(method_not_allowed_json))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -72,6 +74,10 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
             Duration::from_secs(30),
         ))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::track_api,
+        ))
         .with_state(daemon)
 }
 

@@ -469,13 +469,22 @@ fn build(root: &Node, path: Option<PathBuf>) -> Result<Loaded, ConfigErrors> {
         warnings: Vec::new(),
     };
     if root.as_map().is_none() {
+        let start = Pos {
+            line: 1,
+            col: 1,
+            ..root.pos.clone()
+        };
         ctx.err(
-            &root.pos,
+            if root.is_null() { &start } else { &root.pos },
             "",
-            format!(
-                "the config must be a mapping of keys, found {}",
-                root.type_name()
-            ),
+            if root.is_null() {
+                "the config is empty".to_string()
+            } else {
+                format!(
+                    "the config must be a mapping of keys, found {}",
+                    root.type_name()
+                )
+            },
         );
         return Err(ConfigErrors { errors: ctx.errors });
     }
@@ -722,6 +731,12 @@ fn build(root: &Node, path: Option<PathBuf>) -> Result<Loaded, ConfigErrors> {
         );
     }
 
+    // The NRPE bridge (issue 7, D6): nrpe.cfg's commands become checks.
+    if ctx.errors.is_empty() && plan.nrpe.is_some() {
+        let at = get("nrpe").map_or(&root.pos, |n| &n.pos).clone();
+        super::nrpe::attach(&mut plan, &at, &mut ctx.errors, &mut ctx.warnings);
+    }
+
     if ctx.errors.is_empty() {
         Ok(Loaded {
             plan,
@@ -958,6 +973,7 @@ fn read_nrpe(ctx: &mut Ctx, node: &Node) -> Option<NrpeSettings> {
         tls: NrpeTls::On,
         interval: None,
         commands: Vec::new(),
+        bridge: None,
     };
     if node.is_null() {
         return Some(nrpe);

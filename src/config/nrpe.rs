@@ -19,12 +19,12 @@ use smoker_compat::{
 
 use crate::{
     check::{CheckSpec, Command, ExitCodes, Overlap, Principal, Schedule, State},
-    config::{NrpeSettings, NrpeTls, Plan},
+    config::{ConfigError, NrpeSettings, NrpeTls, Plan, yaml::Pos},
 };
 
 /// The NRPE bridge resolved from the YAML [`NrpeSettings`]: nrpe.cfg loaded,
 /// listen addresses known. This is what the NRPE server runs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NrpeBridge {
     pub config_path: PathBuf,
     pub config: Arc<NrpeConfig>,
@@ -264,6 +264,46 @@ pub fn checks(bridge: &NrpeBridge) -> Vec<CheckSpec> {
         .collect()
 }
 
+/// The loader's hook: resolves `plan.nrpe` into its `bridge`, adds the checks,
+/// and reports nrpe.cfg problems as config errors at their `file:line` (the
+/// rest at `at`, the `nrpe:` key) and nrpe.cfg warnings as config warnings.
+pub(crate) fn attach(
+    plan: &mut Plan,
+    at: &Pos,
+    errors: &mut Vec<ConfigError>,
+    warnings: &mut Vec<String>,
+) {
+    let error = |pos: Pos, path: &str, message: String| ConfigError {
+        pos: Some(pos),
+        path: path.to_string(),
+        message,
+    };
+    match apply(plan) {
+        Ok(Some(bridge)) => {
+            warnings.extend(bridge.warnings.iter().map(|w| format!("{w}: nrpe.config")));
+            if let Some(settings) = plan.nrpe.as_mut() {
+                settings.bridge = Some(Arc::new(bridge));
+            }
+        }
+        Ok(None) => {}
+        Err(NrpeConfigError::Cfg(CfgErrors(list))) => {
+            for e in list {
+                let pos = if e.line == 0 {
+                    at.clone()
+                } else {
+                    Pos {
+                        file: Arc::from(e.file.as_str()),
+                        line: e.line as u64,
+                        col: 1,
+                    }
+                };
+                errors.push(error(pos, "nrpe.config", e.kind.to_string()));
+            }
+        }
+        Err(e) => errors.push(error(at.clone(), "nrpe", e.to_string())),
+    }
+}
+
 /// Adds the nrpe checks to the YAML ones; a name used by both is an error (D6).
 pub fn merge_checks(
     yaml: &mut Vec<Arc<CheckSpec>>,
@@ -295,6 +335,7 @@ mod tests {
             tls,
             interval: interval.map(Duration::from_secs),
             commands: Vec::new(),
+            bridge: None,
         }
     }
 
@@ -380,5 +421,59 @@ mod tests {
             resolve(&settings("c.cfg", NrpeTls::On, None), dir.path()),
             Err(NrpeConfigError::Tls(_))
         ));
+    }
+
+    #[test]
+    fn yaml_nrpe_section_through_the_loader() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "nrpe.cfg",
+            "server_port=5777\ncommand[disk]=echo disk\ncommand[arg]=echo $ARG1$\nfoo=1\n",
+        );
+        let main = dir.path().join("smokerd.yaml");
+        let yaml = "plugins:\n  uptime:\n    Command: uptime\n    Interval: 60\nnrpe:\n  config: nrpe.cfg\n  listen: \"127.0.0.1:5999\"\n  tls: auto\n  interval: 120\n";
+        let loaded = crate::config::load_str(&main.display().to_string(), yaml, dir.path())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let plan = &loaded.plan;
+        let names: Vec<&str> = plan.checks.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["uptime", "disk", "arg"]);
+        let nrpe = plan.nrpe.as_ref().unwrap();
+        assert_eq!(nrpe.commands, ["disk", "arg"]);
+        let bridge = nrpe.bridge.as_ref().unwrap();
+        assert_eq!(
+            bridge.listen,
+            ["127.0.0.1:5999".parse::<SocketAddr>().unwrap()]
+        );
+        assert_eq!(bridge.tls, NrpeTls::Auto);
+        assert!(
+            loaded
+                .warnings
+                .iter()
+                .any(|w| w.contains("nrpe.cfg:4: unknown directive")),
+            "{:?}",
+            loaded.warnings
+        );
+        assert!(crate::config::summary(plan).contains("nrpe: 2 commands"));
+
+        // A clash with a plugin, and nrpe.cfg errors at their file:line.
+        write(dir.path(), "clash.cfg", "command[uptime]=uptime\n");
+        let e = crate::config::load_str(
+            &main.display().to_string(),
+            &yaml.replace("nrpe.cfg", "clash.cfg"),
+            dir.path(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("command[uptime] clashes"), "{e}");
+        write(dir.path(), "bad.cfg", "command_timeout=0\n");
+        let e = crate::config::load_str(
+            &main.display().to_string(),
+            &yaml.replace("nrpe.cfg", "bad.cfg"),
+            dir.path(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("bad.cfg:1:1: nrpe.config: invalid value"), "{e}");
     }
 }

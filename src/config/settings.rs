@@ -20,6 +20,9 @@ pub struct NrpeSettings {
     /// Names of the checks the NRPE bridge made from nrpe.cfg commands (filled by the
     /// bridge; counted by `summary`).
     pub commands: Vec<String>,
+    /// nrpe.cfg loaded and listen addresses resolved (filled by the loader through
+    /// `config::nrpe::attach`); what the NRPE server runs.
+    pub bridge: Option<std::sync::Arc<super::nrpe::NrpeBridge>>,
 }
 
 /// `nrpe.tls`: `on` (nrpe's default), `off` (nrpe's `-n`), `auto` (both on one port).

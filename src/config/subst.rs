@@ -174,40 +174,33 @@ fn fill(
     Ok(out)
 }
 
+/// Renders one value the Python way; for the shell, the whole text is escaped: not only
+/// strings but also the repr of lists and dicts (which may carry plugin output, e.g.
+/// `%(messages)s` in an action), so no value can inject shell syntax.
 fn render(key: &str, value: &Value, conv: char, escape: bool) -> Result<String, SubstError> {
-    match conv {
+    let text = match conv {
         'd' | 'i' => match value {
-            Value::Bool(b) => Ok(if *b { "1" } else { "0" }.to_string()),
-            Value::Number(n) => Ok(n.as_i64().map_or_else(
-                || {
-                    n.as_u64().map_or_else(
-                        || format!("{}", n.as_f64().unwrap_or(0.0).trunc() as i64),
-                        |u| u.to_string(),
-                    )
-                },
-                |i| i.to_string(),
-            )),
-            other => Err(SubstError::Format(format!(
-                "%d format: a real number is required, not {} (parameter {key})",
-                python_type(other)
-            ))),
-        },
-        'r' => match value {
-            Value::String(s) if escape => {
-                check_line(key, s)?;
-                Ok(python_repr(&Value::String(shell_escape(s))))
+            Value::Bool(b) => if *b { "1" } else { "0" }.to_string(),
+            Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+                (Some(i), _) => i.to_string(),
+                (None, Some(u)) => u.to_string(),
+                _ => format!("{}", n.as_f64().unwrap_or(0.0).trunc() as i64),
+            },
+            other => {
+                return Err(SubstError::Format(format!(
+                    "%d format: a real number is required, not {} (parameter {key})",
+                    python_type(other)
+                )));
             }
-            other => Ok(python_repr(other)),
         },
-        _ => match value {
-            Value::String(s) if escape => {
-                check_line(key, s)?;
-                Ok(shell_escape(s))
-            }
-            Value::String(s) => Ok(s.clone()),
-            other => Ok(python_str(other)),
-        },
+        'r' => python_repr(value),
+        _ => python_str(value),
+    };
+    if !escape {
+        return Ok(text);
     }
+    check_line(key, &text)?;
+    Ok(shell_escape(&text))
 }
 
 fn check_line(key: &str, s: &str) -> Result<(), SubstError> {
@@ -404,15 +397,19 @@ mod tests {
             sub("%(i)s %(t)s %(f)s %(n)s", p.clone()).unwrap(),
             "5 True False None"
         );
+        let raw = |t: &str| substitute_raw(t, &|k| p.get(k).cloned()).unwrap();
+        assert_eq!(raw("%(x)s %(big)s %(small)s"), "1.5 1e+20 1e-05");
+        assert_eq!(raw("%(m)s"), "{'info': ['x'], 'error': [], 'warn': []}");
+        assert_eq!(raw("%(l)s"), "[1, \"a'b\", None]");
+        // For the shell, every rendered value is escaped, reprs included.
         assert_eq!(
             sub("%(x)s %(big)s %(small)s", p.clone()).unwrap(),
-            "1.5 1e+20 1e-05"
+            r"1\.5 1e\+20 1e\-05"
         );
         assert_eq!(
             sub("%(m)s", p.clone()).unwrap(),
-            "{'info': ['x'], 'error': [], 'warn': []}"
+            r"\{\'info\'\:\ \[\'x\'\]\,\ \'error\'\:\ \[\]\,\ \'warn\'\:\ \[\]\}"
         );
-        assert_eq!(sub("%(l)s", p.clone()).unwrap(), "[1, \"a'b\", None]");
         assert_eq!(sub("%(i)d %(t)d", p).unwrap(), "5 1");
     }
 
@@ -487,10 +484,40 @@ mod tests {
         .unwrap();
         let json_text = r#"{"status":"WARN","messages":{"info":[],"error":[],"warn":["disk 85%"]},"forced":false}"#;
         let want = format!(
-            "notify disk WARN hi False {{'info': [], 'error': [], 'warn': ['disk 85%']}} {}",
+            "notify disk WARN hi False {} {}",
+            shell_escape("{'info': [], 'error': [], 'warn': ['disk 85%']}"),
             shell_escape(json_text)
         );
         assert_eq!(out, want);
+    }
+
+    /// The real proof: through `/bin/sh -c`, every value arrives as one literal word.
+    #[test]
+    fn shell_receives_exactly_the_value() {
+        let values = [
+            json!("hello; touch /tmp/x"),
+            json!("$(id) `id` ${HOME} $HOME"),
+            json!("'single' \"double\" \\ back"),
+            json!("a|b&c>d<e!f*g?h[i]~j#k"),
+            json!(" lead and trail "),
+            json!("tab\there é ü"),
+            json!({"info": ["x'; rm -rf / #"], "error": [], "warn": []}),
+            json!([1, -2.5, null, true]),
+            json!(-7),
+        ];
+        for v in values {
+            let cmd = substitute("printf %%s %(V)s", &|_| Some(v.clone())).unwrap();
+            let out = std::process::Command::new("/bin/sh")
+                .arg("-c")
+                .arg(&cmd)
+                .output()
+                .unwrap();
+            assert_eq!(
+                String::from_utf8(out.stdout).unwrap(),
+                python_str(&v),
+                "{cmd}"
+            );
+        }
     }
 
     #[test]

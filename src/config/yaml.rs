@@ -184,11 +184,30 @@ pub fn parse_str(name: &str, text: &str, base_dir: &Path) -> Result<Node, YamlEr
 const ROOT_SPEC: &str = "<<smoker-root>>";
 const DIR_FRAGMENT: &str = "#dir";
 
-/// Rewrites `!include_dir ` to `!include#dir ` of the same length (D11).
+const INCLUDE_DIR_TAG: &str = "!include_dir";
+/// Same length as [`INCLUDE_DIR_TAG`], so columns stay exact.
+const INCLUDE_DIR_REWRITTEN: &str = "!include#dir";
+
+/// Rewrites `!include_dir` followed by blank space to `!include#dir` (D11). The
+/// library reads that as an include with fragment `dir`, which the resolver answers.
 fn rewrite_include_dir(text: &str) -> String {
-    // "!include_dir" and "!include#dir" have the same length: columns stay exact.
-    text.replace("!include_dir ", "!include#dir ")
-        .replace("!include_dir\t", "!include#dir\t")
+    if !text.contains(INCLUDE_DIR_TAG) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(INCLUDE_DIR_TAG) {
+        let after = &rest[i + INCLUDE_DIR_TAG.len()..];
+        out.push_str(&rest[..i]);
+        if after.starts_with([' ', '\t']) {
+            out.push_str(INCLUDE_DIR_REWRITTEN);
+        } else {
+            out.push_str(INCLUDE_DIR_TAG);
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 struct Source {
@@ -364,12 +383,13 @@ impl Resolver {
         }
         files.sort();
         let mut text = String::new();
-        for (stem, path) in &files {
-            let abs = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+        // File names only: this synthesized source's directory is the one listed, so
+        // they resolve there first and display as DIR/NAME.yaml.
+        for (stem, _) in &files {
             text.push_str(&format!(
                 "{}: !include {}\n",
                 yaml_quote(stem),
-                yaml_quote(&abs.display().to_string())
+                yaml_quote(&format!("{stem}.yaml"))
             ));
         }
         if text.is_empty() {
@@ -431,6 +451,10 @@ impl Resolver {
             },
             RawKind::Int(i) => Kind::Int(i),
             RawKind::Float(f) => Kind::Float(f),
+            // Undo the `!include_dir` rewrite where it hit text rather than a tag.
+            RawKind::Str(s) if s.contains(INCLUDE_DIR_REWRITTEN) => {
+                Kind::Str(s.replace(INCLUDE_DIR_REWRITTEN, INCLUDE_DIR_TAG))
+            }
             RawKind::Str(s) => Kind::Str(s),
             RawKind::Seq(items) => Kind::Seq(items.into_iter().map(|i| self.convert(i)).collect()),
             RawKind::Map(entries) => Kind::Map(
@@ -466,7 +490,10 @@ impl Resolver {
                 .sources
                 .get((*from - 1) as usize)
                 .map_or("?", |s| &s.name);
-            message.push_str(&format!(" (included from {parent}:{line}:{col})"));
+            // A synthesized `!include_dir` listing (named `DIR/`) is no place to point at.
+            if !parent.ends_with('/') {
+                message.push_str(&format!(" (included from {parent}:{line}:{col})"));
+            }
             source = *from;
         }
         YamlError {
@@ -639,5 +666,75 @@ mod tests {
     fn syntax_error_is_positioned() {
         let err = parse_str("bad.yaml", "a: [1, 2\nb: 3\n", Path::new(".")).unwrap_err();
         assert!(err.to_string().starts_with("bad.yaml:"), "{err}");
+    }
+
+    #[test]
+    fn include_dir_text_in_strings_is_kept() {
+        let n = parse("a: 'run !include_dir x'\nb: \"!include_dir\"\n");
+        assert_eq!(
+            n.get("a").unwrap().kind,
+            Kind::Str("run !include_dir x".into())
+        );
+        assert_eq!(n.get("b").unwrap().kind, Kind::Str("!include_dir".into()));
+    }
+
+    #[test]
+    fn include_dir_sorted_stems_and_errors_inside() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("p.d");
+        std::fs::create_dir(&d).unwrap();
+        std::fs::write(d.join("b.yaml"), "x: 2\n").unwrap();
+        std::fs::write(d.join("a.yaml"), "x: 1\n").unwrap();
+        std::fs::write(d.join("c.yml"), "x: 3\n").unwrap();
+        std::fs::write(d.join(".yaml"), "x: 4\n").unwrap();
+        let n = parse_str(
+            "m.yaml",
+            "p: !include_dir p.d\nq: !include_dir nope.d\n",
+            dir.path(),
+        )
+        .unwrap();
+        let keys: Vec<String> = n
+            .get("p")
+            .unwrap()
+            .as_map()
+            .unwrap()
+            .iter()
+            .map(|(k, _)| k.key_text())
+            .collect();
+        assert_eq!(keys, ["a", "b"]);
+        assert_eq!(n.get("q").unwrap().kind, Kind::Null);
+        assert_eq!(
+            n.get("p")
+                .unwrap()
+                .get("b")
+                .unwrap()
+                .get("x")
+                .unwrap()
+                .pos
+                .file
+                .as_ref(),
+            d.join("b.yaml").display().to_string()
+        );
+
+        std::fs::write(d.join("b.yaml"), "x: [\n").unwrap();
+        let err = parse_str("m.yaml", "p: !include_dir p.d\n", dir.path()).unwrap_err();
+        let b = d.join("b.yaml").display().to_string();
+        assert_eq!(
+            err.to_string(),
+            format!("{b}:1:4: unclosed bracket '[' (included from m.yaml:1:17)")
+        );
+    }
+
+    #[test]
+    fn include_cycles_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.yaml"), "x: !include b.yaml\n").unwrap();
+        std::fs::write(dir.path().join("b.yaml"), "y: !include a.yaml\n").unwrap();
+        let err = parse_str("m.yaml", "top: !include a.yaml\n", dir.path()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("b.yaml:1:13: cyclic include detected: "),
+            "{err}"
+        );
     }
 }

@@ -32,7 +32,7 @@ use prometheus_client::{
     metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
     registry::Registry,
 };
-use tracing::warn;
+use tracing::{info, warn};
 
 use crate::{
     check::{CheckResult, CheckSpec},
@@ -609,6 +609,25 @@ pub fn router<S>(metrics: Arc<Metrics>) -> axum::Router<S> {
     axum::Router::new()
         .route("/metrics", axum::routing::get(handler))
         .with_state(metrics)
+}
+
+/// Serves [`router`] alone on `listener` (`metrics: {listen}`) until `stop` turns true.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    metrics: Arc<Metrics>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    if let Ok(address) = listener.local_addr() {
+        info!(%address, "Metrics listening.");
+    }
+    let result = axum::serve(listener, router::<()>(metrics))
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        })
+        .await;
+    if let Err(error) = result {
+        warn!(%error, "Metrics server stopped.");
+    }
 }
 
 /// Middleware counting API requests by matched route and status code. Mount with

@@ -823,3 +823,304 @@ fn check_smoker_against_the_original_daemon() {
     // usage errors are UNKNOWN for Nagios
     assert_eq!(client.check(&["--bogus"]).status.code(), Some(3));
 }
+
+/// A fake smokerd (Python's http.server): plain or TLS with a throwaway certificate, an
+/// optional bearer token, forced runs that finish after `delay` seconds. `about.host` is
+/// `fake-<local address>`, so every 127.0.0.x target is a host of its own.
+struct FakeDaemon {
+    port: u16,
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+const FAKE_DAEMON: &str = r#"
+import http.server, json, ssl, sys, threading, time
+bind, cert, key, token, delay = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
+RESULT = {"status": "ERROR", "state": "UNKNOWN", "messages": {"info": [], "error": ["timed out"], "warn": []},
+          "lastRun": "2026-11-25T12:00:00.5", "componentResults": None, "action": None, "forced": False,
+          "output": "timed out", "perfdata": [{"label": "time", "value": 30, "uom": "s", "warn": None, "crit": None, "min": 0, "max": None}]}
+def plugin(forced):
+    body = {"lastResult": RESULT, "links": {"self": "/plugins/slow"}, "name": "slow", "nextRun": None,
+            "parameters": {"Command": "sleep 99", "Category": "x"}}
+    if forced:
+        body = dict(body, forcedResult={"status": "OK", "messages": {"info": ["done"], "error": [], "warn": []},
+                    "lastRun": "2026-11-25T12:00:01", "componentResults": None, "action": None, "forced": True})
+    return {"plugin": body}
+lock = threading.Lock()
+processes = {}
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def send(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def authorized(self):
+        if token != "-" and self.headers.get("Authorization") != "Bearer " + token:
+            self.send(401, {"message": "missing or wrong token"})
+            return False
+        return True
+    def do_GET(self):
+        if not self.authorized():
+            return
+        if self.path == "/":
+            name = "fake-" + self.connection.getsockname()[0]
+            return self.send(200, {"about": {"host": name, "title": "Smoker daemon API", "links": [
+                {"rel": "plugins", "href": "/plugins", "methods": "GET", "title": "plugins"},
+                {"rel": "processes", "href": "/processes", "methods": "GET, POST", "title": "force"}]}})
+        if self.path == "/plugins":
+            return self.send(200, {"plugins": {"items": [plugin(False)]}})
+        if self.path.startswith("/processes/"):
+            with lock:
+                started = processes.get(self.path)
+            if started is None:
+                return self.send(404, {"message": "Process id not found"})
+            if time.time() - started < delay:
+                return self.send(202, {"asyncTask": {"link": {"poll": self.path}}})
+            return self.send(200, {"plugins": {"items": [plugin(True)]}})
+        self.send(404, {"message": "Not Found"})
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        self.rfile.read(length)
+        if not self.authorized():
+            return
+        with lock:
+            path = "/processes/%d" % (len(processes) + 1)
+            processes[path] = time.time()
+        self.send(202, {"asyncTask": {"link": {"poll": path}}})
+    def log_message(self, *args):
+        pass
+class Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 1024
+    daemon_threads = True
+server = Server((bind, 0), Handler)
+if cert != "-":
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
+impl FakeDaemon {
+    fn start(bind: &str, tls: bool, token: &str, delay: f64) -> FakeDaemon {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        if tls {
+            let mut openssl = Command::new("openssl");
+            openssl
+                .args([
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-days",
+                    "1",
+                    "-subj",
+                    "/CN=localhost",
+                ])
+                .args([
+                    "-addext",
+                    "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                    "-keyout",
+                ])
+                .arg(&key)
+                .arg("-out")
+                .arg(&cert)
+                .stderr(Stdio::null());
+            assert!(run_with(openssl, Duration::from_secs(60)).status.success());
+        }
+        let script = dir.path().join("fake.py");
+        std::fs::write(&script, FAKE_DAEMON).unwrap();
+        let mut command = Command::new("python3");
+        command.arg(&script).arg(bind);
+        if tls {
+            command.arg(&cert).arg(&key);
+        } else {
+            command.args(["-", "-"]);
+        }
+        let mut child = command
+            .arg(token)
+            .arg(delay.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = Vec::new();
+            let mut byte = [0u8; 1];
+            while stdout.read(&mut byte).unwrap_or(0) == 1 && byte[0] != b'\n' {
+                line.push(byte[0]);
+            }
+            let _ = tx.send(String::from_utf8_lossy(&line).trim().parse::<u16>());
+        });
+        let port = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("fake daemon did not start")
+            .unwrap();
+        FakeDaemon { port, child, dir }
+    }
+
+    fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    fn ca(&self) -> String {
+        self.dir.path().join("cert.pem").display().to_string()
+    }
+}
+
+impl Drop for FakeDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn hundreds_of_hosts_at_once() {
+    let fake = FakeDaemon::start("0.0.0.0", false, "-", 1.0);
+    let client = Client::new();
+    // Every 127.0.0.x is this machine: 200 distinct hosts from one listener.
+    let targets: Vec<String> = (2..202)
+        .map(|i| format!("127.0.0.{i}:{}", fake.port))
+        .collect();
+    let mut args: Vec<&str> = vec!["-f", "-o", "json", "-s"];
+    args.extend(targets.iter().map(String::as_str));
+    let started = Instant::now();
+    let output = client.cli(&args);
+    let elapsed = started.elapsed();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let hosts = json.as_object().unwrap();
+    assert_eq!(hosts.len(), 200, "{}", stderr(&output));
+    for (name, host) in hosts {
+        assert!(name.starts_with("fake-127.0.0."), "{name}");
+        assert_eq!(
+            host["plugins"]["slow"]["forcedResult"]["status"], "OK",
+            "{name}"
+        );
+        assert_eq!(host["status"], "OK", "forced result shown: {name}");
+    }
+    // One 1 s check per host, polled: far below 200 sequential runs.
+    assert!(elapsed < Duration::from_secs(12), "took {elapsed:?}");
+}
+
+#[test]
+fn tls_and_tokens() {
+    let fake = FakeDaemon::start("127.0.0.1", true, "s3cret", 0.0);
+    let client = Client::new();
+    let url = fake.url();
+    let ca = fake.ca();
+
+    // unknown CA: the host's problem, reported
+    let output = client.cli(&["-s", &url, "--token", "s3cret", "-o", "json"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains(&format!("ERROR: Host {url}: ")),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("certificate"),
+        "{}",
+        stderr(&output)
+    );
+
+    // --ca-file + --token
+    let output = client.cli(&[
+        "-s",
+        &url,
+        "--ca-file",
+        &ca,
+        "--token",
+        "s3cret",
+        "-o",
+        "minimal",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "fake-127.0.0.1                     [UNKNOWN]\n- slow                             [UNKNOWN] (2026-11-25 12:00:00)\n"
+    );
+
+    // --insecure + SMOKER_TOKEN; the daemon's `state` wins over `status` (D1) -> -e fails
+    let mut command = client.command(
+        smokercli(),
+        &["-s", &url, "--insecure", "-e", "-o", "nagios"],
+    );
+    command.env("SMOKER_TOKEN", "s3cret");
+    let output = run_with(command, Duration::from_secs(60));
+    assert_eq!(
+        stdout(&output),
+        "UNKNOWN: 1 checks on 1 host: 1 UNKNOWN (slow) | 'slow::time'=30s;;;0\n"
+    );
+    assert_eq!(output.status.code(), Some(3));
+    let output = client.cli(&["-s", &url, "--insecure", "--token", "s3cret", "-e"]);
+    assert_eq!(output.status.code(), Some(69));
+
+    // wrong token: the daemon's message is shown
+    let output = client.cli(&["-s", &url, "--insecure", "--token", "nope"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("HTTP 401: missing or wrong token"),
+        "{}",
+        stderr(&output)
+    );
+
+    // check_smoker: same options; perfdata from the result
+    let output = client.check(&["-H", &url, "--ca-file", &ca, "--token", "s3cret", "slow"]);
+    assert_eq!(
+        (stdout(&output), output.status.code()),
+        ("UNKNOWN: timed out | 'time'=30s;;;0\n".to_owned(), Some(3))
+    );
+    let output = client.check(&["-H", &url, "--token", "s3cret", "slow"]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        stdout(&output).starts_with(&format!("UNKNOWN: can't open {url}/: ")),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn colours_and_progress_only_on_a_terminal() {
+    let daemon = OrigDaemon::start();
+    let client = Client::new();
+    let target = daemon.target();
+    // `script` gives the client a pseudo-terminal as stdout.
+    let on_tty = |extra: &str, no_color: bool| {
+        let line = format!("{} -s {target} -p uptime -f {extra}", smokercli());
+        let mut command = client.command("script", &["-qec", &line, "/dev/null"]);
+        if no_color {
+            command.env("NO_COLOR", "1");
+        }
+        stdout(&run_with(command, Duration::from_secs(60)))
+    };
+    let coloured = on_tty("", false);
+    assert!(coloured.contains("[\x1b[1;32mOK\x1b[0;0m]"), "{coloured:?}");
+    assert!(
+        coloured.contains("Running plugins"),
+        "progress bar on a terminal: {coloured:?}"
+    );
+    let plain = on_tty("--no-colors --no-progress", false);
+    assert!(
+        !plain.contains("\x1b[1;32m") && !plain.contains("Running plugins"),
+        "{plain:?}"
+    );
+    assert!(plain.contains("[OK]"), "{plain:?}");
+    let no_color = on_tty("", true);
+    assert!(!no_color.contains("\x1b[1;32m"), "{no_color:?}");
+    // piped: neither
+    let piped = stdout(&client.cli(&["-s", &target, "-p", "uptime", "-f"]));
+    assert!(
+        !piped.contains('\x1b') && !piped.contains("Running plugins"),
+        "{piped:?}"
+    );
+}

@@ -398,7 +398,11 @@ plugins:
     );
     assert_eq!(
         p.command,
-        Command::Shell("echo 1 True 2.5 default T None [1, 'x', None]".into())
+        Command::Shell(format!(
+            "echo 1 True {} default T None {}",
+            subst::shell_escape("2.5"),
+            subst::shell_escape("[1, 'x', None]")
+        ))
     );
     assert_eq!(p.timeout, Duration::from_secs(7));
     assert_eq!(
@@ -544,7 +548,15 @@ fn nrpe_section_accepts_on_off_auto_and_booleans() {
     let nrpe = loaded.plan.nrpe.unwrap();
     assert_eq!(nrpe.config, PathBuf::from("/etc/nagios/nrpe.cfg"));
     assert_eq!((nrpe.listen, nrpe.interval), (None, None));
-    let loaded = load("nrpe: {config: /x/nrpe.cfg, listen: '[::]:5666', interval: 60}\n").unwrap();
+    // The loader reads nrpe.cfg (config::nrpe::attach): give it a real one.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("nrpe.cfg");
+    std::fs::write(&cfg, "command[x]=true\n").unwrap();
+    let loaded = load(&format!(
+        "nrpe: {{config: {}, listen: '[::]:5666', interval: 60}}\n",
+        cfg.display()
+    ))
+    .unwrap();
     let nrpe = loaded.plan.nrpe.unwrap();
     assert_eq!(nrpe.listen.as_deref(), Some("[::]:5666"));
     assert_eq!(nrpe.interval, Some(Duration::from_secs(60)));
@@ -558,6 +570,7 @@ fn nrpe_section_accepts_on_off_auto_and_booleans() {
         errors("{}\n"),
         ["t.yaml:1:1: plugins: no plugins configured (and no nrpe: section)"]
     );
+    assert_eq!(errors("# nothing\n"), ["t.yaml:1:1: the config is empty"]);
     assert_eq!(
         errors("- a\n"),
         ["t.yaml:1:1: the config must be a mapping of keys, found a list"]
