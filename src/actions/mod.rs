@@ -72,7 +72,7 @@ pub async fn run(
             }
             // Queued in the durable spool; the action's sink delivers it (D5).
             ActionKind::Nsca(settings) => crate::nsca::sink::enqueue(
-                &daemon.durable,
+                daemon.durable(),
                 name,
                 settings,
                 &daemon.hostname,
