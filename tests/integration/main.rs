@@ -9,3 +9,4 @@ mod metrics;
 mod nrpe;
 mod nsca;
 mod packaging;
+mod serial_cli;
