@@ -49,9 +49,23 @@ pub const NRPE_VERSION: &str = "4.1.0";
 pub const CHILD_PATH: &str = "/usr/bin:/bin:/usr/sbin:/sbin";
 /// How long a command's group gets between SIGTERM and SIGKILL after `command_timeout`.
 const KILL_GRACE: Duration = Duration::from_secs(1);
+/// nrpe's `socket_timeout` for reading the request once connected.
+const SOCKET_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to wait for the client to close after the reply (so unread bytes
 /// such as v3's 3 pad bytes never turn our close into a reset).
 const LINGER: Duration = Duration::from_secs(2);
+
+/// Gives the NRPE server the one shared [`Executor`] (the daemon implements it
+/// for its state, which owns the executor).
+pub trait HasExecutor: Send + Sync + 'static {
+    fn executor(&self) -> &Executor;
+}
+
+impl HasExecutor for Executor {
+    fn executor(&self) -> &Executor {
+        self
+    }
+}
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +114,7 @@ impl Dropped {
 /// Everything a connection needs, shared.
 struct Server {
     bridge: Arc<NrpeBridge>,
-    executor: Arc<Executor>,
+    executor: Arc<dyn HasExecutor>,
     metrics: Arc<Metrics>,
     tls: Option<openssl::ssl::SslContext>,
     /// `max_commands`; `None` = unlimited.
@@ -117,7 +131,7 @@ struct Server {
 /// next to a bound IPv4 one (hosts without IPv6).
 pub async fn serve(
     bridge: Arc<NrpeBridge>,
-    executor: Arc<Executor>,
+    executor: Arc<dyn HasExecutor>,
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), NrpeError> {
@@ -167,7 +181,7 @@ fn bind_one(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
 pub async fn serve_on(
     listeners: Vec<TcpListener>,
     bridge: Arc<NrpeBridge>,
-    executor: Arc<Executor>,
+    executor: Arc<dyn HasExecutor>,
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), NrpeError> {
@@ -223,7 +237,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 impl Server {
     fn new(
         bridge: Arc<NrpeBridge>,
-        executor: Arc<Executor>,
+        executor: Arc<dyn HasExecutor>,
         metrics: Arc<Metrics>,
     ) -> Result<Server, NrpeError> {
         let c = &bridge.config;
@@ -327,9 +341,9 @@ impl Server {
         peer: SocketAddr,
     ) -> Result<(), Dropped> {
         let c = &self.bridge.config;
-        let wait = Duration::from_secs(u64::from(c.connection_timeout));
+        let wait = Duration::from_secs(u64::from(c.connection_timeout)).min(SOCKET_TIMEOUT);
         let bytes = match timeout(wait, read_packet(stream)).await {
-            Err(_) => return Err(Dropped::Timeout(c.connection_timeout)),
+            Err(_) => return Err(Dropped::Timeout(wait.as_secs() as u32)),
             Ok(r) => r?,
         };
         let packet = nrpe_packet::decode(&bytes)?;
@@ -364,6 +378,7 @@ impl Server {
         };
         let outcome = self
             .executor
+            .executor()
             .run(ProcessRequest {
                 program: Program::Shell(line),
                 env: Environment::Clean(self.env.clone()),
