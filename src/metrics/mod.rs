@@ -6,7 +6,8 @@
 //! negotiation: OpenMetrics when the scraper asks for it, Prometheus text 0.0.4
 //! otherwise (both encoded by `prometheus-client`; 0.26 has a 0.0.4 encoder that puts
 //! HELP/TYPE on the `_total` names and escapes label values). It never reads the
-//! config or the store: callers hand in specs and results.
+//! config: callers hand in specs and results; the executor's running count and the
+//! NSCA spool occupancy are read at scrape time from what `watch_*` was given.
 
 mod checks;
 pub mod perfdata;
