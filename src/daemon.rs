@@ -4,7 +4,14 @@
 //! processes (POST /processes), and the one way a check run starts
 //! ([`Daemon::start_run`]: a single run per check, forced runs attach to a run
 //! in progress). `run` binds the API, starts the scheduler and waits for
-//! SIGTERM/SIGINT (graceful stop) or SIGHUP (reload).
+//! SIGTERM/SIGINT (graceful stop) or SIGHUP (reload). The durable store, reloads,
+//! the API listener and `/healthz` are in [`lifecycle`].
+
+mod lifecycle;
+
+pub use lifecycle::{
+    DEFAULT_STATE_DIR, Health, Loader, ReloadError, ReloadReport, RunOptions, StateStore,
+};
 
 use std::{
     net::SocketAddr,
@@ -22,6 +29,7 @@ use crate::{
     metrics::Metrics,
     runner,
     store::{CheckEntry, Store},
+    systemd,
 };
 
 /// One POST /processes: the plugins it forced, in order.
@@ -43,11 +51,14 @@ pub struct Daemon {
     /// Set when shutdown starts: no new scheduled runs.
     stopping: watch::Sender<bool>,
     pub hostname: String,
+    /// The durable store (file or memory).
+    state: StateStore,
+    lifecycle: lifecycle::Lifecycle,
     pub metrics: Arc<Metrics>,
 }
 
 impl Daemon {
-    pub fn new(plan: Plan) -> Arc<Daemon> {
+    pub fn new(plan: Plan, state: StateStore) -> Arc<Daemon> {
         let executor = Executor::new(plan.nr_concurrent_plugins);
         let store = Store::new();
         store.apply(&plan.checks);
@@ -59,12 +70,18 @@ impl Daemon {
             plan_version: watch::channel(0).0,
             stopping: watch::channel(false).0,
             hostname: hostname(),
+            state,
+            lifecycle: lifecycle::Lifecycle::default(),
             metrics: Arc::new(Metrics::new()),
         });
         let weak = Arc::downgrade(&daemon);
         daemon
             .metrics
             .watch_executor(move || weak.upgrade().map_or(0, |d| d.executor.running()));
+        let weak = Arc::downgrade(&daemon);
+        daemon
+            .metrics
+            .watch_store(move || weak.upgrade().is_some_and(|d| d.state.persistent()));
         daemon
     }
 
@@ -133,7 +150,7 @@ impl Daemon {
                 }
             };
             daemon.metrics.observe_result(&spec, &result);
-            daemon.store.record(&entry, result, &done);
+            daemon.record(&entry, result, &done);
         });
         rx
     }
@@ -198,6 +215,7 @@ impl Daemon {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        self.flush_store().await;
     }
 }
 
@@ -208,63 +226,79 @@ fn hostname() -> String {
         .unwrap_or_else(|| "localhost".to_string())
 }
 
-/// Runs the daemon until SIGTERM/SIGINT. `reload` re-reads the configuration.
-pub async fn run(
-    plan: Plan,
-    reload: Arc<dyn Fn() -> Result<Plan, String> + Send + Sync>,
-) -> anyhow::Result<()> {
+/// Runs the daemon until SIGTERM/SIGINT: pidfile, durable store and history, API,
+/// scheduler, systemd notifications; SIGHUP reloads through `options.loader`.
+pub async fn run(plan: Plan, options: RunOptions) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
-
-    let addr = listen_addr(&plan)?;
-    let daemon = Daemon::new(plan);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| anyhow::format_err!("cannot listen on {addr}: {e}"))?;
-    info!(address = %listener.local_addr()?, checks = daemon.store.checks().len(), "Listening.");
-    let (api_stop_tx, api_stop_rx) = watch::channel(false);
-    if let Some(addr) = daemon.plan().metrics_listen {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| anyhow::format_err!("cannot listen on {addr} (metrics): {e}"))?;
-        let (metrics, stop) = (daemon.metrics.clone(), api_stop_rx.clone());
-        tokio::spawn(crate::metrics::serve(listener, metrics, stop));
-    }
-    let api = tokio::spawn(crate::api::serve(listener, daemon.clone(), api_stop_rx));
-    let scheduler = tokio::spawn(crate::scheduler::run(daemon.clone()));
 
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
+    let pidfile = match &plan.pidfile {
+        Some(path) => Some(systemd::Pidfile::create(path)?),
+        None => None,
+    };
+    let pidfile = Arc::new(Mutex::new(pidfile));
+    let addr = listen_addr(&plan)?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::format_err!("cannot listen on {addr}: {e}"))?;
+    let state = {
+        let plan = plan.clone();
+        tokio::task::spawn_blocking(move || StateStore::open(&plan)).await??
+    };
+    let daemon = Daemon::new(plan, state);
+    daemon.set_run_options(options);
+    let entries: Vec<Arc<CheckEntry>> = daemon.store.checks().values().cloned().collect();
+    daemon.restore_history(&entries).await;
+    info!(address = %listener.local_addr()?, checks = entries.len(), "Listening.");
+    daemon.serve_api(listener);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    if let Some(addr) = daemon.plan().metrics_listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::format_err!("cannot listen on {addr} (metrics): {e}"))?;
+        let (metrics, stop) = (daemon.metrics.clone(), stop_rx.clone());
+        tokio::spawn(crate::metrics::serve(listener, metrics, stop));
+    }
+    let scheduler = tokio::spawn(crate::scheduler::run(daemon.clone()));
+    let prune = tokio::spawn(daemon.clone().prune_loop());
+    let watchdog = tokio::spawn(systemd::run_watchdog());
+    systemd::notify_ready();
+    systemd::notify_status(&daemon.status_line());
+
     loop {
         tokio::select! {
             _ = term.recv() => { info!(signal = "SIGTERM", "Shutting down."); break; }
             _ = int.recv() => { info!(signal = "SIGINT", "Shutting down."); break; }
             _ = hup.recv() => {
                 info!(signal = "SIGHUP", "Reloading configuration.");
-                match reload() {
-                    Ok(plan) => {
-                        let (added, removed, changed) = daemon.apply_plan(plan);
-                        daemon.metrics.config_reload(true);
-                        info!(?added, ?removed, ?changed, "Configuration reloaded.");
-                    }
-                    Err(e) => {
-                        daemon.metrics.config_reload(false);
-                        error!(error = %e, "Reload failed, keeping the running configuration.");
-                    }
-                }
+                let daemon = daemon.clone();
+                // The outcome is logged and shown in /healthz by `reload` itself.
+                tokio::spawn(async move { let _ = daemon.reload().await; });
             }
         }
     }
-    // A second signal exits at once.
-    tokio::spawn(async move {
-        tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
-        warn!("Second signal, exiting now.");
-        std::process::exit(1);
-    });
+    systemd::notify_stopping();
+    // A second signal exits at once: kill what still runs, drop the pidfile.
+    {
+        let daemon = daemon.clone();
+        let pidfile = pidfile.clone();
+        tokio::spawn(async move {
+            tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+            warn!("Second signal, exiting now.");
+            daemon.kill_running();
+            drop(pidfile.lock().unwrap_or_else(|e| e.into_inner()).take());
+            std::process::exit(1);
+        });
+    }
     scheduler.abort();
+    prune.abort();
     daemon.shutdown().await;
-    api_stop_tx.send_replace(true);
-    let _ = tokio::time::timeout(Duration::from_secs(2), api).await;
+    stop_tx.send_replace(true);
+    daemon.stop_api(Duration::from_secs(2)).await;
+    watchdog.abort();
+    drop(pidfile.lock().unwrap_or_else(|e| e.into_inner()).take());
     info!("Stopped.");
     Ok(())
 }

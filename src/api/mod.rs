@@ -15,7 +15,7 @@ use axum::{
     http::{HeaderValue, Method, StatusCode, header},
     middleware,
     response::{IntoResponse, Response},
-    routing::{MethodRouter, get},
+    routing::{MethodRouter, get, post},
 };
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -66,6 +66,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
             .route(&format!("{path}/"), with_options(make(), allow));
     }
     app.route("/healthz", get(healthz))
+        .route("/v2/reload", post(reload))
         .merge(crate::metrics::router(metrics.clone()))
         .fallback(not_found)
         .layer(middleware::map_response(method_not_allowed_json))
@@ -336,10 +337,21 @@ async fn force(State(daemon): State<AppState>, body: Bytes) -> Response {
     async_task(id)
 }
 
+/// `GET /healthz` (D8): 200 when ok, 503 when degraded (stale config, store in memory).
 async fn healthz(State(daemon): State<AppState>) -> Response {
-    let _ = &daemon;
-    json_response(
-        StatusCode::OK,
-        &json!({"status": "ok", "config": "ok", "store": "memory"}),
-    )
+    let health = daemon.health();
+    let status = if health.ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    json_response(status, &health.to_json())
+}
+
+/// `POST /v2/reload` (D8): 200 with the changes, or 422 with the errors.
+async fn reload(State(daemon): State<AppState>) -> Response {
+    match daemon.reload().await {
+        Ok(report) => json_response(StatusCode::OK, &report.to_json()),
+        Err(e) => json_response(StatusCode::UNPROCESSABLE_ENTITY, &e.to_json()),
+    }
 }

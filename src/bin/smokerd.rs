@@ -9,7 +9,11 @@ use std::{
 };
 
 use clap::{Parser, Subcommand};
-use smoker::config::{self, Plan};
+use smoker::{
+    config::{self, Plan},
+    daemon::{Loader, RunOptions},
+    logging::Verbosity,
+};
 
 /// The system-wide configuration used when `-c` is not given.
 const SYSTEM_CONFIG: &str = "/etc/smokerd/smokerd.yaml";
@@ -91,29 +95,6 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(args: &RunArgs, plan: Option<&Plan>) {
-    use tracing_subscriber::EnvFilter;
-    let level = if args.debug {
-        "debug".to_string()
-    } else if args.verbose {
-        "info".to_string()
-    } else {
-        plan.and_then(|p| p.log_level.clone())
-            .unwrap_or_else(|| "info".to_string())
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let json = plan.is_some_and(|p| p.log_format == config::LogFormat::Json);
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    let _ = if json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
-}
-
 /// Which configuration to read.
 fn source(args: &RunArgs) -> Source {
     if let Some(dir) = &args.conf_d {
@@ -166,11 +147,15 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(plan) => plan,
         Err(code) => return code,
     };
-    init_logging(&args, Some(&plan));
+    let log = smoker::logging::init(
+        Verbosity::from_flags(args.verbose, args.debug),
+        plan.log_level.as_deref(),
+        plan.log_format,
+    );
     let source = source(&args);
     let pidfile = args.pidfile.clone();
-    let reload = Arc::new(move || -> Result<Plan, String> {
-        let mut loaded = read(&source).map_err(|e| e.to_string())?;
+    let loader: Loader = Arc::new(move || -> Result<Plan, Vec<String>> {
+        let mut loaded = read(&source).map_err(|e| e.lines())?;
         for warning in &loaded.warnings {
             tracing::warn!(warning = %warning, "Configuration warning.");
         }
@@ -189,7 +174,11 @@ fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(smoker::daemon::run(plan, reload)) {
+    let options = RunOptions {
+        loader: Some(loader),
+        log: Some(log),
+    };
+    match runtime.block_on(smoker::daemon::run(plan, options)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "Start-up failed.");

@@ -565,7 +565,7 @@ fn build(root: &Node, path: Option<PathBuf>) -> Result<Loaded, ConfigErrors> {
     }
     for key in ["uid", "gid"] {
         if let Some(node) = get(key)
-            && let Err(msg) = read_principal(node)
+            && let Err(msg) = read_principal(node).and_then(|p| check_principal(key, p))
         {
             ctx.err(&node.pos, key, msg);
         }
@@ -783,6 +783,18 @@ fn read_principal(node: &Node) -> Result<Option<Principal>, String> {
             .map_err(|_| format!("must be a user/group name or an id 0-4294967295, got {i}")),
         _ => Err(expected("a user/group name or id", node)),
     }
+}
+
+/// A named user or group must exist (D4: everything is checked before anything starts).
+fn check_principal(key: &str, principal: Option<Principal>) -> Result<Option<Principal>, String> {
+    if let Some(p @ Principal::Name(_)) = &principal {
+        if key == "uid" {
+            crate::privileges::resolve_uid(p)?;
+        } else {
+            crate::privileges::resolve_gid(p)?;
+        }
+    }
+    Ok(principal)
 }
 
 fn read_spool(ctx: &mut Ctx, node: &Node) -> SpoolSettings {
@@ -1538,10 +1550,12 @@ fn finish_plugin(
     }
     let mut principal = |key: &str| -> Option<Principal> {
         let n = node(key)?;
-        read_principal(n).unwrap_or_else(|msg| {
-            ctx.err(&n.pos, kpath(key), msg);
-            None
-        })
+        read_principal(n)
+            .and_then(|p| check_principal(key, p))
+            .unwrap_or_else(|msg| {
+                ctx.err(&n.pos, kpath(key), msg);
+                None
+            })
     };
     let uid = principal("uid");
     let gid = principal("gid");

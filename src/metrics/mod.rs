@@ -191,6 +191,10 @@ pub mod family {
     /// `{reason}`
     pub static NRPE_REJECTED: Desc =
         desc("smoker_nrpe_rejected", "NRPE requests refused, by reason.");
+    pub static STORE_PERSISTENT: Desc = desc(
+        "smoker_store_persistent",
+        "1 while results are written to the durable store, 0 while they are kept in memory only.",
+    );
 }
 
 /// Buckets of `smoker_scheduler_lateness_seconds`.
@@ -249,6 +253,7 @@ pub struct Metrics {
     nsca_dropped: Counter,
     nrpe_requests: Counter,
     nrpe_rejected: Family<ReasonLabels, Counter>,
+    store_persistent: Gauge,
     /// Size of the last rendering, to size the next one.
     last_render_len: AtomicUsize,
     sources: Mutex<Sources>,
@@ -292,6 +297,7 @@ impl Metrics {
             nsca_dropped: Counter::default(),
             nrpe_requests: Counter::default(),
             nrpe_rejected: Family::default(),
+            store_persistent: Gauge::default(),
             last_render_len: AtomicUsize::new(0),
             sources: Mutex::default(),
         };
@@ -358,6 +364,11 @@ impl Metrics {
         register(&mut registry, &NSCA_DROPPED, metrics.nsca_dropped.clone());
         register(&mut registry, &NRPE_REQUESTS, metrics.nrpe_requests.clone());
         register(&mut registry, &NRPE_REJECTED, metrics.nrpe_rejected.clone());
+        register(
+            &mut registry,
+            &STORE_PERSISTENT,
+            metrics.store_persistent.clone(),
+        );
         registry.register_collector(Box::new(Arc::clone(&metrics.checks)));
         Metrics {
             registry,
@@ -432,6 +443,11 @@ impl Metrics {
         sources.spool = Some(store);
     }
 
+    /// `smoker_store_persistent` follows `persistent` (called at each scrape).
+    pub fn watch_store(&self, persistent: impl Fn() -> bool + Send + Sync + 'static) {
+        self.lock_sources().store_persistent = Some(Box::new(persistent));
+    }
+
     fn lock_sources(&self) -> MutexGuard<'_, Sources> {
         self.sources.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -442,6 +458,9 @@ impl Metrics {
         if let Some(running) = &sources.executor_running {
             self.executor_running
                 .set(i64::try_from(running()).unwrap_or(i64::MAX));
+        }
+        if let Some(persistent) = &sources.store_persistent {
+            self.store_persistent.set(i64::from(persistent()));
         }
         if let Some(store) = &sources.spool {
             let stats = store.spool_stats();
@@ -536,6 +555,7 @@ impl Metrics {
 #[derive(Default)]
 struct Sources {
     executor_running: Option<Box<dyn Fn() -> usize + Send + Sync>>,
+    store_persistent: Option<Box<dyn Fn() -> bool + Send + Sync>>,
     spool: Option<Durable>,
     /// Spool drops already counted in `smoker_nsca_dropped_total`.
     spool_dropped_seen: u64,
@@ -545,6 +565,7 @@ impl fmt::Debug for Sources {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sources")
             .field("executor_running", &self.executor_running.is_some())
+            .field("store_persistent", &self.store_persistent.is_some())
             .field("spool", &self.spool.is_some())
             .field("spool_dropped_seen", &self.spool_dropped_seen)
             .finish()

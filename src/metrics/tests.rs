@@ -233,6 +233,9 @@ smoker_nrpe_requests_total 1
 # HELP smoker_nrpe_rejected_total NRPE requests refused, by reason.
 # TYPE smoker_nrpe_rejected_total counter
 smoker_nrpe_rejected_total{{reason="acl"}} 1
+# HELP smoker_store_persistent 1 while results are written to the durable store, 0 while they are kept in memory only.
+# TYPE smoker_store_persistent gauge
+smoker_store_persistent 0
 "#,
         version = env!("CARGO_PKG_VERSION")
     );

@@ -53,6 +53,18 @@ const KILL_GRACE: Duration = Duration::from_secs(1);
 /// such as v3's 3 pad bytes never turn our close into a reset).
 const LINGER: Duration = Duration::from_secs(2);
 
+/// Gives the NRPE server the one shared [`Executor`] (the daemon implements it
+/// for its state, which owns the executor).
+pub trait HasExecutor: Send + Sync + 'static {
+    fn executor(&self) -> &Executor;
+}
+
+impl HasExecutor for Executor {
+    fn executor(&self) -> &Executor {
+        self
+    }
+}
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum NrpeError {
@@ -100,7 +112,7 @@ impl Dropped {
 /// Everything a connection needs, shared.
 struct Server {
     bridge: Arc<NrpeBridge>,
-    executor: Arc<Executor>,
+    executor: Arc<dyn HasExecutor>,
     metrics: Arc<Metrics>,
     tls: Option<openssl::ssl::SslContext>,
     /// `max_commands`; `None` = unlimited.
@@ -117,7 +129,7 @@ struct Server {
 /// next to a bound IPv4 one (hosts without IPv6).
 pub async fn serve(
     bridge: Arc<NrpeBridge>,
-    executor: Arc<Executor>,
+    executor: Arc<dyn HasExecutor>,
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), NrpeError> {
@@ -167,7 +179,7 @@ fn bind_one(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
 pub async fn serve_on(
     listeners: Vec<TcpListener>,
     bridge: Arc<NrpeBridge>,
-    executor: Arc<Executor>,
+    executor: Arc<dyn HasExecutor>,
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), NrpeError> {
@@ -223,7 +235,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 impl Server {
     fn new(
         bridge: Arc<NrpeBridge>,
-        executor: Arc<Executor>,
+        executor: Arc<dyn HasExecutor>,
         metrics: Arc<Metrics>,
     ) -> Result<Server, NrpeError> {
         let c = &bridge.config;
@@ -364,6 +376,7 @@ impl Server {
         };
         let outcome = self
             .executor
+            .executor()
             .run(ProcessRequest {
                 program: Program::Shell(line),
                 env: Environment::Clean(self.env.clone()),

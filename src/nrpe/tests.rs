@@ -316,3 +316,18 @@ async fn acl_matching() {
     assert!(!allowed(Some(&hosts), ip("::ffff:10.0.0.1")).await);
     assert!(!allowed(Some(&[]), ip("127.0.0.1")).await);
 }
+
+#[tokio::test]
+async fn max_commands_bounds_concurrent_children() {
+    let cfg = "max_commands=1\ncommand[nap]=sleep 0.4; echo rested\n";
+    let s = start(cfg, NrpeTls::Off).await;
+    let started = std::time::Instant::now();
+    let (a, b) = tokio::join!(
+        check_nrpe(s.port, &["-n", "-c", "nap"]),
+        check_nrpe(s.port, &["-n", "-c", "nap"])
+    );
+    assert_eq!(a, (0, "rested\n".into()));
+    assert_eq!(b, (0, "rested\n".into()));
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(790), "{took:?}");
+}

@@ -285,7 +285,7 @@ fn example_full_documents_and_loads_every_key() {
     assert_eq!(disk.command, Command::Argv(argv.map(String::from).to_vec()));
     assert_eq!(disk.env, [("LC_ALL".to_string(), "C".to_string())]);
     assert_eq!(disk.max_output, 64 << 10);
-    assert_eq!(disk.uid, Some(Principal::Name("nagios".into())));
+    assert_eq!(disk.uid, Some(Principal::Name("nobody".into())));
     assert_eq!(
         disk.action_on,
         [
@@ -538,26 +538,70 @@ fn duplicate_keys_last_wins_with_a_warning() {
 
 #[test]
 fn nrpe_section_accepts_on_off_auto_and_booleans() {
-    let tls = |v: &str| load(&format!("nrpe: {{tls: {v}}}\n")).map(|l| l.plan.nrpe.unwrap().tls);
-    assert_eq!(tls("on").unwrap(), NrpeTls::On);
-    assert_eq!(tls("yes").unwrap(), NrpeTls::On);
-    assert_eq!(tls("off").unwrap(), NrpeTls::Off);
-    assert_eq!(tls("false").unwrap(), NrpeTls::Off);
-    assert_eq!(tls("auto").unwrap(), NrpeTls::Auto);
-    let loaded = load("nrpe:\nplugins: {}\n").unwrap();
-    let nrpe = loaded.plan.nrpe.unwrap();
+    // The section's parsing alone (the bridge that reads nrpe.cfg comes after).
+    let section = |text: &str| {
+        let node = yaml::parse_str("t.yaml", text, Path::new(".")).unwrap();
+        let mut ctx = Ctx {
+            errors: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let nrpe = read_nrpe(&mut ctx, node.get("nrpe").unwrap());
+        (
+            nrpe,
+            ctx.errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+        )
+    };
+    let tls = |v: &str| section(&format!("nrpe: {{tls: {v}}}\n")).0.unwrap().tls;
+    assert_eq!(tls("on"), NrpeTls::On);
+    assert_eq!(tls("yes"), NrpeTls::On);
+    assert_eq!(tls("off"), NrpeTls::Off);
+    assert_eq!(tls("false"), NrpeTls::Off);
+    assert_eq!(tls("auto"), NrpeTls::Auto);
+    let nrpe = section("nrpe:\n").0.unwrap();
     assert_eq!(nrpe.config, PathBuf::from("/etc/nagios/nrpe.cfg"));
-    assert_eq!((nrpe.listen, nrpe.interval), (None, None));
-    let loaded = load("nrpe: {config: /x/nrpe.cfg, listen: '[::]:5666', interval: 60}\n").unwrap();
-    let nrpe = loaded.plan.nrpe.unwrap();
+    assert_eq!(
+        (nrpe.listen, nrpe.interval, nrpe.tls),
+        (None, None, NrpeTls::On)
+    );
+    let nrpe = section("nrpe: {config: /x/nrpe.cfg, listen: '[::]:5666', interval: 60}\n")
+        .0
+        .unwrap();
+    assert_eq!(nrpe.config, PathBuf::from("/x/nrpe.cfg"));
     assert_eq!(nrpe.listen.as_deref(), Some("[::]:5666"));
     assert_eq!(nrpe.interval, Some(Duration::from_secs(60)));
     assert_eq!(
-        errors("nrpe: {listen: nowhere}\n"),
+        section("nrpe: {listen: nowhere, tls: sometimes, port: 1}\n").1,
         [
-            "t.yaml:1:16: nrpe.listen: expected ADDR:PORT (e.g. 0.0.0.0:5666 or [::]:5666), found nowhere"
+            "t.yaml:1:41: nrpe.port: unknown key (allowed: config, listen, tls, interval)",
+            "t.yaml:1:16: nrpe.listen: expected ADDR:PORT (e.g. 0.0.0.0:5666 or [::]:5666), found nowhere",
+            "t.yaml:1:30: nrpe.tls: must be on, off or auto, found sometimes",
         ]
     );
+
+    // With a real nrpe.cfg its commands count in the summary, and no plugins: is fine.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("nrpe.cfg");
+    std::fs::write(
+        &cfg,
+        "server_port=5777\ncommand[check_a]=echo a\ncommand[check_b]=echo $ARG1$\n",
+    )
+    .unwrap();
+    let loaded = load(&format!(
+        "nrpe: {{config: {}, listen: '127.0.0.1:5777', tls: off}}\n",
+        cfg.display()
+    ))
+    .unwrap();
+    assert_eq!(
+        summary(&loaded.plan),
+        "OK: 2 plugins (0 scheduled), 0 actions, nrpe: 2 commands"
+    );
+}
+
+#[test]
+fn whole_config_shape_errors() {
     assert_eq!(
         errors("{}\n"),
         ["t.yaml:1:1: plugins: no plugins configured (and no nrpe: section)"]
@@ -672,5 +716,25 @@ fn ten_thousand_plugins_load_quickly() {
         started.elapsed() < Duration::from_secs(20),
         "{:?}",
         started.elapsed()
+    );
+}
+
+#[test]
+fn users_and_groups_must_exist() {
+    let loaded =
+        load("plugins: {a: {Command: x, uid: root, gid: 0}, b: {Command: y, uid: 'default'}}\n")
+            .unwrap();
+    assert_eq!(
+        check(&loaded, "a").uid,
+        Some(Principal::Name("root".into()))
+    );
+    assert_eq!(check(&loaded, "a").gid, Some(Principal::Id(0)));
+    assert_eq!(check(&loaded, "b").uid, None);
+    assert_eq!(
+        errors("uid: no-such-user-xyz\nplugins: {a: {Command: x, gid: no-such-group-xyz}}\n"),
+        [
+            "t.yaml:1:6: uid: unknown user no-such-user-xyz",
+            "t.yaml:2:32: plugins.a.gid: unknown group no-such-group-xyz"
+        ]
     );
 }

@@ -130,7 +130,8 @@ pub struct TestDaemon {
 }
 
 impl TestDaemon {
-    /// Starts smokerd on `yaml` (which must not set `bind_host`/`bind_port`).
+    /// Starts smokerd on `yaml` (which must not set `bind_host`/`bind_port`; without
+    /// `state_dir:` it gets `state_dir: {dir}/state`).
     pub fn start(yaml: &str) -> TestDaemon {
         Self::start_with(yaml, &[], &[])
     }
@@ -153,9 +154,15 @@ impl TestDaemon {
         let port = free_port();
         let config = dir.path().join("smokerd.yaml");
         let yaml = yaml.replace("{dir}", &dir.path().display().to_string());
+        // Each daemon gets its own durable store unless the test picks one.
+        let state_dir = if yaml.contains("state_dir:") {
+            String::new()
+        } else {
+            format!("state_dir: {}/state\n", dir.path().display())
+        };
         std::fs::write(
             &config,
-            format!("bind_host: 127.0.0.1\nbind_port: {port}\n{yaml}"),
+            format!("bind_host: 127.0.0.1\nbind_port: {port}\n{state_dir}{yaml}"),
         )
         .expect("write config");
         let mut daemon = TestDaemon {
