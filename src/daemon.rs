@@ -82,6 +82,10 @@ impl Daemon {
         daemon
             .metrics
             .watch_store(move || weak.upgrade().is_some_and(|d| d.state.persistent()));
+        let weak = Arc::downgrade(&daemon);
+        daemon
+            .metrics
+            .watch_spool(move || weak.upgrade().map(|d| d.durable().spool_stats()));
         daemon
     }
 
