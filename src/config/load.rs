@@ -141,10 +141,9 @@ pub fn load_conf_d(dir: &Path) -> Result<Loaded, ConfigErrors> {
         ("actions", "action.d"),
         ("plugins", "plugin.d"),
     ] {
-        text.push_str(&format!(
-            "{section}: !include_dir {}\n",
-            dir.join(sub).display()
-        ));
+        // Quoted: the directory may hold spaces or YAML punctuation.
+        let quoted = Value::String(dir.join(sub).display().to_string()).to_string();
+        text.push_str(&format!("{section}: !include_dir {quoted}\n"));
     }
     let root = yaml::parse_str(&name, &text, dir)?;
     build(&root, Some(dir.to_path_buf()))

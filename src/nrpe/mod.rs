@@ -49,6 +49,8 @@ pub const NRPE_VERSION: &str = "4.1.0";
 pub const CHILD_PATH: &str = "/usr/bin:/bin:/usr/sbin:/sbin";
 /// How long a command's group gets between SIGTERM and SIGKILL after `command_timeout`.
 const KILL_GRACE: Duration = Duration::from_secs(1);
+/// nrpe's `socket_timeout` for reading the request once connected.
+const SOCKET_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to wait for the client to close after the reply (so unread bytes
 /// such as v3's 3 pad bytes never turn our close into a reset).
 const LINGER: Duration = Duration::from_secs(2);
@@ -339,9 +341,9 @@ impl Server {
         peer: SocketAddr,
     ) -> Result<(), Dropped> {
         let c = &self.bridge.config;
-        let wait = Duration::from_secs(u64::from(c.connection_timeout));
+        let wait = Duration::from_secs(u64::from(c.connection_timeout)).min(SOCKET_TIMEOUT);
         let bytes = match timeout(wait, read_packet(stream)).await {
-            Err(_) => return Err(Dropped::Timeout(c.connection_timeout)),
+            Err(_) => return Err(Dropped::Timeout(wait.as_secs() as u32)),
             Ok(r) => r?,
         };
         let packet = nrpe_packet::decode(&bytes)?;

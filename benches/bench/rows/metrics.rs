@@ -37,8 +37,8 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
         None,
         Duration::from_secs(10),
     )?;
-    if probe.status == 404 && !util::source_has(&["src/metrics.rs", "src/metrics"]) {
-        return Err(util::not_built("GET /metrics is 404"));
+    if probe.status == 404 {
+        return Err(util::not_built("GET /metrics is 404 (not mounted)"));
     }
     let (_, body) = force_run(daemon.port, &names, Duration::from_secs(120))?;
     let ok = util::plugin_items(&body)
