@@ -86,7 +86,10 @@ impl Daemon {
         daemon
             .metrics
             .watch_store(move || weak.upgrade().is_some_and(|d| d.state.persistent()));
-        daemon.metrics.watch_spool(daemon.durable().clone());
+        let weak = Arc::downgrade(&daemon);
+        daemon
+            .metrics
+            .watch_spool(move || weak.upgrade().map(|d| d.durable().spool_stats()));
         daemon
     }
 
@@ -274,6 +277,8 @@ pub async fn run(plan: Plan, options: RunOptions) -> anyhow::Result<()> {
         let (metrics, stop) = (daemon.metrics.clone(), stop_rx.clone());
         tokio::spawn(crate::metrics::serve(listener, metrics, stop));
     }
+    // NRPE bridge (issue 7): binds now, stops with the API.
+    crate::nrpe::start(&daemon, stop_rx.clone())?;
     let scheduler = tokio::spawn(crate::scheduler::run(daemon.clone()));
     daemon.sync_nsca();
     let prune = tokio::spawn(daemon.clone().prune_loop());
