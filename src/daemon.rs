@@ -253,13 +253,11 @@ pub async fn run(plan: Plan, options: RunOptions) -> anyhow::Result<()> {
     daemon.restore_history(&entries).await;
     info!(address = %listener.local_addr()?, checks = entries.len(), "Listening.");
     daemon.serve_api(listener);
-    let (stop_tx, stop_rx) = watch::channel(false);
     if let Some(addr) = daemon.plan().metrics_listen {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| anyhow::format_err!("cannot listen on {addr} (metrics): {e}"))?;
-        let (metrics, stop) = (daemon.metrics.clone(), stop_rx.clone());
-        tokio::spawn(crate::metrics::serve(listener, metrics, stop));
+        daemon.serve_metrics(Some(listener));
     }
     let scheduler = tokio::spawn(crate::scheduler::run(daemon.clone()));
     let prune = tokio::spawn(daemon.clone().prune_loop());
@@ -295,8 +293,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> anyhow::Result<()> {
     scheduler.abort();
     prune.abort();
     daemon.shutdown().await;
-    stop_tx.send_replace(true);
-    daemon.stop_api(Duration::from_secs(2)).await;
+    daemon.stop_listeners(Duration::from_secs(2)).await;
     watchdog.abort();
     drop(pidfile.lock().unwrap_or_else(|e| e.into_inner()).take());
     info!("Stopped.");
