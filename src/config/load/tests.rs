@@ -738,3 +738,24 @@ fn users_and_groups_must_exist() {
         ]
     );
 }
+
+#[test]
+fn conf_d_in_an_awkward_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("my conf: d");
+    std::fs::create_dir_all(root.join("plugin.d")).unwrap();
+    std::fs::write(root.join("plugin.d/x.yaml"), "Command: uname\n").unwrap();
+    let loaded = load_conf_d(&root).unwrap();
+    assert_eq!(
+        summary(&loaded.plan),
+        "OK: 1 plugins (0 scheduled), 0 actions, nrpe: 0 commands"
+    );
+    // Empty dirs give null sections, as GENCONFIG's headers do: no plugins is an error.
+    std::fs::remove_file(root.join("plugin.d/x.yaml")).unwrap();
+    let err = load_conf_d(&root).unwrap_err().lines();
+    assert_eq!(err.len(), 1);
+    assert!(
+        err[0].ends_with(": plugins: no plugins configured (and no nrpe: section)"),
+        "{err:?}"
+    );
+}
