@@ -269,6 +269,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> anyhow::Result<()> {
     daemon.restore_history(&entries).await;
     info!(address = %listener.local_addr()?, checks = entries.len(), "Listening.");
     daemon.serve_api(listener);
+    let (stop_tx, stop_rx) = watch::channel(false);
     if let Some(addr) = daemon.plan().metrics_listen {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -312,6 +313,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> anyhow::Result<()> {
     scheduler.abort();
     prune.abort();
     daemon.shutdown().await;
+    stop_tx.send_replace(true);
     daemon.stop_listeners(Duration::from_secs(2)).await;
     watchdog.abort();
     drop(pidfile.lock().unwrap_or_else(|e| e.into_inner()).take());
