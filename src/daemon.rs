@@ -27,6 +27,7 @@ use crate::{
     config::Plan,
     executor::Executor,
     metrics::Metrics,
+    nsca::sink::Sinks,
     runner,
     store::{CheckEntry, Store},
     systemd,
@@ -55,6 +56,8 @@ pub struct Daemon {
     state: StateStore,
     lifecycle: lifecycle::Lifecycle,
     pub metrics: Arc<Metrics>,
+    /// NSCA delivery tasks (one per `Nsca` action).
+    pub nsca: Sinks,
 }
 
 impl Daemon {
@@ -73,6 +76,7 @@ impl Daemon {
             state,
             lifecycle: lifecycle::Lifecycle::default(),
             metrics: Arc::new(Metrics::new()),
+            nsca: Sinks::default(),
         });
         let weak = Arc::downgrade(&daemon);
         daemon
@@ -82,6 +86,10 @@ impl Daemon {
         daemon
             .metrics
             .watch_store(move || weak.upgrade().is_some_and(|d| d.state.persistent()));
+        let weak = Arc::downgrade(&daemon);
+        daemon
+            .metrics
+            .watch_spool(move || weak.upgrade().map(|d| d.durable().spool_stats()));
         daemon
     }
 
@@ -106,6 +114,7 @@ impl Daemon {
         self.executor.set_limit(plan.nr_concurrent_plugins);
         *self.plan.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(plan);
         self.plan_version.send_modify(|v| *v += 1);
+        self.sync_nsca();
         changes
     }
 
@@ -234,7 +243,14 @@ impl Daemon {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        self.nsca.stop_all();
         self.flush_store().await;
+    }
+
+    /// Starts/stops NSCA delivery tasks to match the running plan's `Nsca` actions.
+    pub fn sync_nsca(&self) {
+        self.nsca
+            .sync(&self.plan(), self.durable(), Some(self.metrics.clone()));
     }
 }
 
@@ -280,7 +296,10 @@ pub async fn run(plan: Plan, options: RunOptions) -> anyhow::Result<()> {
         let (metrics, stop) = (daemon.metrics.clone(), stop_rx.clone());
         tokio::spawn(crate::metrics::serve(listener, metrics, stop));
     }
+    // NRPE bridge (issue 7): binds now, stops with the API.
+    crate::nrpe::start(&daemon, stop_rx.clone())?;
     let scheduler = tokio::spawn(crate::scheduler::run(daemon.clone()));
+    daemon.sync_nsca();
     let prune = tokio::spawn(daemon.clone().prune_loop());
     let watchdog = tokio::spawn(systemd::run_watchdog());
     systemd::notify_ready();

@@ -4,7 +4,7 @@
 use std::{
     fs::{self, File},
     io::{Read, Write},
-    net::{Shutdown, TcpListener, TcpStream},
+    net::{TcpListener, TcpStream},
     os::unix::{fs::PermissionsExt, process::CommandExt},
     path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Stdio},
@@ -19,8 +19,19 @@ use nix::{
 };
 use serde_json::Value;
 
-pub const SMOKERD: &str = env!("CARGO_BIN_EXE_smokerd");
-pub const SMOKERCLI: &str = env!("CARGO_BIN_EXE_smokercli");
+/// Our binaries as cargo built them for this bench; `SMOKER_BENCH_SMOKERD` /
+/// `SMOKER_BENCH_SMOKERCLI` point at other builds (e.g. to compare two branches).
+pub fn smokerd() -> PathBuf {
+    std::env::var_os("SMOKER_BENCH_SMOKERD")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_smokerd").into())
+}
+
+pub fn smokercli() -> PathBuf {
+    std::env::var_os("SMOKER_BENCH_SMOKERCLI")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_smokercli").into())
+}
 pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// The feature a row needs is not on main yet: the row prints `n/a (not built yet)`.
@@ -37,11 +48,6 @@ impl std::error::Error for NotBuilt {}
 
 pub fn not_built(why: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(NotBuilt(why.into()))
-}
-
-/// Whether any of these paths (relative to the repository root) exists: a feature's source is on this branch.
-pub fn source_has(paths: &[&str]) -> bool {
-    paths.iter().any(|p| Path::new(ROOT).join(p).exists())
 }
 
 /// The original Python smoker wrapper, if this checkout can see `../shared`.
@@ -216,6 +222,19 @@ pub fn yaml_head(port: u16, state_dir: &Path, concurrency: Option<usize>) -> Str
     y
 }
 
+/// The `metrics:` section for a dedicated listener (`/metrics` may not be on the API port).
+pub fn yaml_metrics(port: u16) -> String {
+    format!("metrics: {{listen: \"127.0.0.1:{port}\"}}\n")
+}
+
+/// `GET /metrics` on the first of `ports` that serves it.
+pub fn metrics_text(ports: &[u16]) -> Option<String> {
+    ports.iter().find_map(|&p| {
+        let r = http(p, "GET", "/metrics", None, Duration::from_secs(30)).ok()?;
+        (r.status == 200).then(|| String::from_utf8_lossy(&r.body).into_owned())
+    })
+}
+
 /// Starts our smokerd on `yaml` (written to `dir/NAME.yaml`) and waits until `GET /` answers 200.
 pub fn start_smokerd(
     dir: &Path,
@@ -226,7 +245,7 @@ pub fn start_smokerd(
 ) -> Result<Daemon> {
     let cfg = dir.join(format!("{name}.yaml"));
     write(&cfg, yaml)?;
-    let mut cmd = Command::new(SMOKERD);
+    let mut cmd = Command::new(smokerd());
     cmd.arg("-c").arg(&cfg).env("RUST_LOG", "warn");
     let proc = Proc::spawn(name, &mut cmd, &dir.join(format!("{name}.log")))?;
     wait_http_ready(proc, port, timeout, true)
@@ -331,8 +350,8 @@ pub fn http_with(
     if let Some(b) = body {
         bytes.extend_from_slice(b);
     }
+    // No shutdown(Write): hyper drops a request whose connection is half-closed.
     s.write_all(&bytes)?;
-    let _ = s.shutdown(Shutdown::Write);
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)
         .with_context(|| format!("reading {method} {path}"))?;

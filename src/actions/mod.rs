@@ -70,8 +70,15 @@ pub async fn run(
                     }
                 }
             }
-            // Delivered by the NSCA sink, which subscribes to results on its own.
-            ActionKind::Nsca(_) => continue,
+            // Queued in the durable spool; the action's sink delivers it (D5).
+            ActionKind::Nsca(settings) => crate::nsca::sink::enqueue(
+                daemon.durable(),
+                name,
+                settings,
+                &daemon.hostname,
+                spec,
+                result,
+            ),
             ActionKind::Nothing => CheckResult::synthetic(
                 State::Critical,
                 "No Command or Module to execute!",

@@ -70,6 +70,8 @@ enum Cmd {
     CheckConfig,
     /// Print the embedded default configuration.
     PrintDefaultConfig,
+    /// Print the smokerd.yaml that replaces an nrpe daemon reading FILE.
+    ImportNrpe { file: PathBuf },
 }
 
 fn main() -> ExitCode {
@@ -83,6 +85,19 @@ fn main() -> ExitCode {
         Some(Cmd::PrintDefaultConfig) => {
             print!("{}", config::load::DEFAULT_CONFIG);
             ExitCode::SUCCESS
+        }
+        Some(Cmd::ImportNrpe { file }) => {
+            let file = std::path::absolute(&file).unwrap_or(file);
+            match smoker::nrpe::import::import_yaml(&file) {
+                Ok(yaml) => {
+                    print!("{yaml}");
+                    ExitCode::SUCCESS
+                }
+                Err(errors) => {
+                    eprintln!("{errors}");
+                    ExitCode::from(2)
+                }
+            }
         }
         Some(Cmd::CheckConfig) => match load(&args.run) {
             Ok(plan) => {

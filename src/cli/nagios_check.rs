@@ -103,8 +103,10 @@ fn plugin_message(plugin: &PluginView) -> (Status, String) {
     };
     let last_run = result.last_run.as_deref().unwrap_or("None");
     let status = result.status;
+    // The original looks up `messages[status.lower()]`: there is no `ok` level, so an OK
+    // plugin always reads "succeeded" (as in smoker-compat.md §4.5's example).
     let level = match status {
-        Status::Ok => "info",
+        Status::Ok => "ok",
         Status::Warn => "warn",
         Status::Error | Status::Unknown => "error",
     };
@@ -300,7 +302,7 @@ mod tests {
         let verdict = evaluate(&named(&["uptime", "fail", "json"]), &[]);
         assert_eq!(
             verdict.text,
-            "CRITICAL: ERROR: 1, WARN: 1, OK: 1\nERROR - fail - err\nWARN - json - disk 85%\nOK - uptime - up 5 days\n"
+            "CRITICAL: ERROR: 1, WARN: 1, OK: 1\nERROR - fail - err\nWARN - json - disk 85%\nOK - uptime - smoke test uptime succeeded at 2026-11-25 12:00:14\n"
         );
         assert_eq!(verdict.code, 2);
     }
@@ -310,7 +312,7 @@ mod tests {
         assert_eq!(
             evaluate(&named(&["uptime"]), &[]),
             Verdict {
-                text: "OK: up 5 days\n".into(),
+                text: "OK: smoke test uptime succeeded at 2026-11-25 12:00:14\n".into(),
                 code: 0
             }
         );
@@ -331,7 +333,7 @@ mod tests {
         let verdict = evaluate(&named(&["uptime"]), &["gone".into()]);
         assert_eq!(
             verdict.text,
-            "UNKNOWN: UNKNOWN: 1, OK: 1\nUNKNOWN - gone - plugin gone not found\nOK - uptime - up 5 days\n"
+            "UNKNOWN: UNKNOWN: 1, OK: 1\nUNKNOWN - gone - plugin gone not found\nOK - uptime - smoke test uptime succeeded at 2026-11-25 12:00:14\n"
         );
         assert_eq!(verdict.code, 3);
     }
@@ -396,7 +398,7 @@ mod tests {
         plugins.push(extra);
         assert_eq!(
             evaluate(&plugins, &[]).text,
-            "OK: OK: 2 | 'load::load1'=1\nOK - uptime - up 5 days\nOK - load - load ok\n"
+            "OK: OK: 2 | 'load::load1'=1\nOK - uptime - smoke test uptime succeeded at 2026-11-25 12:00:14\nOK - load - smoke test load succeeded at None\n"
         );
     }
 }

@@ -535,3 +535,167 @@ impl Daemon {
 fn same_listen(old: &Plan, new: &Plan) -> bool {
     old.bind_host == new.bind_host && old.bind_port == new.bind_port
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::{
+        check::State,
+        config::{load_default, load_str},
+    };
+
+    fn plan(yaml: &str) -> Plan {
+        load_str("t.yaml", yaml, Path::new("/"))
+            .expect("valid config")
+            .plan
+    }
+
+    #[test]
+    fn embedded_default_gets_a_temporary_state_dir() {
+        let plan = load_default().expect("default").plan;
+        assert!(plan.path.is_none() && plan.state_dir.is_none());
+        let store = StateStore::open(&plan).expect("open");
+        assert!(store.persistent(), "{:?}", store.error());
+        let file = store.durable().path().expect("a file").to_path_buf();
+        assert!(file.exists());
+        assert!(file.starts_with(std::env::temp_dir()), "{}", file.display());
+        drop(store);
+        assert!(!file.exists(), "the temp dir goes away with the store");
+    }
+
+    #[test]
+    fn unusable_state_dir_falls_back_to_memory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("file");
+        std::fs::write(&file, "x").expect("write");
+        let plan = plan(&format!(
+            "state_dir: {}/state\nplugins:\n  a: {{Command: 'true'}}\n",
+            file.display()
+        ));
+        let store = StateStore::open(&plan).expect("memory fallback");
+        assert!(!store.persistent());
+        assert!(store.durable().path().is_none());
+        assert!(
+            store.error().is_some_and(|e| e.contains("file/state")),
+            "{:?}",
+            store.error()
+        );
+        let health = Health {
+            config_errors: None,
+            store_error: store.error(),
+        };
+        assert!(!health.ok());
+        assert_eq!(health.to_json()["store"], "memory");
+        assert_eq!(health.to_json()["status"], "degraded");
+        assert_eq!(health.to_json()["config"], "ok");
+    }
+
+    #[test]
+    fn health_json_follows_d8() {
+        let ok = Health {
+            config_errors: None,
+            store_error: None,
+        };
+        assert!(ok.ok());
+        assert_eq!(
+            ok.to_json(),
+            json!({"status": "ok", "config": "ok", "store": "ok"})
+        );
+        let stale = Health {
+            config_errors: Some(vec!["t.yaml:3:5: plugins.a.Interval: bad".into()]),
+            store_error: None,
+        };
+        assert_eq!(
+            stale.to_json(),
+            json!({"status": "degraded", "config": "stale", "store": "ok",
+                   "configErrors": ["t.yaml:3:5: plugins.a.Interval: bad"]})
+        );
+        let refused = ReloadError::Config(vec!["t.yaml:1:1: x".into()]);
+        assert_eq!(
+            refused.to_json(),
+            json!({"message": "configuration has errors, keeping the running configuration",
+                   "errors": ["t.yaml:1:1: x"]})
+        );
+        let report = ReloadReport {
+            added: vec!["d".into()],
+            removed: vec![],
+            changed: vec!["b".into()],
+        };
+        assert_eq!(
+            report.to_json(),
+            json!({"reloaded": true, "added": ["d"], "removed": [], "changed": ["b"]})
+        );
+    }
+
+    #[tokio::test]
+    async fn results_persist_and_reloads_restore_or_refuse() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let yaml = |names: &[&str]| {
+            let mut text = format!("state_dir: {}\nplugins:\n", dir.path().display());
+            for name in names {
+                text.push_str(&format!("  {name}: {{Command: 'true', History: 2}}\n"));
+            }
+            text
+        };
+        let first = plan(&yaml(&["a", "b"]));
+        let state = StateStore::open(&first).expect("open");
+        let daemon = Daemon::new(first, state);
+        let a = daemon.store.get("a").expect("a");
+        for i in 1..=3 {
+            let (_, starter) = a.begin_run();
+            let (done, _) = starter.expect("not running");
+            let mut result =
+                CheckResult::synthetic(State::Ok, format!("run {i}"), chrono::Local::now());
+            result.run_id = 0;
+            let recorded = daemon.record(&a, result, &done);
+            assert_eq!(recorded.run_id, i);
+        }
+
+        // Without a loader a reload is refused but the config is not stale.
+        assert!(matches!(
+            daemon.reload().await,
+            Err(ReloadError::Unavailable)
+        ));
+        assert!(daemon.health().config_errors.is_none());
+
+        // Remove a, then bring it back: its stored history (bounded to 2) returns.
+        let next = Arc::new(Mutex::new(Ok(plan(&yaml(&["b"])))));
+        let source = next.clone();
+        daemon.set_run_options(RunOptions {
+            loader: Some(Arc::new(move || lock(&source).clone())),
+            log: None,
+        });
+        let report = daemon.reload().await.expect("reload");
+        assert_eq!(report.removed, ["a"]);
+        assert!(daemon.store.get("a").is_none());
+        *lock(&next) = Ok(plan(&yaml(&["a", "b"])));
+        let report = daemon.reload().await.expect("reload");
+        assert_eq!(report.added, ["a"]);
+        let outputs: Vec<String> = daemon
+            .store
+            .get("a")
+            .expect("a again")
+            .history()
+            .iter()
+            .map(|r| r.output.clone())
+            .collect();
+        assert_eq!(outputs, ["run 2", "run 3"]);
+
+        // A refused reload keeps the plan and marks the config stale.
+        *lock(&next) = Err(vec!["t.yaml:2:3: plugins.a: broken".into()]);
+        let refused = daemon.reload().await.expect_err("refused");
+        assert_eq!(refused.errors(), ["t.yaml:2:3: plugins.a: broken"]);
+        assert_eq!(daemon.store.checks().len(), 2);
+        let health = daemon.health();
+        assert!(!health.ok());
+        assert_eq!(health.to_json()["config"], "stale");
+        let metrics = daemon.metrics.render(false);
+        assert!(
+            metrics.contains("smoker_config_last_reload_success 0"),
+            "{metrics}"
+        );
+        assert!(metrics.contains("smoker_store_persistent 1"), "{metrics}");
+    }
+}

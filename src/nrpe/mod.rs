@@ -34,7 +34,7 @@ use tokio::{
     task::JoinSet,
     time::timeout,
 };
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::{
     check::Principal,
@@ -49,6 +49,8 @@ pub const NRPE_VERSION: &str = "4.1.0";
 pub const CHILD_PATH: &str = "/usr/bin:/bin:/usr/sbin:/sbin";
 /// How long a command's group gets between SIGTERM and SIGKILL after `command_timeout`.
 const KILL_GRACE: Duration = Duration::from_secs(1);
+/// nrpe's `socket_timeout` for reading the request once connected.
+const SOCKET_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to wait for the client to close after the reply (so unread bytes
 /// such as v3's 3 pad bytes never turn our close into a reset).
 const LINGER: Duration = Duration::from_secs(2);
@@ -183,27 +185,124 @@ pub async fn serve_on(
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), NrpeError> {
-    let server = Arc::new(Server::new(bridge, executor, metrics)?);
-    for w in &server.bridge.warnings {
-        warn!(warning = %w, "NRPE config.");
-    }
-    for l in &listeners {
-        if let Ok(addr) = l.local_addr() {
-            info!(%addr, tls = ?server.bridge.tls, commands = server.bridge.config.commands.len(), "NRPE server listening.");
-        }
-    }
+    let (_keep, bridges) = watch::channel(bridge);
+    serve_updating(listeners, bridges, executor, metrics, shutdown).await
+}
+
+/// Serves on `listeners`; a new bridge sent on `bridges` (a reload) applies
+/// to the connections accepted from then on. Listen addresses stay.
+pub async fn serve_updating(
+    listeners: Vec<TcpListener>,
+    mut bridges: watch::Receiver<Arc<NrpeBridge>>,
+    executor: Arc<dyn HasExecutor>,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), NrpeError> {
+    let bridge = bridges.borrow_and_update().clone();
+    let server = Arc::new(Server::new(bridge, executor.clone(), metrics.clone())?);
+    server.log_start(&listeners);
+    let (server_tx, server_rx) = watch::channel(server);
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut accepters = JoinSet::new();
     for listener in listeners {
-        accepters.spawn(accept_loop(listener, server.clone(), stop_rx.clone()));
+        accepters.spawn(accept_loop(listener, server_rx.clone(), stop_rx.clone()));
     }
-    shutdown.await;
+    tokio::pin!(shutdown);
+    let mut updates_open = true;
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            changed = bridges.changed(), if updates_open => {
+                if changed.is_err() {
+                    updates_open = false;
+                    continue;
+                }
+                let bridge = bridges.borrow_and_update().clone();
+                match Server::new(bridge, executor.clone(), metrics.clone()) {
+                    Ok(server) => {
+                        info!(commands = server.bridge.config.commands.len(), "NRPE configuration reloaded.");
+                        for w in &server.bridge.warnings {
+                            warn!(warning = %w, "NRPE config.");
+                        }
+                        server_tx.send_replace(Arc::new(server));
+                    }
+                    Err(e) => error!(error = %e, "NRPE reload failed, keeping the running configuration."),
+                }
+            }
+        }
+    }
     let _ = stop_tx.send(true);
     while accepters.join_next().await.is_some() {}
     Ok(())
 }
 
-async fn accept_loop(listener: TcpListener, server: Arc<Server>, mut stop: watch::Receiver<bool>) {
+/// Resolves when `stop` turns true (or its sender is gone).
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow_and_update() {
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+impl HasExecutor for crate::daemon::Daemon {
+    fn executor(&self) -> &Executor {
+        &self.executor
+    }
+}
+
+/// Starts the plan's NRPE bridge for the daemon, if it has one: binds now (a
+/// bind failure fails start-up), serves until `stop` turns true, and follows
+/// reloads (new commands, ACL, TLS and timeouts; a changed `listen` needs a
+/// restart).
+pub fn start(
+    daemon: &Arc<crate::daemon::Daemon>,
+    stop: watch::Receiver<bool>,
+) -> Result<Option<tokio::task::JoinHandle<()>>, NrpeError> {
+    let Some(bridge) = daemon.plan().nrpe.as_ref().and_then(|n| n.bridge.clone()) else {
+        return Ok(None);
+    };
+    let listeners = bind(&bridge)?;
+    let (bridge_tx, bridges) = watch::channel(bridge);
+    let executor: Arc<dyn HasExecutor> = daemon.clone();
+    let metrics = daemon.metrics.clone();
+    let mut updates = daemon.plan_updates();
+    let weak = Arc::downgrade(daemon);
+    let follow = async move {
+        while updates.changed().await.is_ok() {
+            let Some(daemon) = weak.upgrade() else { return };
+            let plan = daemon.plan();
+            let Some(new) = plan.nrpe.as_ref().and_then(|n| n.bridge.clone()) else {
+                warn!("The nrpe: section was removed: restart smokerd to stop the NRPE server.");
+                continue;
+            };
+            let current = bridge_tx.borrow().clone();
+            if new != current {
+                if new.listen != current.listen {
+                    warn!(listen = ?new.listen, "NRPE listen addresses changed: restart smokerd to apply them.");
+                }
+                bridge_tx.send_replace(new);
+            }
+        }
+    };
+    Ok(Some(tokio::spawn(async move {
+        let shutdown = stopped(stop);
+        tokio::select! {
+            result = serve_updating(listeners, bridges, executor, metrics, shutdown) => {
+                if let Err(e) = result {
+                    error!(error = %e, "NRPE server failed.");
+                }
+            }
+            _ = follow => {}
+        }
+    })))
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    servers: watch::Receiver<Arc<Server>>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut connections = JoinSet::new();
     let mut backoff = Duration::from_millis(10);
     loop {
@@ -212,7 +311,7 @@ async fn accept_loop(listener: TcpListener, server: Arc<Server>, mut stop: watch
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     backoff = Duration::from_millis(10);
-                    let server = server.clone();
+                    let server = servers.borrow().clone();
                     connections.spawn(async move { server.connection(stream, peer).await });
                 }
                 Err(e) => {
@@ -233,6 +332,17 @@ trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
 impl Server {
+    fn log_start(&self, listeners: &[TcpListener]) {
+        for w in &self.bridge.warnings {
+            warn!(warning = %w, "NRPE config.");
+        }
+        for l in listeners {
+            if let Ok(addr) = l.local_addr() {
+                info!(%addr, tls = ?self.bridge.tls, commands = self.bridge.config.commands.len(), "NRPE server listening.");
+            }
+        }
+    }
+
     fn new(
         bridge: Arc<NrpeBridge>,
         executor: Arc<dyn HasExecutor>,
@@ -339,9 +449,9 @@ impl Server {
         peer: SocketAddr,
     ) -> Result<(), Dropped> {
         let c = &self.bridge.config;
-        let wait = Duration::from_secs(u64::from(c.connection_timeout));
+        let wait = Duration::from_secs(u64::from(c.connection_timeout)).min(SOCKET_TIMEOUT);
         let bytes = match timeout(wait, read_packet(stream)).await {
-            Err(_) => return Err(Dropped::Timeout(c.connection_timeout)),
+            Err(_) => return Err(Dropped::Timeout(wait.as_secs() as u32)),
             Ok(r) => r?,
         };
         let packet = nrpe_packet::decode(&bytes)?;

@@ -14,7 +14,7 @@ use std::{io, net::SocketAddr, time::Duration};
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use smoker_compat::{
-    nsca::{INIT_PACKET_LEN, InitPacket, PacketFormat, Passive, seal_packet},
+    nsca::{INIT_PACKET_LEN, InitPacket, PacketFormat, Passive, encode_packet},
     nsca_cipher::{Encryptor, Method},
 };
 use tokio::{
@@ -158,18 +158,30 @@ pub async fn send_on(
     let mut enc = Encryptor::new(method, password, &conn.init.iv);
     let mut rng = StdRng::from_rng(&mut rand::rng());
     let mut fill = |b: &mut [u8]| rng.fill(b);
+    // CFB8 costs one block encryption per byte (3DES: ~3 ms a packet), so the
+    // block ciphers run on the blocking pool, off the async workers.
+    let heavy = !matches!(method, Method::None | Method::Xor);
     let mut wire = Vec::with_capacity(format.wire_len() * results.len().min(PACKETS_PER_WRITE));
     for chunk in results.chunks(PACKETS_PER_WRITE) {
         wire.clear();
         for p in chunk {
-            seal_packet(
-                &mut enc,
-                p,
-                conn.init.timestamp,
-                format,
-                &mut fill,
-                &mut wire,
-            );
+            encode_packet(p, conn.init.timestamp, format, &mut fill, &mut wire);
+        }
+        if heavy {
+            let packet_len = format.wire_len();
+            let (e, w) = tokio::task::spawn_blocking(move || {
+                for packet in wire.chunks_mut(packet_len) {
+                    enc.encrypt(packet);
+                }
+                (enc, wire)
+            })
+            .await
+            .map_err(|e| NscaError::Send(io::Error::other(e)))?;
+            (enc, wire) = (e, w);
+        } else {
+            for packet in wire.chunks_mut(format.wire_len()) {
+                enc.encrypt(packet);
+            }
         }
         timeout(step, conn.stream.write_all(&wire))
             .await

@@ -5,7 +5,10 @@
 //! clean EOF, so delivery is at-least-once: a crash or a failed batch may send
 //! duplicates, never lose a committed result.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -16,7 +19,7 @@ use tracing::{debug, info, warn};
 use super::{Settings, send_batch};
 use crate::{
     check::{CheckResult, CheckSpec, Messages, State},
-    config::{NscaSettings, subst},
+    config::{ActionKind, NscaSettings, Plan, subst},
     metrics::Metrics,
     store::durable::Durable,
 };
@@ -179,6 +182,70 @@ pub fn spawn(
     stop: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     tokio::spawn(deliver(durable, action, target, metrics, stop))
+}
+
+/// The running delivery tasks, one per `Nsca` action of the plan.
+#[derive(Debug, Default)]
+pub struct Sinks {
+    running: Mutex<Vec<Running>>,
+}
+
+#[derive(Debug)]
+struct Running {
+    action: String,
+    settings: NscaSettings,
+    stop: watch::Sender<bool>,
+}
+
+impl Sinks {
+    /// Starts, restarts (changed settings) and stops delivery tasks so that
+    /// exactly the `Nsca` actions of `plan` run. Call inside the runtime.
+    pub fn sync(&self, plan: &Plan, durable: &Durable, metrics: Option<Arc<Metrics>>) {
+        let wanted: Vec<(&String, &NscaSettings)> = plan
+            .actions
+            .iter()
+            .filter_map(|(name, spec)| match &spec.kind {
+                ActionKind::Nsca(settings) => Some((name, settings)),
+                _ => None,
+            })
+            .collect();
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        running.retain(|r| {
+            let keep = wanted
+                .iter()
+                .any(|(name, settings)| **name == r.action && **settings == r.settings);
+            if !keep {
+                r.stop.send_replace(true);
+            }
+            keep
+        });
+        for (name, settings) in wanted {
+            if running.iter().any(|r| r.action == *name) {
+                continue;
+            }
+            let (stop, stop_rx) = watch::channel(false);
+            spawn(
+                durable.clone(),
+                name.clone(),
+                target(settings),
+                metrics.clone(),
+                stop_rx,
+            );
+            running.push(Running {
+                action: name.clone(),
+                settings: settings.clone(),
+                stop,
+            });
+        }
+    }
+
+    /// Stops every delivery task (shutdown); the spool keeps what is undelivered.
+    pub fn stop_all(&self) {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        for r in running.drain(..) {
+            r.stop.send_replace(true);
+        }
+    }
 }
 
 /// Sleeps `d` unless `stop` turns true first; returns false when stopping.

@@ -652,6 +652,14 @@ impl Durable {
     }
 }
 
+impl std::fmt::Debug for Durable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Durable")
+            .field("path", &self.path())
+            .finish_non_exhaustive()
+    }
+}
+
 fn create_state_dir(dir: &Path) -> Result<(), StoreError> {
     use std::os::unix::fs::DirBuilderExt;
     fs::DirBuilder::new()

@@ -734,8 +734,8 @@ fn check_smoker_against_the_original_daemon() {
 
     let single = client.check(&["-H", h, "uptime"]);
     assert_eq!(
-        (stdout(&single).as_str(), single.status.code()),
-        ("OK: up 5 days\n", Some(0))
+        (mask_times(&stdout(&single)).as_str(), single.status.code()),
+        ("OK: smoke test uptime succeeded at TIME\n", Some(0))
     );
     let warn = client.check(&["-H", h, "json"]);
     assert_eq!(
@@ -755,7 +755,10 @@ fn check_smoker_against_the_original_daemon() {
     );
     assert_eq!(several.status.code(), Some(2));
     let health = client.check(&["-H", h, "--health"]);
-    assert_eq!(stdout(&health), "OK: up 5 days\n");
+    assert_eq!(
+        mask_times(&stdout(&health)),
+        "OK: smoke test uptime succeeded at TIME\n"
+    );
     let both = client.check(&["-H", h, "--category", "demo", "--component", "os"]);
     assert_eq!(
         (stdout(&both).as_str(), both.status.code()),
@@ -781,7 +784,7 @@ fn check_smoker_against_the_original_daemon() {
     let text = mask_times(&stdout(&forced));
     assert_eq!(
         text,
-        "OK: OK: 2\nOK - uptime - up 5 days\nOK - never - smoke test never succeeded at TIME\n"
+        "OK: OK: 2\nOK - uptime - smoke test uptime succeeded at TIME\nOK - never - smoke test never succeeded at TIME\n"
     );
     assert_eq!(forced.status.code(), Some(0));
 
@@ -872,6 +875,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 {"rel": "processes", "href": "/processes", "methods": "GET, POST", "title": "force"}]}})
         if self.path == "/plugins":
             return self.send(200, {"plugins": {"items": [plugin(False)]}})
+        if self.path.startswith("/v2/plugins/slow/runs"):
+            runs = [{"id": i, "startedAt": "2026-11-25T12:0%d:00.25" % i, "duration": 0.5 * i, "status": "OK",
+                     "state": "OK", "exitCode": 0, "output": "run %d" % i, "catchUp": False} for i in (1, 2, 3)]
+            rest = self.path[len("/v2/plugins/slow/runs"):]
+            if rest.startswith("?limit="):
+                return self.send(200, runs[-int(rest[len("?limit="):]):])
+            for run in runs:
+                if rest == "/%d/output" % run["id"]:
+                    return self.send(200, {"stdout": "out %d\n" % run["id"], "stderr": "err %d\n" % run["id"],
+                                           "truncated": run["id"] == 3})
+            return self.send(404, {"message": "Run not found"})
+        if self.path.startswith("/v2/plugins/"):
+            return self.send(404, {"message": "Plugin not found"})
         if self.path.startswith("/processes/"):
             with lock:
                 started = processes.get(self.path)
@@ -1122,5 +1138,276 @@ fn colours_and_progress_only_on_a_terminal() {
     assert!(
         !piped.contains('\x1b') && !piped.contains("Running plugins"),
         "{piped:?}"
+    );
+}
+
+/// Our smokerd with one plugin per state, a JSON plugin with components and one never run.
+fn our_daemon() -> crate::common::TestDaemon {
+    let disk = format!("#!/bin/sh\necho '{DISK_JSON}'\n");
+    crate::common::TestDaemon::start_with(
+        "plugins:\n\
+         \x20 good: {Command: 'echo \"fine | load=0.5;1;2;0\"', Category: demo, Type: smokeTest}\n\
+         \x20 warn: {Command: 'echo careful; exit 1', Category: demo}\n\
+         \x20 bad: {Command: 'echo broken; exit 2', Category: demo, Type: smokeTest}\n\
+         \x20 unk: {Command: 'echo lost; exit 3', Category: other}\n\
+         \x20 json: {Command: '{dir}/disk.sh', Category: demo}\n\
+         \x20 idle: {Command: 'true', Category: other}\n",
+        &[("disk.sh", &disk)],
+        &[],
+    )
+}
+
+fn orig_cli(args: &[&str]) -> Output {
+    let mut command = Command::new(smoker_orig());
+    command.arg("cli").args(args);
+    run_with(command, Duration::from_secs(120))
+}
+
+#[test]
+fn our_client_against_our_daemon() {
+    let daemon = our_daemon();
+    let client = Client::new();
+    let t = format!("127.0.0.1:{}", daemon.port);
+    let t = t.as_str();
+    let host = hostname();
+
+    let forced = client.cli(&[
+        "-s", t, "-f", "-p", "good", "warn", "bad", "unk", "json", "-o", "json",
+    ]);
+    assert_eq!(forced.status.code(), Some(0), "{}", stderr(&forced));
+    let json: Value = serde_json::from_slice(&forced.stdout).unwrap();
+    let plugins = &json[&host]["plugins"];
+    for (name, state) in [
+        ("good", "OK"),
+        ("warn", "WARNING"),
+        ("bad", "CRITICAL"),
+        ("unk", "UNKNOWN"),
+        ("json", "WARNING"),
+    ] {
+        assert_eq!(
+            plugins[name]["forcedResult"]["state"], state,
+            "{name}: {}",
+            plugins[name]
+        );
+    }
+    assert_eq!(json[&host]["status"], "ERROR");
+
+    // text shows the Nagios state (D1): UNKNOWN is not ERROR
+    let normal = mask_times(&stdout(&client.cli(&["-s", t])));
+    assert_eq!(
+        normal,
+        format!(
+            "{host:<34} [ERROR]\n\
+             - bad                              [ERROR] (TIME)\n\
+             \x20 [error] broken\n\
+             - good                             [OK] (TIME)\n\
+             - idle                             [UNKNOWN] (None)\n\
+             - json                             [WARN] (TIME)\n\
+             \x20 [warn] disk 85%\n\
+             \x20-- sda                            [WARN]\n\
+             \x20   [warn] w\n\
+             - unk                              [UNKNOWN] (TIME)\n\
+             \x20 [error] lost\n\
+             - warn                             [WARN] (TIME)\n\
+             \x20 [warn] careful\n"
+        )
+    );
+    assert_eq!(
+        listed(&client, &["-s", t, "-l", "--unknown"]),
+        ["idle", "unk"]
+    );
+    assert_eq!(
+        listed(&client, &["-s", t, "-l", "--nook", "--category", "other"]),
+        ["idle", "unk"]
+    );
+    // -e: an UNKNOWN host fails too (D1)
+    assert_eq!(
+        client
+            .cli(&["-s", t, "-e", "-p", "unk", "good"])
+            .status
+            .code(),
+        Some(69)
+    );
+    assert_eq!(
+        client
+            .cli(&["-s", t, "-e", "-p", "warn", "good"])
+            .status
+            .code(),
+        Some(0)
+    );
+
+    let nagios = client.cli(&["-s", t, "-o", "nagios", "-p", "good", "warn"]);
+    assert_eq!(
+        (stdout(&nagios).as_str(), nagios.status.code()),
+        (
+            "WARNING: 2 checks on 1 host: 1 WARNING (warn), 1 OK | 'good::load'=0.5;1;2;0.0\n",
+            Some(1)
+        )
+    );
+    let junit = stdout(&client.cli(&["-s", t, "-o", "junit"]));
+    let elements = parse_xml(&junit);
+    assert_eq!(
+        elements.iter().filter(|e| *e == "failure").count(),
+        3,
+        "bad, unk, idle: {junit}"
+    );
+    let tap = stdout(&client.cli(&["-s", t, "-o", "tap", "-p", "good", "warn", "json"]));
+    assert_eq!(prove(&tap).status.code(), Some(0), "{tap}");
+
+    // check_smoker: perfdata, states, forcing
+    let good = client.check(&["-H", t, "good"]);
+    assert_eq!(
+        (mask_times(&stdout(&good)).as_str(), good.status.code()),
+        (
+            "OK: smoke test good succeeded at TIME | 'load'=0.5;1;2;0.0\n",
+            Some(0)
+        )
+    );
+    let unk = client.check(&["-H", t, "unk"]);
+    assert_eq!(
+        (stdout(&unk).as_str(), unk.status.code()),
+        ("UNKNOWN: lost\n", Some(3))
+    );
+    let demo = client.check(&["-H", t, "-f", "--category", "demo"]);
+    assert_eq!(
+        mask_times(&stdout(&demo)),
+        "CRITICAL: ERROR: 1, WARN: 2, OK: 1 | 'good::load'=0.5;1;2;0.0\nERROR - bad - broken\nWARN - warn - careful\nWARN - json - disk 85%\nOK - good - smoke test good succeeded at TIME\n"
+    );
+    assert_eq!(demo.status.code(), Some(2));
+}
+
+#[test]
+fn original_client_and_ours_print_the_same() {
+    let ours = our_daemon();
+    let orig = OrigDaemon::start();
+    let client = Client::new();
+    orig.run_checks(&client);
+    let our_target = format!("127.0.0.1:{}", ours.port);
+    let forced = client.cli(&["-s", &our_target, "-f", "-p", "good", "warn", "bad", "json"]);
+    assert_eq!(forced.status.code(), Some(0), "{}", stderr(&forced));
+    // UNKNOWN states are where the clients differ on purpose (D1): leave `unk` out.
+    let selections: [(&str, &[&str]); 2] = [
+        (
+            our_target.as_str(),
+            &["-p", "good", "warn", "bad", "json", "idle"],
+        ),
+        (&orig.target(), &[]),
+    ];
+    for (target, selection) in selections {
+        for format in ["minimal", "xml"] {
+            let mut args = vec!["-s", target, "-o", format, "--no-colors"];
+            args.extend_from_slice(selection);
+            let theirs = orig_cli(&args);
+            let mine = client.cli(&args);
+            assert_eq!(theirs.status.code(), Some(0), "{}", stderr(&theirs));
+            assert_eq!(stdout(&mine), stdout(&theirs), "{target} -o {format}");
+        }
+        let mut args = vec!["-s", target, "-l"];
+        args.extend_from_slice(selection);
+        assert_eq!(
+            stdout(&client.cli(&args)),
+            stdout(&orig_cli(&args)),
+            "{target} -l"
+        );
+        // -o json: same document apart from our extra fields
+        let mut args = vec!["-s", target, "-o", "json"];
+        args.extend_from_slice(selection);
+        let theirs: Value = serde_json::from_slice(&orig_cli(&args).stdout).unwrap();
+        let mine: Value = serde_json::from_slice(&client.cli(&args).stdout).unwrap();
+        assert_eq!(
+            mine.as_object().unwrap().keys().collect::<Vec<_>>(),
+            theirs.as_object().unwrap().keys().collect::<Vec<_>>()
+        );
+        for (host, entry) in theirs.as_object().unwrap() {
+            assert_eq!(mine[host]["status"], entry["status"], "{target}");
+            for (name, plugin) in entry["plugins"].as_object().unwrap() {
+                assert_eq!(
+                    mine[host]["plugins"][name]["lastResult"]["status"],
+                    plugin["lastResult"]["status"]
+                );
+                assert_eq!(
+                    mine[host]["plugins"][name]["lastResult"]["lastRun"],
+                    plugin["lastResult"]["lastRun"]
+                );
+            }
+        }
+    }
+    // -e: both fail on an ERROR host with 69
+    let args = ["-s", our_target.as_str(), "-e", "-o", "minimal"];
+    assert_eq!(orig_cli(&args).status.code(), Some(69));
+    assert_eq!(client.cli(&args).status.code(), Some(69));
+}
+
+#[test]
+fn history_and_output_use_the_v2_routes() {
+    let fake = FakeDaemon::start("0.0.0.0", false, "-", 0.0);
+    let client = Client::new();
+    let one = format!("127.0.0.1:{}", fake.port);
+    let two = format!("127.0.0.2:{}", fake.port);
+
+    let history = client.cli(&["history", "slow", "-s", &one, "-n", "2"]);
+    assert_eq!(history.status.code(), Some(0), "{}", stderr(&history));
+    assert_eq!(
+        stdout(&history),
+        "fake-127.0.0.1\n\
+         \x20     ID  STARTED               DURATION  STATE     EXIT  OUTPUT\n\
+         \x20      2  2026-11-25 12:02:00     1.000s  OK           0  run 2\n\
+         \x20      3  2026-11-25 12:03:00     1.500s  OK           0  run 3\n"
+    );
+    let json: Value = serde_json::from_slice(
+        &client
+            .cli(&["history", "slow", "-s", &one, &two, "-o", "json"])
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(json["fake-127.0.0.2"].as_array().unwrap().len(), 3);
+    assert_eq!(json["fake-127.0.0.1"][0]["output"], "run 1");
+
+    // output: the latest run by default, stdout and stderr where they belong
+    let latest = client.cli(&["output", "slow", "-s", &one]);
+    assert_eq!(
+        (stdout(&latest).as_str(), latest.status.code()),
+        ("out 3\n", Some(0))
+    );
+    assert_eq!(
+        stderr(&latest),
+        "err 3\nWARNING: Host fake-127.0.0.1: output of run 3 was truncated\n"
+    );
+    let first = client.cli(&["output", "slow", "--run", "1", "-s", &one, &two]);
+    assert_eq!(
+        stdout(&first),
+        "==> fake-127.0.0.1 (run 1) <==\nout 1\n==> fake-127.0.0.2 (run 1) <==\nout 1\n"
+    );
+    let json: Value = serde_json::from_slice(
+        &client
+            .cli(&["output", "slow", "-s", &one, "-o", "json"])
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(json["fake-127.0.0.1"]["id"], 3);
+    assert_eq!(json["fake-127.0.0.1"]["stderr"], "err 3\n");
+
+    // unknown plugin or run, unreachable host: reported, exit 1
+    let missing = client.cli(&["history", "nope", "-s", &one]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("HTTP 404: Plugin not found"),
+        "{}",
+        stderr(&missing)
+    );
+    let no_run = client.cli(&["output", "slow", "--run", "9", "-s", &one]);
+    assert!(
+        stderr(&no_run).contains("HTTP 404: Run not found"),
+        "{}",
+        stderr(&no_run)
+    );
+    let down = format!("127.0.0.1:{}", free_port());
+    let partly = client.cli(&["history", "slow", "-s", &one, &down, "-n", "1"]);
+    assert_eq!(partly.status.code(), Some(1));
+    assert!(stdout(&partly).contains("run 3"), "{}", stdout(&partly));
+    assert!(
+        stderr(&partly).contains(&format!("ERROR: Host {down}: ")),
+        "{}",
+        stderr(&partly)
     );
 }

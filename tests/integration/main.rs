@@ -10,3 +10,4 @@ mod metrics;
 mod nrpe;
 mod nsca;
 mod packaging;
+mod serial_cli;

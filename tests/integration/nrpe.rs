@@ -603,3 +603,18 @@ fn stalled_client_is_dropped_after_connection_timeout() {
     );
     ours.wait_metric("reason=\"timeout\"} 1");
 }
+
+#[test]
+fn tls_mismatches_fail_like_nrpe() {
+    let ours = Ours::start(COMMANDS, NrpeTls::On);
+    let real = RealNrpe::start(COMMANDS, false);
+    // A TLS 1.3-only client finds no anonymous suite; a plaintext client
+    // talks to a TLS port. Both fail the same way against both servers.
+    for flags in [&["-S", "TLSv1.3"][..], &["-n"], &["-S", "TLSv1.2+"]] {
+        compare(ours.port, real.port, flags, &["hello"]);
+    }
+    let (rc, out) = check_nrpe(ours.port, &["-S", "TLSv1.3", "-c", "hello"]);
+    assert_ne!(rc, 0, "{out}");
+    let (rc, out) = check_nrpe(ours.port, &["-n", "-c", "hello"]);
+    assert_eq!(rc, 3, "{out}");
+}

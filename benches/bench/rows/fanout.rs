@@ -14,7 +14,7 @@ use crate::{
 pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
     let k = ctx.pick(10, 100);
     let (st, out, err, _) = util::run_with_deadline(
-        Command::new(util::SMOKERCLI).arg("--help"),
+        Command::new(util::smokercli()).arg("--help"),
         Duration::from_secs(10),
     )?;
     if !st.success() || !(out.contains("--force") || err.contains("--force")) {
@@ -43,7 +43,7 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
         .collect();
 
     // Ours.
-    let mut cmd = Command::new(util::SMOKERCLI);
+    let mut cmd = Command::new(util::smokercli());
     cmd.arg("-s")
         .args(&hosts)
         .args(["-f", "--no-progress", "-o", "json"])

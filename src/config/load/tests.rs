@@ -738,3 +738,50 @@ fn users_and_groups_must_exist() {
         ]
     );
 }
+
+#[test]
+fn conf_d_in_an_awkward_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("my conf: d");
+    std::fs::create_dir_all(root.join("plugin.d")).unwrap();
+    std::fs::write(root.join("plugin.d/x.yaml"), "Command: uname\n").unwrap();
+    let loaded = load_conf_d(&root).unwrap();
+    assert_eq!(
+        summary(&loaded.plan),
+        "OK: 1 plugins (0 scheduled), 0 actions, nrpe: 0 commands"
+    );
+    // Empty dirs give null sections, as GENCONFIG's headers do: no plugins is an error.
+    std::fs::remove_file(root.join("plugin.d/x.yaml")).unwrap();
+    let err = load_conf_d(&root).unwrap_err().lines();
+    assert_eq!(err.len(), 1);
+    assert!(
+        err[0].ends_with(": plugins: no plugins configured (and no nrpe: section)"),
+        "{err:?}"
+    );
+}
+
+/// Damaged configs never panic the loader: every outcome is a plan or positioned errors.
+#[test]
+fn mutated_configs_never_panic() {
+    use rand::{Rng, SeedableRng, rngs::StdRng};
+    let base = std::fs::read_to_string("config/example-full.yaml").unwrap();
+    let alphabet = b" :-[]{}!&*%()'\"\n\t#|>,?@`~0123456789abcyesnoDefault";
+    let mut rng = StdRng::seed_from_u64(7);
+    for _ in 0..300 {
+        let mut bytes = base.clone().into_bytes();
+        for _ in 0..rng.random_range(1..6) {
+            let at = rng.random_range(0..bytes.len());
+            match rng.random_range(0..3) {
+                0 => bytes[at] = alphabet[rng.random_range(0..alphabet.len())],
+                1 => {
+                    bytes.remove(at);
+                }
+                _ => bytes.insert(at, alphabet[rng.random_range(0..alphabet.len())]),
+            }
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        if let Err(e) = load(&text) {
+            assert!(!e.errors.is_empty());
+        }
+    }
+}

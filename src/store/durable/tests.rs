@@ -520,9 +520,7 @@ fn corrupt_file_is_an_error() {
         b"this is not a redb database, just some text that is long enough ".repeat(200),
     )
     .expect("write");
-    let error = Durable::open(&path)
-        .err()
-        .expect("corrupt file must not open");
+    let error = Durable::open(&path).expect_err("corrupt file must not open");
     assert!(
         matches!(
             error,
@@ -554,9 +552,8 @@ fn unwritable_location_is_an_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("plain-file");
     std::fs::write(&file, b"x").expect("write");
-    let error = Durable::open_in(file.join("state"))
-        .err()
-        .expect("cannot create a directory under a file");
+    let error =
+        Durable::open_in(file.join("state")).expect_err("cannot create a directory under a file");
     assert!(matches!(error, StoreError::CreateDir { .. }), "{error:?}");
 }
 
@@ -564,6 +561,6 @@ fn unwritable_location_is_an_error() {
 fn second_open_of_the_same_file_is_an_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let _store = Durable::open_in(dir.path()).expect("open");
-    let error = Durable::open_in(dir.path()).err().expect("already open");
+    let error = Durable::open_in(dir.path()).expect_err("already open");
     assert!(matches!(error, StoreError::Open { .. }), "{error:?}");
 }
