@@ -6,7 +6,8 @@
 //! negotiation: OpenMetrics when the scraper asks for it, Prometheus text 0.0.4
 //! otherwise (both encoded by `prometheus-client`; 0.26 has a 0.0.4 encoder that puts
 //! HELP/TYPE on the `_total` names and escapes label values). It never reads the
-//! config or the store: callers hand in specs and results.
+//! config: callers hand in specs and results; the executor's running count and the
+//! NSCA spool occupancy are read at scrape time from what `watch_*` was given.
 
 mod checks;
 pub mod perfdata;
@@ -36,7 +37,7 @@ use tracing::{info, warn};
 
 use crate::{
     check::{CheckResult, CheckSpec},
-    store::durable::{Durable, SpoolStats},
+    store::durable::SpoolStats,
 };
 use checks::{CheckTable, LastRun};
 pub use perfdata::MAX_PERFDATA_PER_CHECK;
@@ -434,12 +435,12 @@ impl Metrics {
     }
 
     /// `smoker_nsca_spool_results`, `smoker_nsca_spool_bytes` and
-    /// `smoker_nsca_dropped_total` follow the durable spool (read at each scrape). Use this
-    /// or [`Metrics::nsca_spool`]/[`Metrics::nsca_dropped`], not both.
-    pub fn watch_spool(&self, store: Durable) {
-        let mut sources = self.lock_sources();
-        sources.spool_dropped_seen = spool_dropped(&store.spool_stats());
-        sources.spool = Some(store);
+    /// `smoker_nsca_dropped_total` follow the durable spool: `stats` is called at each
+    /// scrape (`None` once the store is gone), e.g. `move || Some(durable.spool_stats())`
+    /// through a `Weak`. Use this or [`Metrics::nsca_spool`]/[`Metrics::nsca_dropped`],
+    /// not both.
+    pub fn watch_spool(&self, stats: impl Fn() -> Option<SpoolStats> + Send + Sync + 'static) {
+        self.lock_sources().spool_stats = Some(Box::new(stats));
     }
 
     /// `smoker_store_persistent` follows `persistent` (called at each scrape).
@@ -461,8 +462,7 @@ impl Metrics {
         if let Some(persistent) = &sources.store_persistent {
             self.store_persistent.set(i64::from(persistent()));
         }
-        if let Some(store) = &sources.spool {
-            let stats = store.spool_stats();
+        if let Some(stats) = sources.spool_stats.as_ref().and_then(|stats| stats()) {
             self.nsca_spool(stats.results, stats.bytes);
             let dropped = spool_dropped(&stats);
             self.nsca_dropped(dropped.saturating_sub(sources.spool_dropped_seen));
@@ -555,7 +555,7 @@ impl Metrics {
 struct Sources {
     executor_running: Option<Box<dyn Fn() -> usize + Send + Sync>>,
     store_persistent: Option<Box<dyn Fn() -> bool + Send + Sync>>,
-    spool: Option<Durable>,
+    spool_stats: Option<Box<dyn Fn() -> Option<SpoolStats> + Send + Sync>>,
     /// Spool drops already counted in `smoker_nsca_dropped_total`.
     spool_dropped_seen: u64,
 }
@@ -565,7 +565,7 @@ impl fmt::Debug for Sources {
         f.debug_struct("Sources")
             .field("executor_running", &self.executor_running.is_some())
             .field("store_persistent", &self.store_persistent.is_some())
-            .field("spool", &self.spool.is_some())
+            .field("spool_stats", &self.spool_stats.is_some())
             .field("spool_dropped_seen", &self.spool_dropped_seen)
             .finish()
     }

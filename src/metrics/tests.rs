@@ -718,7 +718,8 @@ async fn nsca_spool_is_read_at_scrape_time() {
         max_results: 2,
         max_bytes: 1 << 20,
     });
-    metrics.watch_spool(store.clone());
+    let watched = store.clone();
+    metrics.watch_spool(move || Some(watched.spool_stats()));
     for payload in ["one", "two", "three!"] {
         store.spool_push("nsca", payload.as_bytes().to_vec());
     }
