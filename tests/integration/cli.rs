@@ -875,6 +875,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 {"rel": "processes", "href": "/processes", "methods": "GET, POST", "title": "force"}]}})
         if self.path == "/plugins":
             return self.send(200, {"plugins": {"items": [plugin(False)]}})
+        if self.path.startswith("/v2/plugins/slow/runs"):
+            runs = [{"id": i, "startedAt": "2026-11-25T12:0%d:00.25" % i, "duration": 0.5 * i, "status": "OK",
+                     "state": "OK", "exitCode": 0, "output": "run %d" % i, "catchUp": False} for i in (1, 2, 3)]
+            rest = self.path[len("/v2/plugins/slow/runs"):]
+            if rest.startswith("?limit="):
+                return self.send(200, runs[-int(rest[len("?limit="):]):])
+            for run in runs:
+                if rest == "/%d/output" % run["id"]:
+                    return self.send(200, {"stdout": "out %d\n" % run["id"], "stderr": "err %d\n" % run["id"],
+                                           "truncated": run["id"] == 3})
+            return self.send(404, {"message": "Run not found"})
+        if self.path.startswith("/v2/plugins/"):
+            return self.send(404, {"message": "Plugin not found"})
         if self.path.startswith("/processes/"):
             with lock:
                 started = processes.get(self.path)
@@ -1323,4 +1336,78 @@ fn original_client_and_ours_print_the_same() {
     let args = ["-s", our_target.as_str(), "-e", "-o", "minimal"];
     assert_eq!(orig_cli(&args).status.code(), Some(69));
     assert_eq!(client.cli(&args).status.code(), Some(69));
+}
+
+#[test]
+fn history_and_output_use_the_v2_routes() {
+    let fake = FakeDaemon::start("0.0.0.0", false, "-", 0.0);
+    let client = Client::new();
+    let one = format!("127.0.0.1:{}", fake.port);
+    let two = format!("127.0.0.2:{}", fake.port);
+
+    let history = client.cli(&["history", "slow", "-s", &one, "-n", "2"]);
+    assert_eq!(history.status.code(), Some(0), "{}", stderr(&history));
+    assert_eq!(
+        stdout(&history),
+        "fake-127.0.0.1\n\
+         \x20     ID  STARTED               DURATION  STATE     EXIT  OUTPUT\n\
+         \x20      2  2026-11-25 12:02:00     1.000s  OK           0  run 2\n\
+         \x20      3  2026-11-25 12:03:00     1.500s  OK           0  run 3\n"
+    );
+    let json: Value = serde_json::from_slice(
+        &client
+            .cli(&["history", "slow", "-s", &one, &two, "-o", "json"])
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(json["fake-127.0.0.2"].as_array().unwrap().len(), 3);
+    assert_eq!(json["fake-127.0.0.1"][0]["output"], "run 1");
+
+    // output: the latest run by default, stdout and stderr where they belong
+    let latest = client.cli(&["output", "slow", "-s", &one]);
+    assert_eq!(
+        (stdout(&latest).as_str(), latest.status.code()),
+        ("out 3\n", Some(0))
+    );
+    assert_eq!(
+        stderr(&latest),
+        "err 3\nWARNING: Host fake-127.0.0.1: output of run 3 was truncated\n"
+    );
+    let first = client.cli(&["output", "slow", "--run", "1", "-s", &one, &two]);
+    assert_eq!(
+        stdout(&first),
+        "==> fake-127.0.0.1 (run 1) <==\nout 1\n==> fake-127.0.0.2 (run 1) <==\nout 1\n"
+    );
+    let json: Value = serde_json::from_slice(
+        &client
+            .cli(&["output", "slow", "-s", &one, "-o", "json"])
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(json["fake-127.0.0.1"]["id"], 3);
+    assert_eq!(json["fake-127.0.0.1"]["stderr"], "err 3\n");
+
+    // unknown plugin or run, unreachable host: reported, exit 1
+    let missing = client.cli(&["history", "nope", "-s", &one]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("HTTP 404: Plugin not found"),
+        "{}",
+        stderr(&missing)
+    );
+    let no_run = client.cli(&["output", "slow", "--run", "9", "-s", &one]);
+    assert!(
+        stderr(&no_run).contains("HTTP 404: Run not found"),
+        "{}",
+        stderr(&no_run)
+    );
+    let down = format!("127.0.0.1:{}", free_port());
+    let partly = client.cli(&["history", "slow", "-s", &one, &down, "-n", "1"]);
+    assert_eq!(partly.status.code(), Some(1));
+    assert!(stdout(&partly).contains("run 3"), "{}", stdout(&partly));
+    assert!(
+        stderr(&partly).contains(&format!("ERROR: Host {down}: ")),
+        "{}",
+        stderr(&partly)
+    );
 }
