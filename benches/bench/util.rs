@@ -222,6 +222,19 @@ pub fn yaml_head(port: u16, state_dir: &Path, concurrency: Option<usize>) -> Str
     y
 }
 
+/// The `metrics:` section for a dedicated listener (`/metrics` may not be on the API port).
+pub fn yaml_metrics(port: u16) -> String {
+    format!("metrics: {{listen: \"127.0.0.1:{port}\"}}\n")
+}
+
+/// `GET /metrics` on the first of `ports` that serves it.
+pub fn metrics_text(ports: &[u16]) -> Option<String> {
+    ports.iter().find_map(|&p| {
+        let r = http(p, "GET", "/metrics", None, Duration::from_secs(30)).ok()?;
+        (r.status == 200).then(|| String::from_utf8_lossy(&r.body).into_owned())
+    })
+}
+
 /// Starts our smokerd on `yaml` (written to `dir/NAME.yaml`) and waits until `GET /` answers 200.
 pub fn start_smokerd(
     dir: &Path,

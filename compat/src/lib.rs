@@ -13,5 +13,6 @@ pub mod nrpe_cfg;
 pub mod nrpe_packet;
 pub mod nsca;
 pub mod nsca_cipher;
+mod nsca_des;
 pub mod output;
 pub mod send_nsca_input;

@@ -5,12 +5,19 @@
 //! packets of one connection; XOR restarts at index 0 for every packet. Key =
 //! password (up to its first NUL) truncated or NUL-padded to the algorithm's
 //! maximum key size; IV = the first block-size bytes of the server's 128-byte IV.
+//!
+//! CAST-128, Blowfish and AES-256 use RustCrypto (`cfb8` over `cast5`,
+//! `blowfish`, `aes`); DES and 3DES use the table-driven `nsca_des`, which is
+//! ~4× faster than the `des` crate and checked against it in tests.
 
 use std::{fmt, str::FromStr};
 
 use cfb8::cipher::KeyIvInit;
 
-use crate::nsca::IV_LEN;
+use crate::{
+    nsca::IV_LEN,
+    nsca_des::{DesCfb8, DesKey},
+};
 
 /// An `encryption_method` smoker speaks (send_nsca.cfg numbering).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -214,8 +221,7 @@ macro_rules! cfb_state {
         enum $name {
             None,
             Xor(Xor),
-            Des(Box<cfb8::$mode<des::Des>>),
-            TripleDes(Box<cfb8::$mode<des::TdesEde3>>),
+            Des(DesCfb8),
             Cast128(Box<cfb8::$mode<cast5::Cast5>>),
             Blowfish(Box<cfb8::$mode<blowfish::Blowfish>>),
             Aes256(Box<cfb8::$mode<aes::Aes256>>),
@@ -230,14 +236,12 @@ macro_rules! cfb_state {
                         iv: *full_iv,
                         password: c_password(password).to_vec(),
                     }),
-                    Method::Des => $name::Des(Box::new(cfb8::$mode::new(
-                        &key::<8>(password).into(),
-                        iv8(iv),
-                    ))),
-                    Method::TripleDes => $name::TripleDes(Box::new(cfb8::$mode::new(
-                        &key::<24>(password).into(),
-                        iv8(iv),
-                    ))),
+                    Method::Des => {
+                        $name::Des(DesCfb8::new(DesKey::des(key(password)), iv_array(iv)))
+                    }
+                    Method::TripleDes => {
+                        $name::Des(DesCfb8::new(DesKey::tdes(key(password)), iv_array(iv)))
+                    }
                     Method::Cast128 => $name::Cast128(Box::new(cfb8::$mode::new(
                         &key::<16>(password).into(),
                         iv8(iv),
@@ -258,7 +262,6 @@ macro_rules! cfb_state {
                     $name::None => {}
                     $name::Xor(x) => x.apply(buf),
                     $name::Des(c) => c.$op(buf),
-                    $name::TripleDes(c) => c.$op(buf),
                     $name::Cast128(c) => c.$op(buf),
                     $name::Blowfish(c) => c.$op(buf),
                     $name::Aes256(c) => c.$op(buf),
@@ -270,6 +273,10 @@ macro_rules! cfb_state {
 
 cfb_state!(EncState, Encryptor, encrypt);
 cfb_state!(DecState, Decryptor, decrypt);
+
+fn iv_array(iv: &[u8]) -> [u8; 8] {
+    <[u8; 8]>::try_from(iv).unwrap_or([0; 8])
+}
 
 /// The IV slice as the cipher's array; its length is fixed by `Method`, the
 /// zero fallback only keeps this free of panics.

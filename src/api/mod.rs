@@ -5,6 +5,7 @@
 //! [`Daemon`] to force runs. Errors are JSON.
 
 pub mod render;
+pub mod runs;
 
 use std::{sync::Arc, time::Duration};
 
@@ -67,6 +68,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
     }
     app.route("/healthz", get(healthz))
         .route("/v2/reload", post(reload))
+        .merge(runs::routes())
         .merge(crate::metrics::router(metrics.clone()))
         .fallback(not_found)
         .layer(middleware::map_response(method_not_allowed_json))

@@ -19,7 +19,9 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
     let requests = ctx.pick(20, 100);
     let dir = util::scratch_dir("metrics")?;
     let port = util::free_port()?;
+    let mport = util::free_port()?;
     let mut yaml = util::yaml_head(port, &dir.path().join("state"), Some(ctx.concurrency));
+    yaml.push_str(&util::yaml_metrics(mport));
     yaml.push_str("templates:\n  BasePlugin: {Interval: 0, Timeout: 30, History: 2}\nplugins:\n");
     let names: Vec<String> = (0..CHECKS).map(|i| format!("m{i:04}")).collect();
     for (i, name) in names.iter().enumerate() {
@@ -30,16 +32,15 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
         );
     }
     let daemon = util::start_smokerd(dir.path(), "smokerd", &yaml, port, Duration::from_secs(60))?;
-    let probe = util::http(
-        daemon.port,
-        "GET",
-        "/metrics",
-        None,
-        Duration::from_secs(10),
-    )?;
-    if probe.status == 404 {
-        return Err(util::not_built("GET /metrics is 404 (not mounted)"));
-    }
+    // On the API port when it is mounted there, else on the dedicated listener.
+    let Some(mp) = [daemon.port, mport].into_iter().find(|&p| {
+        util::http(p, "GET", "/metrics", None, Duration::from_secs(10))
+            .is_ok_and(|r| r.status == 200)
+    }) else {
+        return Err(util::not_built(
+            "no /metrics on the API port or on metrics.listen",
+        ));
+    };
     let (_, body) = force_run(daemon.port, &names, Duration::from_secs(120))?;
     let ok = util::plugin_items(&body)
         .iter()
@@ -53,13 +54,7 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
     let mut series = 0;
     for i in 0..requests + 3 {
         let t0 = Instant::now();
-        let r = util::http(
-            daemon.port,
-            "GET",
-            "/metrics",
-            None,
-            Duration::from_secs(30),
-        )?;
+        let r = util::http(mp, "GET", "/metrics", None, Duration::from_secs(30))?;
         let took = t0.elapsed().as_secs_f64() * 1000.0;
         if r.status != 200 {
             bail!("GET /metrics: status {}", r.status);
@@ -83,7 +78,7 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
         }
     }
     let om = util::http_with(
-        daemon.port,
+        mp,
         "GET",
         "/metrics",
         None,
@@ -96,7 +91,8 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
             .ours(med)
             .met(Some(med < 20.0))
             .note(format!(
-                "median of {requests} requests (client side, new connection each); p90 {:.1} ms; {} KiB text 0.0.4, {} KiB OpenMetrics ({}); {series} perfdata series",
+                "{} port; median of {requests} requests (client side, new connection each); p90 {:.1} ms; {} KiB text 0.0.4, {} KiB OpenMetrics ({}); {series} perfdata series",
+                if mp == daemon.port { "API" } else { "metrics.listen" },
                 percentile(&times, 90.0),
                 size / 1024,
                 om.body.len() / 1024,

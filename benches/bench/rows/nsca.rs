@@ -114,7 +114,9 @@ fn delivery(ctx: &Ctx, dir: &Path, send_nsca: &Path) -> Result<Row> {
     let nsca_port = util::free_port()?;
     let api = util::free_port()?;
     let names: Vec<String> = (0..n).map(|i| format!("n{i:05}")).collect();
+    let mport = util::free_port()?;
     let mut yaml = util::yaml_head(api, &dir.join("state"), Some(ctx.concurrency));
+    yaml.push_str(&util::yaml_metrics(mport));
     let _ = write!(
         yaml,
         "actions:\n  nagios:\n    Nsca: {{host: 127.0.0.1, port: {nsca_port}, password: {PASSWORD}, encryption: 1, host_name: benchhost}}\n\
@@ -149,7 +151,7 @@ fn delivery(ctx: &Ctx, dir: &Path, send_nsca: &Path) -> Result<Row> {
         ));
     }
     // Let the spool commit (group commits ≤ 100 ms), then bring nsca up.
-    wait_spool(daemon.port, n);
+    wait_spool(&[mport, daemon.port], n);
     let nsca = start_nsca(dir, "delivery", nsca_port, 1)?;
     let (first_t, first_c) = util::wait_for(
         "the first delivered result",
@@ -230,10 +232,9 @@ fn delivery(ctx: &Ctx, dir: &Path, send_nsca: &Path) -> Result<Row> {
 }
 
 /// Waits (≤ 30 s) until the spool holds `n` results when /metrics says so, else 2 s.
-fn wait_spool(port: u16, n: usize) {
+fn wait_spool(ports: &[u16], n: usize) {
     let spooled = || -> Option<f64> {
-        let r = util::http(port, "GET", "/metrics", None, Duration::from_secs(10)).ok()?;
-        let text = String::from_utf8_lossy(&r.body).into_owned();
+        let text = util::metrics_text(ports)?;
         text.lines()
             .find(|l| l.starts_with("smoker_nsca_spool_results"))
             .and_then(|l| l.rsplit(' ').next())

@@ -31,7 +31,9 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
     let history = window.as_secs() + warm.as_secs() + 10;
     let dir = util::scratch_dir("scheduler")?;
     let port = util::free_port()?;
+    let mport = util::free_port()?;
     let mut yaml = util::yaml_head(port, &dir.path().join("state"), None);
+    yaml.push_str(&util::yaml_metrics(mport));
     yaml.push_str(&format!(
         "templates:\n  BasePlugin: {{Interval: 0, Timeout: 30, History: {history}}}\nplugins:\n"
     ));
@@ -57,14 +59,14 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
     if phase.len() != n {
         bail!("GET /plugins listed {} checks, expected {n}", phase.len());
     }
-    let hist0 = lateness_histogram(daemon.port);
+    let hist0 = lateness_histogram(&[mport, daemon.port]);
     let cpu0 = util::cpu_seconds(daemon.pid())?;
     let t0 = Instant::now();
     thread::sleep(window);
     let cpu1 = util::cpu_seconds(daemon.pid())?;
     let secs = t0.elapsed().as_secs_f64();
     let local1 = chrono::Local::now().naive_local();
-    let hist1 = lateness_histogram(daemon.port);
+    let hist1 = lateness_histogram(&[mport, daemon.port]);
     let cpu_pct = (cpu1 - cpu0) / secs * 100.0;
 
     // Runs of a sample of checks (every k-th, all intervals represented) from their history.
@@ -134,12 +136,8 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
 }
 
 /// Cumulative buckets of `smoker_scheduler_lateness_seconds`, if /metrics serves them.
-fn lateness_histogram(port: u16) -> Option<Vec<(String, f64)>> {
-    let r = util::http(port, "GET", "/metrics", None, Duration::from_secs(30)).ok()?;
-    if r.status != 200 {
-        return None;
-    }
-    let text = String::from_utf8_lossy(&r.body);
+fn lateness_histogram(ports: &[u16]) -> Option<Vec<(String, f64)>> {
+    let text = util::metrics_text(ports)?;
     let buckets: Vec<(String, f64)> = text
         .lines()
         .filter(|l| l.starts_with("smoker_scheduler_lateness_seconds_bucket"))

@@ -759,3 +759,29 @@ fn conf_d_in_an_awkward_directory() {
         "{err:?}"
     );
 }
+
+/// Damaged configs never panic the loader: every outcome is a plan or positioned errors.
+#[test]
+fn mutated_configs_never_panic() {
+    use rand::{Rng, SeedableRng, rngs::StdRng};
+    let base = std::fs::read_to_string("config/example-full.yaml").unwrap();
+    let alphabet = b" :-[]{}!&*%()'\"\n\t#|>,?@`~0123456789abcyesnoDefault";
+    let mut rng = StdRng::seed_from_u64(7);
+    for _ in 0..300 {
+        let mut bytes = base.clone().into_bytes();
+        for _ in 0..rng.random_range(1..6) {
+            let at = rng.random_range(0..bytes.len());
+            match rng.random_range(0..3) {
+                0 => bytes[at] = alphabet[rng.random_range(0..alphabet.len())],
+                1 => {
+                    bytes.remove(at);
+                }
+                _ => bytes.insert(at, alphabet[rng.random_range(0..alphabet.len())]),
+            }
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        if let Err(e) = load(&text) {
+            assert!(!e.errors.is_empty());
+        }
+    }
+}
