@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod render;
+pub mod runs;
 pub mod server;
 
 use std::{sync::Arc, time::Duration};
@@ -61,6 +62,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
     }
     app.route("/healthz", get(healthz))
         .route("/v2/reload", post(reload))
+        .merge(runs::routes())
         .merge(crate::metrics::router(metrics.clone()))
         .fallback(not_found)
         .layer(middleware::map_response(method_not_allowed_json))
