@@ -230,7 +230,7 @@ fn overlap_skip_counts_the_skipped_slots() {
     for pair in times.windows(2) {
         let gap = pair[1].0 - pair[0].0;
         // The next run is on the first slot after the previous one ended.
-        assert!(gap >= 2.5 && gap < 4.0, "{times:?}");
+        assert!((2.5..4.0).contains(&gap), "{times:?}");
         assert!(pair[1].0 >= pair[0].1, "overlapping runs: {times:?}");
     }
     let skipped = metric(
@@ -331,7 +331,11 @@ fn full_output_of_a_500_kb_job_through_the_api_and_the_client() {
     let last = d.last_result("big");
     let size = last.to_string().len();
     assert!(size < 2 * 65_536 + 8_192, "{size} bytes");
-    assert!(last["longOutput"].as_str().is_some_and(|l| l.len() <= 65_536));
+    assert!(
+        last["longOutput"]
+            .as_str()
+            .is_some_and(|l| l.len() <= 65_536)
+    );
     // A job over its MaxOutput is cut and says so.
     let capped = runs(&d, "capped", 1);
     let id_capped = capped[0]["id"].as_u64().expect("id");
