@@ -293,8 +293,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| anyhow::format_err!("cannot listen on {addr} (metrics): {e}"))?;
-        let (metrics, stop) = (daemon.metrics.clone(), stop_rx.clone());
-        tokio::spawn(crate::metrics::serve(listener, metrics, stop));
+        daemon.serve_metrics(Some(listener));
     }
     // NRPE bridge (issue 7): binds now, stops with the API.
     crate::nrpe::start(&daemon, stop_rx.clone())?;
@@ -334,7 +333,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> anyhow::Result<()> {
     prune.abort();
     daemon.shutdown().await;
     stop_tx.send_replace(true);
-    daemon.stop_api(Duration::from_secs(2)).await;
+    daemon.stop_listeners(Duration::from_secs(2)).await;
     watchdog.abort();
     drop(pidfile.lock().unwrap_or_else(|e| e.into_inner()).take());
     info!("Stopped.");

@@ -219,6 +219,10 @@ async fn run_process(
     };
     match &request.env {
         Environment::Inherit(extra) => {
+            // systemd's channel is the daemon's own: plugins must not notify for it.
+            for var in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
+                command.env_remove(var);
+            }
             command.envs(extra.iter().map(|(k, v)| (k, v)));
         }
         Environment::Clean(vars) => {
