@@ -18,8 +18,6 @@ pub const ABOUT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// Requests in flight at once, over all hosts.
 const MAX_IN_FLIGHT: usize = 512;
-/// Steady poll interval of a forced run.
-const POLL_INTERVAL_MS: u64 = 500;
 /// A failing poll is retried this many times.
 const POLL_RETRIES: u32 = 3;
 /// Bodies larger than this are not a smokerd answer.
@@ -317,7 +315,7 @@ impl Daemon {
     }
 
     /// Force a run of `names` (`POST <processes>`) and poll until the results are there
-    /// (every 0.5 s after a few quicker first polls; a failing poll is retried 3 times). Returns the plugin objects with
+    /// ([`poll_delay`]; a failing poll is retried 3 times). Returns the plugin objects with
     /// `forcedResult`.
     pub async fn force(&self, http: &Http, names: &[String]) -> Result<Vec<Value>, HostError> {
         let url = self.link("processes")?;
@@ -329,15 +327,12 @@ impl Daemon {
             url: url.clone(),
             what: "no asyncTask.link.poll".into(),
         })?;
-        // Quick first polls for quick checks, then twice a second: a result is seen at most
-        // 0.5 s after it is there (the original polls every second).
-        let mut delays = [50u64, 100, 200, 300, 400].into_iter();
+        let started = std::time::Instant::now();
+        let mut polls = 0;
         let mut failures = 0;
         loop {
-            tokio::time::sleep(Duration::from_millis(
-                delays.next().unwrap_or(POLL_INTERVAL_MS),
-            ))
-            .await;
+            tokio::time::sleep(poll_delay(polls, started.elapsed())).await;
+            polls += 1;
             let poll_url = self.target.url(&poll);
             match http.get(&poll_url, REQUEST_TIMEOUT).await {
                 Ok(document) => match poll_link(&document) {
@@ -357,6 +352,20 @@ impl Daemon {
             }
         }
     }
+}
+
+/// Wait before poll number `polls` of a forced run, `elapsed` after the POST: quick first
+/// polls for quick checks, 4 a second for the first 10 s (a result is seen at most 0.25 s
+/// after it is there), then 2 a second, and once a second (the original's pace) after a minute.
+pub fn poll_delay(polls: u32, elapsed: Duration) -> Duration {
+    const FIRST: [u64; 4] = [50, 100, 150, 200];
+    let millis = match FIRST.get(polls as usize) {
+        Some(first) => *first,
+        None if elapsed < Duration::from_secs(10) => 250,
+        None if elapsed < Duration::from_secs(60) => 500,
+        None => 1000,
+    };
+    Duration::from_millis(millis)
 }
 
 fn poll_link(document: &Value) -> Option<String> {
@@ -430,6 +439,16 @@ mod tests {
         assert!(t("vm:notaport").starts_with("invalid host"));
         assert!(t("ftp://vm").starts_with("invalid host"));
         assert!(t("").starts_with("invalid host"));
+    }
+
+    #[test]
+    fn polls_slow_down() {
+        let ms = |polls, secs| poll_delay(polls, Duration::from_secs(secs)).as_millis();
+        assert_eq!(
+            (ms(0, 0), ms(3, 0), ms(4, 1), ms(20, 9)),
+            (50, 200, 250, 250)
+        );
+        assert_eq!((ms(40, 10), ms(100, 59), ms(150, 60)), (500, 500, 1000));
     }
 
     #[test]
