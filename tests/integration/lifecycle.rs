@@ -287,6 +287,26 @@ fn post_reload_applies_refuses_and_rebinds() {
     let (status, health) = healthz(&d);
     assert_eq!((status, &health["config"]), (503, &json!("stale")));
 
+    // A new address that cannot be bound refuses the whole reload.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let taken_port = taken.local_addr().expect("addr").port();
+    rewrite(
+        &d,
+        taken_port,
+        &format!("{BASE}plugins:\n  a: {{Command: 'echo a'}}\n"),
+    );
+    let r = d.post("/v2/reload", "");
+    assert_eq!(r.status, 422, "{}", r.body);
+    let errors = r.json()["errors"].clone();
+    assert!(
+        errors[0]
+            .as_str()
+            .is_some_and(|e| e.contains("cannot listen on") && e.contains("bind_port")),
+        "{errors}"
+    );
+    assert_eq!(names(&d), ["a", "d"]);
+    drop(taken);
+
     // A changed listen address: the new one serves, the old one stops; a new
     // `metrics: {listen}` starts serving.
     let old = d.port;
@@ -593,4 +613,27 @@ impl TestDaemonView {
             .unwrap_or_default()
             .to_string()
     }
+}
+
+#[test]
+fn json_log_format_writes_one_object_per_line() {
+    let mut d = TestDaemon::start(&format!(
+        "log_format: json\n{BASE}plugins:\n  a: {{Command: 'echo a'}}\n"
+    ));
+    d.force(&["a"]);
+    let status = d.stop();
+    assert!(status.success());
+    let stderr = d.stderr();
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.is_empty()).collect();
+    assert!(lines.len() >= 2, "{stderr}");
+    for line in &lines {
+        let value: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(value["level"].is_string(), "{line}");
+    }
+    assert!(
+        lines.iter().any(|l| l.contains("\"Listening.\"")),
+        "{stderr}"
+    );
+    assert!(lines.iter().any(|l| l.contains("\"Stopped.\"")), "{stderr}");
 }
