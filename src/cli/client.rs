@@ -142,6 +142,7 @@ impl Http {
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("smokercli/", env!("CARGO_PKG_VERSION")))
             .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(1)
             .connect_timeout(ABOUT_TIMEOUT);
         if let Some(path) = &options.ca_file {
             let pem = std::fs::read(path)
@@ -236,6 +237,17 @@ impl Http {
 
     pub async fn get(&self, url: &str, timeout: Duration) -> Result<Value, HostError> {
         Ok(self.request(Method::GET, url, None, timeout).await?.1)
+    }
+}
+
+/// Raise the soft open-files limit to the hard one (best effort): one connection per host
+/// stays open between requests, and a fleet may be larger than the default 1024.
+pub fn raise_fd_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < hard
+    {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
     }
 }
 
