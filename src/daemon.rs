@@ -275,6 +275,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> anyhow::Result<()> {
     };
     let pidfile = Arc::new(Mutex::new(pidfile));
     let addr = listen_addr(&plan)?;
+    crate::api::server::tls_acceptor(&plan.api)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::format_err!("cannot listen on {addr}: {e}"))?;
