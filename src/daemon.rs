@@ -124,10 +124,22 @@ impl Daemon {
         entry: &Arc<CheckEntry>,
         forced: bool,
     ) -> watch::Receiver<Option<Arc<CheckResult>>> {
+        self.start_run_as(entry, forced, false)
+    }
+
+    /// [`Daemon::start_run`] that can mark the result as a catch-up of a missed slot
+    /// (jobs). A run queued meanwhile (`Overlap: queue|kill`) starts when it ends.
+    pub fn start_run_as(
+        self: &Arc<Self>,
+        entry: &Arc<CheckEntry>,
+        forced: bool,
+        catch_up: bool,
+    ) -> watch::Receiver<Option<Arc<CheckResult>>> {
         let (rx, starter) = entry.begin_run();
         let Some((done, pid)) = starter else {
             return rx;
         };
+        let cancel = entry.cancel_signal();
         let daemon = self.clone();
         let entry = entry.clone();
         tokio::spawn(async move {
@@ -137,11 +149,15 @@ impl Daemon {
                 let spec = spec.clone();
                 let entry = entry.clone();
                 tokio::spawn(async move {
-                    let mut result = runner::run_check(&daemon.executor, &spec, &|p| {
-                        pid.store(p, Ordering::Relaxed)
-                    })
+                    let mut result = runner::run_check_cancellable(
+                        &daemon.executor,
+                        &spec,
+                        &|p| pid.store(p, Ordering::Relaxed),
+                        cancel,
+                    )
                     .await;
                     result.forced = forced;
+                    result.catch_up = catch_up;
                     let previous = entry.last_result();
                     crate::actions::run(&daemon, &spec, &mut result, previous.as_deref()).await;
                     result
@@ -160,6 +176,9 @@ impl Daemon {
             };
             daemon.metrics.observe_result(&spec, &result);
             daemon.record(&entry, result, &done);
+            if entry.take_queued() && !*daemon.stopping.borrow() {
+                daemon.start_run_as(&entry, false, false);
+            }
         });
         rx
     }
@@ -256,6 +275,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> anyhow::Result<()> {
     };
     let pidfile = Arc::new(Mutex::new(pidfile));
     let addr = listen_addr(&plan)?;
+    crate::api::server::tls_acceptor(&plan.api)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::format_err!("cannot listen on {addr}: {e}"))?;
@@ -274,8 +294,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| anyhow::format_err!("cannot listen on {addr} (metrics): {e}"))?;
-        let (metrics, stop) = (daemon.metrics.clone(), stop_rx.clone());
-        tokio::spawn(crate::metrics::serve(listener, metrics, stop));
+        daemon.serve_metrics(Some(listener));
     }
     // NRPE bridge (issue 7): binds now, stops with the API.
     crate::nrpe::start(&daemon, stop_rx.clone())?;
@@ -315,7 +334,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> anyhow::Result<()> {
     prune.abort();
     daemon.shutdown().await;
     stop_tx.send_replace(true);
-    daemon.stop_api(Duration::from_secs(2)).await;
+    daemon.stop_listeners(Duration::from_secs(2)).await;
     watchdog.abort();
     drop(pidfile.lock().unwrap_or_else(|e| e.into_inner()).take());
     info!("Stopped.");

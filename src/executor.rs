@@ -138,7 +138,26 @@ impl Executor {
         };
         self.running.fetch_add(1, Ordering::Relaxed);
         let _guard = RunningGuard(&self.running);
-        run_process(request, self.interrupt.subscribe(), on_spawn).await
+        run_process(request, self.interrupt.subscribe(), None, on_spawn).await
+    }
+
+    /// Like [`Executor::run_observed`]; when `cancel` turns true the process group is
+    /// terminated as on shutdown (SIGTERM, SIGKILL after the grace) and the outcome is
+    /// [`Exit::Interrupted`] (`Overlap: kill`).
+    pub async fn run_cancellable(
+        &self,
+        request: ProcessRequest,
+        on_spawn: &(dyn Fn(u32) + Sync),
+        cancel: watch::Receiver<bool>,
+    ) -> ProcessOutcome {
+        let semaphore = self.limit.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let _permit = match &semaphore {
+            Some(s) => s.acquire().await.ok(),
+            None => None,
+        };
+        self.running.fetch_add(1, Ordering::Relaxed);
+        let _guard = RunningGuard(&self.running);
+        run_process(request, self.interrupt.subscribe(), Some(cancel), on_spawn).await
     }
 }
 
@@ -150,9 +169,20 @@ impl Drop for RunningGuard<'_> {
     }
 }
 
+/// Resolves once `cancel` turns true; never without one (or when its sender is gone).
+async fn cancelled(cancel: &mut Option<watch::Receiver<bool>>) {
+    if let Some(rx) = cancel {
+        if rx.wait_for(|v| *v).await.is_ok() {
+            return;
+        }
+    }
+    std::future::pending().await
+}
+
 async fn run_process(
     request: ProcessRequest,
     mut interrupt: watch::Receiver<bool>,
+    mut cancel: Option<watch::Receiver<bool>>,
     on_spawn: &(dyn Fn(u32) + Sync),
 ) -> ProcessOutcome {
     let started_at = Local::now();
@@ -167,7 +197,7 @@ async fn run_process(
         started_at,
         duration: start.elapsed(),
     };
-    if *interrupt.borrow() {
+    if *interrupt.borrow() || cancel.as_ref().is_some_and(|c| *c.borrow()) {
         let mut outcome = failed(String::new());
         outcome.exit = Exit::Interrupted;
         return outcome;
@@ -189,6 +219,10 @@ async fn run_process(
     };
     match &request.env {
         Environment::Inherit(extra) => {
+            // systemd's channel is the daemon's own: plugins must not notify for it.
+            for var in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
+                command.env_remove(var);
+            }
             command.envs(extra.iter().map(|(k, v)| (k, v)));
         }
         Environment::Clean(vars) => {
@@ -251,6 +285,7 @@ async fn run_process(
         res = child.wait() => status = Some(res),
         _ = &mut deadline => ended_by = Some(Exit::TimedOut),
         _ = interrupt.wait_for(|v| *v) => ended_by = Some(Exit::Interrupted),
+        _ = cancelled(&mut cancel) => ended_by = Some(Exit::Interrupted),
     }
     if ended_by.is_none() {
         // The leader exited; leftovers in its group may still hold the pipes.
@@ -406,6 +441,25 @@ mod tests {
         let out = exec.run(shell("sleep 30 & echo started", 10_000)).await;
         assert_eq!(out.exit, Exit::Code(0));
         assert_eq!(out.stdout, b"started\n");
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn cancel_terminates_the_group() {
+        let exec = Executor::new(None);
+        let (tx, rx) = watch::channel(false);
+        let start = Instant::now();
+        let run = exec.run_cancellable(shell("sleep 30 & sleep 30", 10_000), &|_| {}, rx);
+        let cancel = async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            tx.send_replace(true);
+        };
+        let (out, ()) = tokio::join!(run, cancel);
+        assert_eq!(out.exit, Exit::Interrupted);
         assert!(
             start.elapsed() < Duration::from_secs(3),
             "{:?}",

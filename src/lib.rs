@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod executor;
+pub mod jobs;
 pub mod logging;
 pub mod metrics;
 pub mod nrpe;

@@ -24,6 +24,20 @@ pub async fn run_check(
     spec: &CheckSpec,
     on_spawn: &(dyn Fn(u32) + Sync),
 ) -> CheckResult {
+    run_check_cancellable(executor, spec, on_spawn, None).await
+}
+
+/// Text of a run terminated because its next one was due (`Overlap: kill`).
+pub const KILLED_BY_OVERLAP: &str = "killed: the next run was due (Overlap: kill)";
+
+/// [`run_check`] that `cancel` can terminate (`Overlap: kill`): the result is then
+/// UNKNOWN [`KILLED_BY_OVERLAP`] with what the process wrote so far.
+pub async fn run_check_cancellable(
+    executor: &Executor,
+    spec: &CheckSpec,
+    on_spawn: &(dyn Fn(u32) + Sync),
+    cancel: Option<tokio::sync::watch::Receiver<bool>>,
+) -> CheckResult {
     let program = match &spec.command {
         Command::Invalid { state, text } => {
             return CheckResult::synthetic(*state, text.clone(), chrono::Local::now());
@@ -41,8 +55,24 @@ pub async fn run_check(
         uid: spec.uid.clone(),
         gid: spec.gid.clone(),
     };
-    let outcome = executor.run_observed(request, on_spawn).await;
-    interpret(spec, outcome)
+    let Some(cancel) = cancel else {
+        return interpret(spec, executor.run_observed(request, on_spawn).await);
+    };
+    let outcome = executor
+        .run_cancellable(request, on_spawn, cancel.clone())
+        .await;
+    let killed = outcome.exit == Exit::Interrupted && *cancel.borrow();
+    let mut result = interpret(spec, outcome);
+    if killed {
+        let mut killed =
+            CheckResult::synthetic(State::Unknown, KILLED_BY_OVERLAP, result.started_at);
+        killed.duration = result.duration;
+        killed.truncated = result.truncated;
+        killed.stdout = result.stdout.clone();
+        killed.stderr = result.stderr.clone();
+        result = killed;
+    }
+    result
 }
 
 /// Turns what a process did into a result, per the check's settings.
@@ -77,8 +107,8 @@ pub fn interpret(spec: &CheckSpec, outcome: ProcessOutcome) -> CheckResult {
             None => from_plugin_output(
                 spec.exit_codes,
                 &outcome.exit,
-                &stdout,
-                &stderr,
+                head(&stdout, API_TEXT_CAP),
+                head(&stderr, API_TEXT_CAP),
                 outcome.started_at,
             ),
         },
@@ -94,6 +124,27 @@ pub fn interpret(spec: &CheckSpec, outcome: ProcessOutcome) -> CheckResult {
     result.stdout = Arc::from(stdout);
     result.stderr = Arc::from(stderr);
     result
+}
+
+/// Most bytes of plain-text stdout and of stderr that become `output`, `longOutput`,
+/// `perfdata` and `messages`, so smoker API answers stay bounded when a job raises
+/// `MaxOutput`; the full capture is kept in the run log (`/v2/plugins/{name}/runs`).
+pub const API_TEXT_CAP: usize = 64 * 1024;
+
+/// The first `cap` bytes of `text`, cut after the last whole line that fits (or at a
+/// character boundary when no line does).
+fn head(text: &str, cap: usize) -> &str {
+    if text.len() <= cap {
+        return text;
+    }
+    let mut end = cap;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    match text[..end].rfind('\n') {
+        Some(newline) => &text[..=newline],
+        None => &text[..end],
+    }
 }
 
 fn command_text(command: &Command) -> String {
@@ -527,6 +578,18 @@ mod tests {
             r.output,
             "Invalid JSON structure: Component a doesn't have message"
         );
+    }
+
+    #[test]
+    fn api_text_is_bounded_but_the_capture_is_whole() {
+        let big = "line of text\n".repeat(40_000);
+        let r = check(ExitCodes::Nagios, Exit::Code(0), &big, "");
+        assert_eq!(r.stdout.len(), big.len());
+        let m = r.messages.unwrap();
+        assert!(m.info.len() < 6000, "{}", m.info.len());
+        assert!(r.long_output.unwrap().len() <= API_TEXT_CAP);
+        assert_eq!(head("ab\ncd", 4), "ab\n");
+        assert_eq!(head("äöü", 3), "ä");
     }
 
     #[test]

@@ -1,9 +1,16 @@
-//! Scheduler: one task owning a timer queue of interval checks.
+//! Scheduler: one task owning the timers of every scheduled check.
 //!
-//! Each check runs every `Interval` on a stable phase: the first run is at
+//! Interval checks run every `Interval` on a stable phase: the first run is at
 //! `start + hash(name) % Splay` (decisions.md D4), then every `Interval` after
-//! that slot, so 10 000 checks do not fire in the same millisecond. A run still
-//! in progress is not started twice: the slot is skipped. On reload, checks
+//! that slot, so 10 000 checks do not fire in the same millisecond. Jobs with a
+//! `Schedule:` (D10) run on the slots of their cron expression ([`crate::jobs`]),
+//! judged against the wall clock, which is looked at again at least every
+//! [`WALL_RECHECK`] so a suspend or a clock step is noticed; a slot missed by more
+//! than [`MISSED_AFTER`] is skipped, or run once as a catch-up with `CatchUp`. At
+//! start a `CatchUp` job whose slot passed while the daemon was down runs once
+//! (its last slot is kept in the durable store), and `@reboot` jobs run once per boot.
+//! A run due while the previous one still runs follows `Overlap`: skip it (counted),
+//! queue one (coalesced), or kill the running one and start anew. On reload, checks
 //! whose schedule did not change keep their phase.
 
 use std::{
@@ -13,10 +20,21 @@ use std::{
     time::Duration,
 };
 
+use jiff::{Timestamp, Zoned};
 use tokio::time::Instant;
-use tracing::debug;
+use tracing::{debug, info, warn};
 
-use crate::{check::Schedule, daemon::Daemon};
+use crate::{
+    check::{Overlap, Schedule},
+    daemon::Daemon,
+    jobs::{self, CronSchedule},
+    store::CheckEntry,
+};
+
+/// Longest sleep before the wall clock is looked at again (suspend, clock steps).
+pub const WALL_RECHECK: Duration = Duration::from_secs(5);
+/// A cron slot later than this is missed (the machine slept, the clock jumped).
+pub const MISSED_AFTER: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, PartialEq)]
 struct Slot {
@@ -25,17 +43,41 @@ struct Slot {
     generation: u64,
 }
 
+/// A job on a cron schedule.
+#[derive(Debug)]
+struct CronSlot {
+    /// `(expr, time zone)` it was built from.
+    key: (String, Option<String>),
+    schedule: CronSchedule,
+    /// Next slot; `None` before [`init_job`] and for `@reboot`.
+    due: Option<Zoned>,
+    /// [`init_job`] has not run yet.
+    fresh: bool,
+}
+
 /// Runs until the daemon starts stopping.
 pub async fn run(daemon: Arc<Daemon>) {
     let mut plan_updates = daemon.plan_updates();
     let mut stopping = daemon.stopping();
     let mut slots: HashMap<String, Slot> = HashMap::new();
+    let mut crons: HashMap<String, CronSlot> = HashMap::new();
     let mut heap: BinaryHeap<Reverse<(Instant, u64, String)>> = BinaryHeap::new();
     let mut generation = 0u64;
     let start = Instant::now();
+    let mut at_start = true;
     sync(&daemon, &mut slots, &mut heap, &mut generation, start);
+    sync_jobs(&daemon, &mut crons);
     loop {
-        let next = heap.peek().map(|Reverse((due, _, _))| *due);
+        for (name, job) in crons.iter_mut().filter(|(_, j)| j.fresh) {
+            init_job(&daemon, name, job, at_start).await;
+        }
+        at_start = false;
+        let next_interval = heap.peek().map(|Reverse((due, _, _))| *due);
+        let next_job = next_job_instant(&crons);
+        let next = match (next_interval, next_job) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let sleep = async {
             match next {
                 Some(due) => tokio::time::sleep_until(due).await,
@@ -47,6 +89,7 @@ pub async fn run(daemon: Arc<Daemon>) {
             changed = plan_updates.changed() => {
                 if changed.is_err() { return; }
                 sync(&daemon, &mut slots, &mut heap, &mut generation, Instant::now());
+                sync_jobs(&daemon, &mut crons);
                 continue;
             }
             _ = stopping.wait_for(|s| *s) => return,
@@ -70,14 +113,7 @@ pub async fn run(daemon: Arc<Daemon>) {
             let Some(entry) = daemon.store.get(&name) else {
                 continue;
             };
-            let lateness = now.saturating_duration_since(due);
-            if entry.running().is_some() {
-                debug!(check = %name, "Previous run still in progress, skipping this slot.");
-                daemon.metrics.skipped(&entry.spec(), "overlap");
-            } else {
-                daemon.metrics.scheduler_lateness(lateness);
-                daemon.start_run(&entry, false);
-            }
+            fire(&daemon, &entry, false, now.saturating_duration_since(due));
             // Next slot on the same phase, skipping slots already missed (suspend, overload).
             let mut next_due = due + slot.every;
             if next_due <= now {
@@ -88,6 +124,175 @@ pub async fn run(daemon: Arc<Daemon>) {
             entry.set_next_run(Some(to_wall(next_due)));
             heap.push(Reverse((next_due, slot_generation, name)));
         }
+        run_due_jobs(&daemon, &mut crons);
+    }
+}
+
+/// A scheduled run is due: start it, or apply `Overlap` when one is in progress.
+fn fire(daemon: &Arc<Daemon>, entry: &Arc<CheckEntry>, catch_up: bool, lateness: Duration) {
+    let spec = entry.spec();
+    if entry.running().is_none() {
+        daemon.metrics.scheduler_lateness(lateness);
+        daemon.start_run_as(entry, false, catch_up);
+        return;
+    }
+    match spec.overlap {
+        Overlap::Skip => {
+            debug!(check = %spec.name, "Previous run still in progress, skipping this slot.");
+            daemon.metrics.skipped(&spec, "overlap");
+        }
+        Overlap::Queue => {
+            if entry.queue_run() {
+                debug!(check = %spec.name, "Previous run still in progress, queueing this slot.");
+            } else {
+                debug!(check = %spec.name, "A run is already queued, coalescing this slot.");
+                daemon.metrics.skipped(&spec, "coalesced");
+            }
+        }
+        Overlap::Kill => {
+            entry.queue_run();
+            if entry.kill_run() {
+                info!(check = %spec.name, "Previous run still in progress, terminating it.");
+            }
+        }
+    }
+    // The run may have ended between the look and the queueing: start what was queued.
+    if entry.running().is_none() && entry.take_queued() {
+        daemon.start_run_as(entry, false, catch_up);
+    }
+}
+
+/// Brings the cron jobs in line with the current plan; new or changed ones start fresh.
+fn sync_jobs(daemon: &Daemon, crons: &mut HashMap<String, CronSlot>) {
+    let checks = daemon.store.checks();
+    crons.retain(|name, _| checks.contains_key(name));
+    for (name, entry) in checks.iter() {
+        let spec = entry.spec();
+        let Schedule::Cron { expr, time_zone } = &spec.schedule else {
+            crons.remove(name);
+            continue;
+        };
+        let key = (expr.clone(), time_zone.clone());
+        if crons.get(name).is_some_and(|c| c.key == key) {
+            continue;
+        }
+        match CronSchedule::parse(expr, time_zone.as_deref()) {
+            Ok(schedule) => {
+                crons.insert(
+                    name.clone(),
+                    CronSlot {
+                        key,
+                        schedule,
+                        due: None,
+                        fresh: true,
+                    },
+                );
+            }
+            Err(e) => {
+                crons.remove(name);
+                entry.set_next_run(None);
+                warn!(check = %name, error = %e, "Cannot schedule job.");
+            }
+        }
+    }
+}
+
+/// First look at a job: `@reboot` once per boot, catch-up of a slot missed while the
+/// daemon was down (only `at_start`), then its next slot.
+async fn init_job(daemon: &Arc<Daemon>, name: &str, job: &mut CronSlot, at_start: bool) {
+    job.fresh = false;
+    let Some(entry) = daemon.store.get(name) else {
+        return;
+    };
+    let durable = daemon.durable().clone();
+    if job.schedule.is_reboot() {
+        let key = format!("reboot:{name}");
+        let boot = jobs::boot_id();
+        let stored = match durable.meta_get(&key).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                warn!(check = %name, error = %e, "Cannot read the boot id of the last @reboot run.");
+                None
+            }
+        };
+        if boot.is_none() || stored != boot {
+            info!(check = %name, "Running @reboot job.");
+            fire(daemon, &entry, false, Duration::ZERO);
+            if let Some(boot) = boot {
+                durable.meta_set(&key, Some(&boot));
+            }
+        }
+        job.due = None;
+        entry.set_next_run(None);
+        return;
+    }
+    let now = job.schedule.now();
+    let last_slot = job.schedule.last_at_or_before(&now);
+    if at_start && entry.spec().catch_up {
+        match durable.job_slot(name).await {
+            Ok(Some(recorded)) => {
+                if let Some(missed) = last_slot
+                    .as_ref()
+                    .filter(|s| s.timestamp() > jobs::from_utc(recorded))
+                {
+                    info!(check = %name, slot = %missed, "Catching up a slot missed while down.");
+                    fire(daemon, &entry, true, Duration::ZERO);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => warn!(check = %name, error = %e, "Cannot read the last slot of the job."),
+        }
+    }
+    // Every slot up to now is accounted for.
+    let accounted = last_slot.as_ref().map_or(now.timestamp(), Zoned::timestamp);
+    durable.set_job_slot(name, jobs::to_utc(accounted));
+    job.due = job.schedule.next_after(&now);
+    entry.set_next_run(job.due.as_ref().map(|d| jobs::to_local(d.timestamp())));
+}
+
+/// When the next job slot is due on the monotonic clock, capped at [`WALL_RECHECK`].
+fn next_job_instant(crons: &HashMap<String, CronSlot>) -> Option<Instant> {
+    let earliest = crons
+        .values()
+        .filter_map(|j| j.due.as_ref().map(Zoned::timestamp))
+        .min()?;
+    let now = Instant::now();
+    let wait = earliest.as_nanosecond() - Timestamp::now().as_nanosecond();
+    let wait = Duration::from_nanos(u64::try_from(wait.max(0)).unwrap_or(u64::MAX));
+    Some(now + wait.min(WALL_RECHECK))
+}
+
+/// Fires every job whose slot has come on the wall clock and moves it to its next slot.
+fn run_due_jobs(daemon: &Arc<Daemon>, crons: &mut HashMap<String, CronSlot>) {
+    let wall = Timestamp::now();
+    for (name, job) in crons.iter_mut() {
+        let Some(due) = job.due.clone().filter(|d| d.timestamp() <= wall) else {
+            continue;
+        };
+        let Some(entry) = daemon.store.get(name) else {
+            continue;
+        };
+        let late = wall.as_nanosecond() - due.timestamp().as_nanosecond();
+        let late = Duration::from_nanos(u64::try_from(late.max(0)).unwrap_or(u64::MAX));
+        let spec = entry.spec();
+        if late <= MISSED_AFTER {
+            fire(daemon, &entry, false, late);
+        } else if spec.catch_up {
+            info!(check = %name, slot = %due, "Catching up a missed slot.");
+            fire(daemon, &entry, true, late);
+        } else {
+            info!(check = %name, slot = %due, "Slot missed (suspend or clock change), skipping it.");
+            daemon.metrics.skipped(&spec, "missed");
+        }
+        daemon
+            .durable()
+            .set_job_slot(name, jobs::to_utc(due.timestamp()));
+        let mut next = job.schedule.next_after(&due);
+        if next.as_ref().is_some_and(|n| n.timestamp() <= wall) {
+            next = job.schedule.next_after(&job.schedule.zoned(wall));
+        }
+        entry.set_next_run(next.as_ref().map(|n| jobs::to_local(n.timestamp())));
+        job.due = next;
     }
 }
 
@@ -105,7 +310,9 @@ fn sync(
         let spec = entry.spec();
         let Schedule::Interval { every, splay } = spec.schedule else {
             slots.remove(name);
-            entry.set_next_run(None);
+            if !matches!(spec.schedule, Schedule::Cron { .. }) {
+                entry.set_next_run(None);
+            }
             continue;
         };
         if every.is_zero() {

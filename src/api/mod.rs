@@ -4,7 +4,10 @@
 //! Owns HTTP only: it reads the [`Store`](crate::store::Store) and asks the
 //! [`Daemon`] to force runs. Errors are JSON.
 
+pub mod auth;
 pub mod render;
+pub mod runs;
+pub mod server;
 
 use std::{sync::Arc, time::Duration};
 
@@ -19,7 +22,6 @@ use axum::{
 };
 use serde_json::{Value, json};
 use tokio::sync::watch;
-use tracing::warn;
 
 use crate::{daemon::Daemon, store::CheckEntry};
 
@@ -32,17 +34,10 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub async fn serve(
     listener: tokio::net::TcpListener,
     daemon: Arc<Daemon>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    let app = router(daemon);
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })
-        .await;
-    if let Err(e) = result {
-        warn!(error = %e, "API server stopped.");
-    }
+    let app = router(daemon.clone());
+    server::serve(listener, daemon, app, stop).await;
 }
 
 /// All routes, each also with a trailing `/` (except `/`).
@@ -67,6 +62,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
     }
     app.route("/healthz", get(healthz))
         .route("/v2/reload", post(reload))
+        .merge(runs::routes())
         .merge(crate::metrics::router(metrics.clone()))
         .fallback(not_found)
         .layer(middleware::map_response(method_not_allowed_json))
@@ -75,6 +71,10 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
             Duration::from_secs(30),
         ))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(middleware::from_fn_with_state(
+            daemon.clone(),
+            auth::require,
+        ))
         .layer(middleware::from_fn_with_state(
             metrics,
             crate::metrics::track_api,

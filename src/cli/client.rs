@@ -18,8 +18,6 @@ pub const ABOUT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// Requests in flight at once, over all hosts.
 const MAX_IN_FLIGHT: usize = 512;
-/// Steady poll interval of a forced run.
-const POLL_INTERVAL_MS: u64 = 500;
 /// A failing poll is retried this many times.
 const POLL_RETRIES: u32 = 3;
 /// Bodies larger than this are not a smokerd answer.
@@ -144,6 +142,7 @@ impl Http {
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("smokercli/", env!("CARGO_PKG_VERSION")))
             .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(1)
             .connect_timeout(ABOUT_TIMEOUT);
         if let Some(path) = &options.ca_file {
             let pem = std::fs::read(path)
@@ -241,6 +240,17 @@ impl Http {
     }
 }
 
+/// Raise the soft open-files limit to the hard one (best effort): one connection per host
+/// stays open between requests, and a fleet may be larger than the default 1024.
+pub fn raise_fd_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < hard
+    {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}
+
 /// The most specific text of an error: its root cause (`Connection refused (os error 111)`).
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut deepest = error;
@@ -317,7 +327,7 @@ impl Daemon {
     }
 
     /// Force a run of `names` (`POST <processes>`) and poll until the results are there
-    /// (every 0.5 s after a few quicker first polls; a failing poll is retried 3 times). Returns the plugin objects with
+    /// ([`poll_delay`]; a failing poll is retried 3 times). Returns the plugin objects with
     /// `forcedResult`.
     pub async fn force(&self, http: &Http, names: &[String]) -> Result<Vec<Value>, HostError> {
         let url = self.link("processes")?;
@@ -329,15 +339,12 @@ impl Daemon {
             url: url.clone(),
             what: "no asyncTask.link.poll".into(),
         })?;
-        // Quick first polls for quick checks, then twice a second: a result is seen at most
-        // 0.5 s after it is there (the original polls every second).
-        let mut delays = [50u64, 100, 200, 300, 400].into_iter();
+        let started = std::time::Instant::now();
+        let mut polls = 0;
         let mut failures = 0;
         loop {
-            tokio::time::sleep(Duration::from_millis(
-                delays.next().unwrap_or(POLL_INTERVAL_MS),
-            ))
-            .await;
+            tokio::time::sleep(poll_delay(polls, started.elapsed())).await;
+            polls += 1;
             let poll_url = self.target.url(&poll);
             match http.get(&poll_url, REQUEST_TIMEOUT).await {
                 Ok(document) => match poll_link(&document) {
@@ -357,6 +364,20 @@ impl Daemon {
             }
         }
     }
+}
+
+/// Wait before poll number `polls` of a forced run, `elapsed` after the POST: quick first
+/// polls for quick checks, 4 a second for the first 10 s (a result is seen at most 0.25 s
+/// after it is there), then 2 a second, and once a second (the original's pace) after a minute.
+pub fn poll_delay(polls: u32, elapsed: Duration) -> Duration {
+    const FIRST: [u64; 4] = [50, 100, 150, 200];
+    let millis = match FIRST.get(polls as usize) {
+        Some(first) => *first,
+        None if elapsed < Duration::from_secs(10) => 250,
+        None if elapsed < Duration::from_secs(60) => 500,
+        None => 1000,
+    };
+    Duration::from_millis(millis)
 }
 
 fn poll_link(document: &Value) -> Option<String> {
@@ -430,6 +451,16 @@ mod tests {
         assert!(t("vm:notaport").starts_with("invalid host"));
         assert!(t("ftp://vm").starts_with("invalid host"));
         assert!(t("").starts_with("invalid host"));
+    }
+
+    #[test]
+    fn polls_slow_down() {
+        let ms = |polls, secs| poll_delay(polls, Duration::from_secs(secs)).as_millis();
+        assert_eq!(
+            (ms(0, 0), ms(3, 0), ms(4, 1), ms(20, 9)),
+            (50, 200, 250, 250)
+        );
+        assert_eq!((ms(40, 10), ms(100, 59), ms(150, 60)), (500, 500, 1000));
     }
 
     #[test]

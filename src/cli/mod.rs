@@ -27,6 +27,7 @@ use config::ClientConfig;
 
 /// Run `future` on a fresh runtime; Ctrl-C ends it with exit code 1 (smoker-compat.md §4.4).
 pub fn block_on(future: impl Future<Output = i32>) -> i32 {
+    client::raise_fd_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

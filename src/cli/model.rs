@@ -244,6 +244,8 @@ pub struct PluginView {
     pub next_run: Option<String>,
     /// Effective parameters in the daemon's order.
     pub parameters: Map<String, Value>,
+    /// A run in progress (our daemon's `running`, D3): `since YYYY-MM-DD HH:MM:SS, pid N`.
+    pub running: Option<String>,
     /// The plugin object for `-o json`: as sent, with the original client's fixes (lastResult
     /// placeholder, times cut to seconds).
     pub json: Value,
@@ -265,6 +267,16 @@ impl PluginView {
             .get("nextRun")
             .and_then(Value::as_str)
             .map(display_time);
+        let running = object.get("running").and_then(Value::as_object).map(|r| {
+            let since = r
+                .get("startedAt")
+                .and_then(Value::as_str)
+                .map_or_else(|| "?".to_owned(), display_time);
+            match r.get("pid").and_then(Value::as_u64).filter(|p| *p > 0) {
+                Some(pid) => format!("since {since}, pid {pid}"),
+                None => format!("since {since}"),
+            }
+        });
 
         let mut json = object.clone();
         match json.get_mut("lastResult") {
@@ -285,6 +297,7 @@ impl PluginView {
             result: forced.or(last),
             next_run,
             parameters,
+            running,
             json: Value::Object(json),
         })
     }

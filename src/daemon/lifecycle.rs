@@ -155,7 +155,9 @@ pub(crate) struct Lifecycle {
     config_errors: Mutex<Option<Vec<String>>>,
     /// One reload at a time.
     reloading: tokio::sync::Mutex<()>,
-    api: Mutex<Option<ApiServer>>,
+    api: Mutex<Option<Server>>,
+    /// `metrics: {listen}`, when set.
+    metrics: Mutex<Option<Server>>,
 }
 
 impl fmt::Debug for Lifecycle {
@@ -163,6 +165,7 @@ impl fmt::Debug for Lifecycle {
         f.debug_struct("Lifecycle")
             .field("config_errors", &*lock(&self.config_errors))
             .field("api", &lock(&self.api).as_ref().map(|a| a.addr))
+            .field("metrics", &lock(&self.metrics).as_ref().map(|a| a.addr))
             .finish()
     }
 }
@@ -171,21 +174,36 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// One running API listener.
-struct ApiServer {
+/// One running HTTP listener (the API or `metrics: {listen}`).
+struct Server {
     addr: SocketAddr,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
 
-impl ApiServer {
-    fn start(listener: TcpListener, daemon: Arc<Daemon>) -> ApiServer {
+impl Server {
+    fn api(listener: TcpListener, daemon: Arc<Daemon>) -> Server {
+        Server::start(listener, |listener, stop| {
+            tokio::spawn(crate::api::serve(listener, daemon, stop))
+        })
+    }
+
+    fn metrics(listener: TcpListener, metrics: Arc<crate::metrics::Metrics>) -> Server {
+        Server::start(listener, |listener, stop| {
+            tokio::spawn(crate::metrics::serve(listener, metrics, stop))
+        })
+    }
+
+    fn start(
+        listener: TcpListener,
+        serve: impl FnOnce(TcpListener, watch::Receiver<bool>) -> JoinHandle<()>,
+    ) -> Server {
         let addr = listener
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
         let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(crate::api::serve(listener, daemon, stop_rx));
-        ApiServer { addr, stop, task }
+        let task = serve(listener, stop_rx);
+        Server { addr, stop, task }
     }
 
     /// Stops accepting; requests in flight get up to `grace` to finish.
@@ -372,25 +390,33 @@ impl Daemon {
         }
     }
 
-    /// Starts serving the API on `listener`.
+    /// Serves the API on `listener`; a previous API listener stops.
     pub(crate) fn serve_api(self: &Arc<Self>, listener: TcpListener) {
-        let server = ApiServer::start(listener, self.clone());
-        let old = lock(&self.lifecycle.api).replace(server);
-        if let Some(old) = old {
-            tokio::spawn(old.stop(OLD_LISTENER_GRACE));
-        }
+        let server = Server::api(listener, self.clone());
+        replace_server(&self.lifecycle.api, Some(server));
     }
 
-    /// Stops the API listener (the end of shutdown).
-    pub(crate) async fn stop_api(&self, grace: Duration) {
-        let server = lock(&self.lifecycle.api).take();
-        if let Some(server) = server {
+    /// Serves `/metrics` alone on `listener` (`metrics: {listen}`), or stops doing so.
+    pub(crate) fn serve_metrics(&self, listener: Option<TcpListener>) {
+        let server = listener.map(|l| Server::metrics(l, self.metrics.clone()));
+        replace_server(&self.lifecycle.metrics, server);
+    }
+
+    /// Stops the listeners (the end of shutdown).
+    pub(crate) async fn stop_listeners(&self, grace: Duration) {
+        let api = lock(&self.lifecycle.api).take();
+        let metrics = lock(&self.lifecycle.metrics).take();
+        for server in [api, metrics].into_iter().flatten() {
             server.stop(grace).await;
         }
     }
 
     fn api_addr(&self) -> Option<SocketAddr> {
         lock(&self.lifecycle.api).as_ref().map(|a| a.addr)
+    }
+
+    fn metrics_addr(&self) -> Option<SocketAddr> {
+        lock(&self.lifecycle.metrics).as_ref().map(|a| a.addr)
     }
 
     /// Reloads the configuration (SIGHUP, `POST /v2/reload`): validates it fully, binds
@@ -437,17 +463,28 @@ impl Daemon {
             super::listen_addr(&plan).map_err(|e| ReloadError::Listen(vec![e.to_string()]))?;
         let listener = if Some(addr) != self.api_addr() && !same_listen(&old, &plan) {
             let listener = TcpListener::bind(addr).await.map_err(|e| {
-                let file = plan
-                    .path
-                    .as_ref()
-                    .map_or_else(|| "<default>".to_string(), |p| p.display().to_string());
                 ReloadError::Listen(vec![format!(
-                    "{file}: bind_port: cannot listen on {addr}: {e}"
+                    "{}: bind_port: cannot listen on {addr}: {e}",
+                    config_name(&plan)
                 )])
             })?;
             Some(listener)
         } else {
             None
+        };
+        let metrics_listener = match plan.metrics_listen {
+            Some(addr) if Some(addr) != self.metrics_addr() => {
+                let listener = TcpListener::bind(addr).await.map_err(|e| {
+                    ReloadError::Listen(vec![format!(
+                        "{}: metrics.listen: cannot listen on {addr}: {e}",
+                        config_name(&plan)
+                    )])
+                })?;
+                Some(Some(listener))
+            }
+            Some(_) => None,
+            None if self.metrics_addr().is_some() => Some(None),
+            None => None,
         };
         if plan.state_dir != old.state_dir {
             warn!("A changed state_dir takes effect at the next start.");
@@ -490,6 +527,15 @@ impl Daemon {
             info!(address = %addr, "Listening on the new address.");
             self.serve_api(listener);
         }
+        if let Some(listener) = metrics_listener {
+            match &listener {
+                Some(l) => {
+                    info!(address = ?l.local_addr().ok(), "Metrics listening on the new address.")
+                }
+                None => info!("Metrics listener closed."),
+            }
+            self.serve_metrics(listener);
+        }
         Ok(ReloadReport {
             added,
             removed,
@@ -529,6 +575,21 @@ impl Daemon {
             },
         )
     }
+}
+
+/// Swaps the server in `slot`; the old one stops in the background.
+fn replace_server(slot: &Mutex<Option<Server>>, server: Option<Server>) {
+    let old = std::mem::replace(&mut *lock(slot), server);
+    if let Some(old) = old {
+        tokio::spawn(old.stop(OLD_LISTENER_GRACE));
+    }
+}
+
+/// The config file's name for error lines.
+fn config_name(plan: &Plan) -> String {
+    plan.path
+        .as_ref()
+        .map_or_else(|| "<default>".to_string(), |p| p.display().to_string())
 }
 
 /// Whether two plans ask for the same listen address as written.

@@ -293,7 +293,9 @@ fn run(prog: &str, args: &[OsString], out: &mut String, err: &mut String) -> i32
                     err.push_str(&format!("Error: Timeout after {seconds} seconds\n"));
                 }
                 NscaError::Send(_) | NscaError::Close(_) => {
-                    err.push_str(&format!("Error: Could not send data to host ({e})\n"));
+                    // send_nsca's wording; the cause (e.g. a reset after the server
+                    // dropped a packet with a bad CRC) is not part of it.
+                    err.push_str("Error: Could not send data to host\n");
                     return EXIT_UNKNOWN;
                 }
             }

@@ -55,6 +55,10 @@ pub struct CheckEntry {
     running: Mutex<Option<Running>>,
     next_run: Mutex<Option<DateTime<Local>>>,
     last_run_id: AtomicU64,
+    /// Turns true to terminate the run in progress (`Overlap: kill`).
+    run_cancel: Mutex<Option<watch::Sender<bool>>>,
+    /// A run is due once the one in progress ends (`Overlap: queue|kill`; coalesced).
+    queued: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -71,6 +75,8 @@ impl CheckEntry {
             running: Mutex::new(None),
             next_run: Mutex::new(None),
             last_run_id: AtomicU64::new(0),
+            run_cancel: Mutex::new(None),
+            queued: AtomicBool::new(false),
         }
     }
 
@@ -127,12 +133,38 @@ impl CheckEntry {
         }
         let (tx, rx) = watch::channel(None);
         let pid = Arc::new(AtomicU32::new(0));
+        *lock(&self.run_cancel) = Some(watch::channel(false).0);
         *running = Some(Running {
             started_at: Local::now(),
             pid: pid.clone(),
             done: rx.clone(),
         });
         (rx, Some((tx, pid)))
+    }
+
+    /// The kill signal of the run in progress (see [`CheckEntry::kill_run`]).
+    pub fn cancel_signal(&self) -> Option<watch::Receiver<bool>> {
+        lock(&self.run_cancel)
+            .as_ref()
+            .map(watch::Sender::subscribe)
+    }
+
+    /// Asks the run in progress to terminate; false when none runs.
+    pub fn kill_run(&self) -> bool {
+        lock(&self.run_cancel)
+            .as_ref()
+            .is_some_and(|c| !c.send_replace(true))
+    }
+
+    /// Queues one run for when the one in progress ends; false when one already is
+    /// (queued runs coalesce).
+    pub fn queue_run(&self) -> bool {
+        !self.queued.swap(true, Ordering::SeqCst)
+    }
+
+    /// Takes the queued run, if any.
+    pub fn take_queued(&self) -> bool {
+        self.queued.swap(false, Ordering::SeqCst)
     }
 
     /// Marks that the next result answers a forced run (POST /processes).
@@ -252,6 +284,7 @@ impl Store {
             *lock(&entry.forced_result) = Some(result.clone());
         }
         *lock(&entry.running) = None;
+        *lock(&entry.run_cancel) = None;
         done.send_replace(Some(result.clone()));
         let _ = self.events.send(ResultEvent {
             spec,

@@ -287,13 +287,37 @@ fn post_reload_applies_refuses_and_rebinds() {
     let (status, health) = healthz(&d);
     assert_eq!((status, &health["config"]), (503, &json!("stale")));
 
-    // A changed listen address: the new one serves, the old one stops.
+    // A new address that cannot be bound refuses the whole reload.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let taken_port = taken.local_addr().expect("addr").port();
+    rewrite(
+        &d,
+        taken_port,
+        &format!("{BASE}plugins:\n  a: {{Command: 'echo a'}}\n"),
+    );
+    let r = d.post("/v2/reload", "");
+    assert_eq!(r.status, 422, "{}", r.body);
+    let errors = r.json()["errors"].clone();
+    assert!(
+        errors[0]
+            .as_str()
+            .is_some_and(|e| e.contains("cannot listen on") && e.contains("bind_port")),
+        "{errors}"
+    );
+    assert_eq!(names(&d), ["a", "d"]);
+    drop(taken);
+
+    // A changed listen address: the new one serves, the old one stops; a new
+    // `metrics: {listen}` starts serving.
     let old = d.port;
     let new = free_port();
+    let metrics_port = free_port();
     rewrite(
         &d,
         new,
-        &format!("{BASE}plugins:\n  a: {{Command: 'echo a'}}\n  d: {{Command: 'echo d'}}\n"),
+        &format!(
+            "metrics: {{listen: '127.0.0.1:{metrics_port}'}}\n{BASE}plugins:\n  a: {{Command: 'echo a'}}\n  d: {{Command: 'echo d'}}\n"
+        ),
     );
     let r = d.post("/v2/reload", "");
     assert_eq!(
@@ -311,6 +335,12 @@ fn post_reload_applies_refuses_and_rebinds() {
         wait_until(Duration::from_secs(10), || http(old, "GET", "/", None)
             .is_err()),
         "old address still answers"
+    );
+    let scraped = http(metrics_port, "GET", "/metrics", None).expect("metrics listener");
+    assert!(
+        scraped.body.contains("smoker_config_last_reload_success 1"),
+        "{}",
+        scraped.body
     );
     let status = d.stop();
     assert!(status.success(), "{status:?}");
@@ -456,4 +486,154 @@ fn pidfile_is_written_refused_while_held_and_removed() {
     let status = d.stop();
     assert!(status.success());
     assert!(!pidfile.exists());
+}
+
+/// Kills the child on drop (a failing assertion must not leave a daemon behind).
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn systemd_notifications_and_watchdog() {
+    use std::os::unix::net::UnixDatagram;
+
+    let dir = crate::common::temp_dir();
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).expect("bind notify socket");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    let port = free_port();
+    let config = dir.path().join("smokerd.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "bind_host: 127.0.0.1\nbind_port: {port}\nstate_dir: {}/state\n{BASE}plugins:\n  env: {{Command: 'echo \"socket=${{NOTIFY_SOCKET:-none}} watchdog=${{WATCHDOG_USEC:-none}}\"'}}\n",
+            dir.path().display()
+        ),
+    )
+    .expect("config");
+    let stderr = std::fs::File::create(dir.path().join("stderr")).expect("stderr");
+    let mut child = Reaped(
+        std::process::Command::new(crate::common::bin("smokerd"))
+            .arg("-c")
+            .arg(&config)
+            .env("NOTIFY_SOCKET", &socket_path)
+            .env("WATCHDOG_USEC", "400000")
+            .env("RUST_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn smokerd"),
+    );
+    let mut received = Vec::new();
+    let mut next = |what: &str| -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut buf = [0u8; 4096];
+        while Instant::now() < deadline {
+            if let Ok(n) = socket.recv(&mut buf) {
+                let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+                received.push(message.clone());
+                if message.lines().any(|l| l == what) {
+                    return message;
+                }
+            }
+        }
+        panic!("no {what} within 15 s; got {received:?}");
+    };
+    next("READY=1");
+    // READY comes once the API listens.
+    assert_eq!(
+        http(port, "GET", "/", None)
+            .expect("API up at READY")
+            .status,
+        200
+    );
+    next("WATCHDOG=1");
+    next("WATCHDOG=1");
+
+    // Plugins do not inherit systemd's channel.
+    let d = TestDaemonView { port };
+    assert_eq!(d.force_output("env"), "socket=none watchdog=none");
+
+    std::process::Command::new("kill")
+        .args(["-HUP", &child.0.id().to_string()])
+        .status()
+        .expect("kill");
+    let reloading = next("RELOADING=1");
+    assert!(reloading.contains("MONOTONIC_USEC="), "{reloading}");
+    next("READY=1");
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .expect("kill");
+    next("STOPPING=1");
+    let status = (0..500)
+        .find_map(|_| {
+            let status = child.0.try_wait().ok().flatten();
+            if status.is_none() {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            status
+        })
+        .expect("exited");
+    assert!(status.success(), "{status:?}");
+}
+
+/// The few API calls `systemd_notifications_and_watchdog` needs on a daemon it started itself.
+struct TestDaemonView {
+    port: u16,
+}
+
+impl TestDaemonView {
+    fn force_output(&self, name: &str) -> String {
+        let body = json!({"process": {"plugins": [name]}}).to_string();
+        let r = http(self.port, "POST", "/processes", Some(&body)).expect("POST");
+        assert_eq!(r.status, 202, "{}", r.body);
+        let poll = r.json()["asyncTask"]["link"]["poll"]
+            .as_str()
+            .expect("poll")
+            .to_string();
+        let mut last = Value::Null;
+        assert!(wait_until(Duration::from_secs(15), || {
+            let r = http(self.port, "GET", &poll, None).expect("GET");
+            if r.status == 200 {
+                last = r.json();
+            }
+            r.status == 200
+        }));
+        last["plugins"]["items"][0]["plugin"]["forcedResult"]["output"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+#[test]
+fn json_log_format_writes_one_object_per_line() {
+    let mut d = TestDaemon::start(&format!(
+        "log_format: json\n{BASE}plugins:\n  a: {{Command: 'echo a'}}\n"
+    ));
+    d.force(&["a"]);
+    let status = d.stop();
+    assert!(status.success());
+    let stderr = d.stderr();
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.is_empty()).collect();
+    assert!(lines.len() >= 2, "{stderr}");
+    for line in &lines {
+        let value: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(value["level"].is_string(), "{line}");
+    }
+    assert!(
+        lines.iter().any(|l| l.contains("\"Listening.\"")),
+        "{stderr}"
+    );
+    assert!(lines.iter().any(|l| l.contains("\"Stopped.\"")), "{stderr}");
 }

@@ -451,3 +451,34 @@ fn metrics_listen_serves_a_second_port() {
         Some(404)
     );
 }
+
+/// NSCA hooks live: with Nagios unreachable, results pile up in the durable spool
+/// (`smoker_nsca_spool_*`, read from the store at scrape time) and each failed batch
+/// counts in `smoker_nsca_send_errors_total`.
+#[test]
+fn nsca_spool_and_send_errors_follow_the_sink() {
+    let dead_port = free_port();
+    let config = format!(
+        "state_dir: '{{dir}}/state'\n\
+         actions:\n  nagios: {{Nsca: {{host: 127.0.0.1, port: {dead_port}, encryption: 0}}}}\n\
+         plugins:\n  perf: {{Command: '{{dir}}/perf.sh', Interval: 1, Action: nagios}}\n"
+    );
+    let daemon = TestDaemon::start_with(&config, &[("perf.sh", PERF_PLUGIN)], &[]);
+    let metric = |prefix: &str| -> Option<f64> {
+        let body = get_metrics(daemon.port, None).body;
+        let line = body.lines().find(|l| l.starts_with(prefix))?;
+        line.rsplit(' ').next()?.parse().ok()
+    };
+    let piled_up = wait_until(Duration::from_secs(20), || {
+        metric("smoker_nsca_spool_results ").is_some_and(|n| n >= 2.0)
+            && metric("smoker_nsca_spool_bytes ").is_some_and(|n| n > 0.0)
+            && metric("smoker_nsca_send_errors_total ").is_some_and(|n| n >= 1.0)
+    });
+    assert!(
+        piled_up,
+        "{}\n{}",
+        get_metrics(daemon.port, None).body,
+        daemon.stderr()
+    );
+    assert_eq!(metric("smoker_nsca_dropped_total "), Some(0.0));
+}

@@ -2,40 +2,24 @@
 //! every mode, and the real `nrpe` 4.1 on the same config: both must give the
 //! same outputs and exit codes (`-3` excepted: Debian's nrpe refuses v3).
 //!
-//! Our server runs in-process through `smoker::nrpe::serve` (the same code
-//! `smokerd` runs for an `nrpe:` section) on a free port.
+//! Our side is the real `smokerd` with an `nrpe:` section on free ports.
 
 use std::{
     io::Read,
-    net::{SocketAddr, TcpListener, TcpStream},
+    net::TcpStream,
     os::unix::fs::PermissionsExt,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    sync::Arc,
-    thread::JoinHandle,
     time::{Duration, Instant},
 };
 
-use smoker::{
-    config::{
-        NrpeTls,
-        nrpe::{NrpeBridge, load_cfg},
-    },
-    executor::Executor,
-    metrics::Metrics,
-};
+use smoker::config::{NrpeTls, nrpe::load_cfg};
+
+use crate::common::{TestDaemon, free_port, wait_until};
 
 const NRPE: &str = "/usr/sbin/nrpe";
 const CHECK_NRPE: &str = "/usr/lib/nagios/plugins/check_nrpe";
 const STOCK_CFG: &str = "/etc/nagios/nrpe.cfg";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn wait_listening(port: u16, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -97,13 +81,11 @@ impl Drop for RealNrpe {
     }
 }
 
-/// Our NRPE server on its own runtime thread, stopped on drop.
+/// The real smokerd with an `nrpe:` section, killed on drop.
 struct Ours {
     _dir: Option<tempfile::TempDir>,
     port: u16,
-    metrics: Arc<Metrics>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    daemon: TestDaemon,
 }
 
 impl Ours {
@@ -114,67 +96,33 @@ impl Ours {
     }
 
     fn start_file(path: &Path, port: u16, tls: NrpeTls, dir: Option<tempfile::TempDir>) -> Ours {
-        let loaded = load_cfg(path).unwrap_or_else(|e| panic!("{e}"));
-        let bridge = Arc::new(NrpeBridge {
-            config_path: path.to_path_buf(),
-            config: Arc::new(loaded.config),
-            listen: vec![SocketAddr::from(([127, 0, 0, 1], port))],
-            tls,
-            interval: None,
-            warnings: loaded.warnings,
-        });
-        let metrics = Arc::new(Metrics::new());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let m = metrics.clone();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                smoker::nrpe::serve(bridge, Arc::new(Executor::new(None)), m, async move {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-            });
-        });
-        wait_listening(port, "our NRPE server");
+        let tls = match tls {
+            NrpeTls::On => "on",
+            NrpeTls::Off => "off",
+            NrpeTls::Auto => "auto",
+        };
+        let yaml = format!(
+            "nrpe:\n  config: {}\n  listen: \"127.0.0.1:{port}\"\n  tls: {tls}\n",
+            path.display()
+        );
+        let daemon = TestDaemon::start(&yaml);
+        wait_listening(port, "smokerd's NRPE server");
         Ours {
             _dir: dir,
             port,
-            metrics,
-            stop: Some(stop),
-            thread: Some(thread),
+            daemon,
         }
     }
-}
 
-impl Ours {
-    /// Waits until the metrics text contains `needle` (counters move right
-    /// after the connection closes).
+    /// Waits until `/metrics` contains `needle` (counters move right after
+    /// the connection closes).
     fn wait_metric(&self, needle: &str) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let metrics = self.metrics.render(false);
-            if metrics.contains(needle) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "no {needle} in\n{metrics}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Ours {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        let mut last = String::new();
+        let found = wait_until(Duration::from_secs(5), || {
+            last = self.daemon.get("/metrics").body;
+            last.contains(needle)
+        });
+        assert!(found, "no {needle} in\n{last}");
     }
 }
 
@@ -389,12 +337,8 @@ fn arguments_with_dont_blame_nrpe() {
         assert_eq!(rc, 3, "{bad:?}: {out}");
         assert!(out.starts_with("CHECK_NRPE: "), "{bad:?}: {out}");
     }
-    let metrics = ours.metrics.render(false);
-    assert!(metrics.contains("reason=\"metachars\"}"), "{metrics}");
-    assert!(
-        metrics.contains("reason=\"command_substitution\"}"),
-        "{metrics}"
-    );
+    ours.wait_metric("reason=\"metachars\"}");
+    ours.wait_metric("reason=\"command_substitution\"}");
 }
 
 #[test]
@@ -617,4 +561,57 @@ fn tls_mismatches_fail_like_nrpe() {
     assert_ne!(rc, 0, "{out}");
     let (rc, out) = check_nrpe(ours.port, &["-n", "-c", "hello"]);
     assert_eq!(rc, 3, "{out}");
+}
+
+#[test]
+fn import_nrpe_prints_a_config_smokerd_accepts() {
+    let smokerd = crate::common::bin("smokerd");
+    let out = Command::new(&smokerd)
+        .args(["import-nrpe", STOCK_CFG])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let yaml = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        yaml.contains("nrpe:\n  config: \"/etc/nagios/nrpe.cfg\"\n  tls: on\n"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("#   check_load (scheduled when `interval` is set): "),
+        "{yaml}"
+    );
+    let dir = crate::common::temp_dir();
+    let path = dir.path().join("smokerd.yaml");
+    std::fs::write(&path, &yaml).unwrap();
+    let check = Command::new(&smokerd)
+        .arg("check-config")
+        .arg("-c")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&check.stdout),
+        "OK: 5 plugins (0 scheduled), 0 actions, nrpe: 5 commands\n",
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    // A broken nrpe.cfg: exit 2, errors at file:line.
+    let bad = dir.path().join("bad.cfg");
+    std::fs::write(&bad, "server_port=80\n").unwrap();
+    let out = Command::new(&smokerd)
+        .arg("import-nrpe")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("bad.cfg:1: invalid value \"80\" for server_port"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -119,6 +119,9 @@ fn render_plugin(lines: &mut Vec<String>, plugin: &PluginView, detail: Detail, p
         None => format!("{head} (None)"),
     };
     lines.push(line);
+    if let Some(running) = &plugin.running {
+        lines.push(format!("  Running {running}"));
+    }
 
     if detail == Detail::Full {
         lines.push(format!("  Last run: {}", last_run.unwrap_or("None")));
@@ -186,6 +189,28 @@ fn render_messages(
 mod tests {
     use super::*;
     use crate::cli::format::fixtures;
+
+    #[test]
+    fn running_is_shown() {
+        let plugin = PluginView::parse(&serde_json::json!({"name": "backup", "lastResult": null,
+            "nextRun": null, "parameters": {},
+            "running": {"startedAt": "2026-11-25T12:00:01.5", "pid": 4242}}))
+        .expect("plugin");
+        let mut lines = Vec::new();
+        render_plugin(
+            &mut lines,
+            &plugin,
+            Detail::Normal,
+            &Painter { colors: false },
+        );
+        assert_eq!(
+            lines,
+            [
+                "- backup                           [UNKNOWN] (None)",
+                "  Running since 2026-11-25 12:00:01, pid 4242"
+            ]
+        );
+    }
 
     #[test]
     fn minimal() {

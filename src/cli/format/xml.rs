@@ -182,6 +182,8 @@ fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#x27;"),
+            // Not representable in XML 1.0: dropped so the document stays well-formed.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
             c => out.push(c),
         }
     }
@@ -355,7 +357,7 @@ mod tests {
             "\n  <testsuites name=\"All\"></testsuites>\n"
         );
         assert_eq!(
-            escape("a<b & \"c\" 'd'>"),
+            escape("a<b & \"c\" 'd'>\u{1}"),
             "a&lt;b &amp; &quot;c&quot; &#x27;d&#x27;&gt;"
         );
     }
