@@ -198,6 +198,7 @@ fn progress_bar(hosts: usize) -> ProgressBar {
     .unwrap_or_else(|_| ProgressStyle::default_bar())
     .progress_chars("=> ");
     bar.set_style(style);
+    bar.tick();
     bar.enable_steady_tick(Duration::from_millis(100));
     bar
 }
