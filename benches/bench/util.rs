@@ -496,6 +496,31 @@ pub fn rss_mib(pid: u32) -> Result<f64> {
     Ok(kib / 1024.0)
 }
 
+/// `anon A + file F + shmem S MiB` from /proc/PID/status, to say what the RSS is made of.
+pub fn rss_breakdown(pid: u32) -> String {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let get = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .map(|kib| kib / 1024.0)
+            .unwrap_or(f64::NAN)
+    };
+    format!(
+        "anon {:.1} + file {:.1} + shmem {:.1} MiB, {} threads",
+        get("RssAnon:"),
+        get("RssFile:"),
+        get("RssShmem:"),
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Threads:"))
+            .map(str::trim)
+            .unwrap_or("?")
+    )
+}
+
 /// Sum of the RSS of every process in process group `pgid`, and how many there were.
 pub fn group_rss_mib(pgid: u32) -> Result<(f64, usize)> {
     let mut total = 0.0;
