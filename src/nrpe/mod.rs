@@ -344,6 +344,10 @@ impl Server {
         for w in &self.bridge.warnings {
             warn!(warning = %w, "NRPE config.");
         }
+        let ignored = crate::config::nrpe::ignored_directives(&self.bridge.config);
+        if !ignored.is_empty() {
+            info!(directives = ?ignored, "NRPE config: directives without effect in smokerd (logging, pid file, ...).");
+        }
         for l in listeners {
             if let Ok(addr) = l.local_addr() {
                 info!(%addr, tls = ?self.bridge.tls, commands = self.bridge.config.commands.len(), "NRPE server listening.");
