@@ -63,6 +63,7 @@ pub struct Daemon {
 impl Daemon {
     pub fn new(plan: Plan, state: StateStore) -> Arc<Daemon> {
         let executor = Executor::new(plan.nr_concurrent_plugins);
+        executor.set_run_as_root(plan.run_as_root);
         let store = Store::new();
         store.apply(&plan.checks);
         let daemon = Arc::new(Daemon {
@@ -112,6 +113,7 @@ impl Daemon {
             self.metrics.check_removed(name);
         }
         self.executor.set_limit(plan.nr_concurrent_plugins);
+        self.executor.set_run_as_root(plan.run_as_root);
         *self.plan.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(plan);
         self.plan_version.send_modify(|v| *v += 1);
         self.sync_nsca();
@@ -298,6 +300,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> anyhow::Result<()> {
     }
     // NRPE bridge (issue 7): binds now, stops with the API.
     crate::nrpe::start(&daemon, stop_rx.clone())?;
+    privileges_after_binding(&daemon.plan())?;
     let scheduler = tokio::spawn(crate::scheduler::run(daemon.clone()));
     daemon.sync_nsca();
     let prune = tokio::spawn(daemon.clone().prune_loop());
@@ -338,6 +341,28 @@ pub async fn run(plan: Plan, options: RunOptions) -> anyhow::Result<()> {
     watchdog.abort();
     drop(pidfile.lock().unwrap_or_else(|e| e.into_inner()).take());
     info!("Stopped.");
+    Ok(())
+}
+
+/// Issue 10: every port is bound; drop to the top-level `uid`/`gid`, and warn when
+/// checks will run as root.
+fn privileges_after_binding(plan: &Plan) -> anyhow::Result<()> {
+    if plan.uid.is_some() || plan.gid.is_some() {
+        crate::privileges::drop_daemon(plan.uid.as_ref(), plan.gid.as_ref())
+            .map_err(|e| anyhow::format_err!("cannot drop privileges: {e}"))?;
+        info!(uid = %nix::unistd::getuid(), gid = %nix::unistd::getgid(), "Dropped privileges.");
+    }
+    if nix::unistd::geteuid().is_root() && plan.run_as_root {
+        let as_root: Vec<&str> = plan
+            .checks
+            .iter()
+            .filter(|c| c.uid.is_none())
+            .map(|c| c.name.as_str())
+            .collect();
+        if !as_root.is_empty() {
+            warn!(checks = ?as_root, "Checks run as root; set uid per check or run_as_root: false.");
+        }
+    }
     Ok(())
 }
 

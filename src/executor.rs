@@ -11,7 +11,7 @@ use std::{
     process::Stdio,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -94,6 +94,8 @@ pub struct Executor {
     limit: Mutex<Option<Arc<Semaphore>>>,
     running: AtomicUsize,
     interrupt: watch::Sender<bool>,
+    /// `run_as_root` (issue 10): `false` refuses children that would run as uid 0.
+    run_as_root: AtomicBool,
 }
 
 impl Executor {
@@ -102,7 +104,13 @@ impl Executor {
             limit: Mutex::new(limit.map(|n| Arc::new(Semaphore::new(n.max(1))))),
             running: AtomicUsize::new(0),
             interrupt: watch::channel(false).0,
+            run_as_root: AtomicBool::new(true),
         }
+    }
+
+    /// `run_as_root: false` refuses processes that would run as root from now on.
+    pub fn set_run_as_root(&self, allowed: bool) {
+        self.run_as_root.store(allowed, Ordering::Relaxed);
     }
 
     /// Changes the concurrency bound for runs started from now on.
@@ -138,7 +146,8 @@ impl Executor {
         };
         self.running.fetch_add(1, Ordering::Relaxed);
         let _guard = RunningGuard(&self.running);
-        run_process(request, self.interrupt.subscribe(), None, on_spawn).await
+        let root_ok = self.run_as_root.load(Ordering::Relaxed);
+        run_process(request, self.interrupt.subscribe(), None, on_spawn, root_ok).await
     }
 
     /// Like [`Executor::run_observed`]; when `cancel` turns true the process group is
@@ -157,7 +166,15 @@ impl Executor {
         };
         self.running.fetch_add(1, Ordering::Relaxed);
         let _guard = RunningGuard(&self.running);
-        run_process(request, self.interrupt.subscribe(), Some(cancel), on_spawn).await
+        let root_ok = self.run_as_root.load(Ordering::Relaxed);
+        run_process(
+            request,
+            self.interrupt.subscribe(),
+            Some(cancel),
+            on_spawn,
+            root_ok,
+        )
+        .await
     }
 }
 
@@ -184,6 +201,7 @@ async fn run_process(
     mut interrupt: watch::Receiver<bool>,
     mut cancel: Option<watch::Receiver<bool>>,
     on_spawn: &(dyn Fn(u32) + Sync),
+    run_as_root: bool,
 ) -> ProcessOutcome {
     let started_at = Local::now();
     let start = Instant::now();
@@ -229,21 +247,16 @@ async fn run_process(
             command.env_clear().envs(vars.iter().map(|(k, v)| (k, v)));
         }
     }
-    if let Some(uid) = &request.uid {
-        match crate::privileges::resolve_uid(uid) {
-            Ok(id) => {
-                command.uid(id);
-            }
-            Err(e) => return failed(e),
-        }
+    // Never hand the daemon's systemd channels to a child.
+    for var in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
+        command.env_remove(var);
     }
-    if let Some(gid) = &request.gid {
-        match crate::privileges::resolve_gid(gid) {
-            Ok(id) => {
-                command.gid(id);
-            }
-            Err(e) => return failed(e),
+    match crate::privileges::plan_switch(request.uid.as_ref(), request.gid.as_ref(), run_as_root) {
+        Ok(Some(switch)) => {
+            crate::sys::switch_ids_before_exec(&mut command, switch.groups, switch.gid, switch.uid)
         }
+        Ok(None) => {}
+        Err(e) => return failed(e),
     }
     command
         .stdin(Stdio::null())
@@ -494,5 +507,61 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
+    }
+}
+
+#[cfg(test)]
+mod privilege_tests {
+    use super::*;
+
+    fn shell(text: &str) -> ProcessRequest {
+        ProcessRequest {
+            program: Program::Shell(text.into()),
+            env: Environment::Inherit(Vec::new()),
+            timeout: Duration::from_secs(10),
+            kill_grace: Duration::from_secs(1),
+            max_output: 4096,
+            capture_stderr: true,
+            uid: None,
+            gid: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn ids_groups_run_as_root_and_systemd_env() {
+        let executor = Executor::new(None);
+        let mut env = shell("echo ${NOTIFY_SOCKET:-none} ${WATCHDOG_USEC:-none}");
+        env.env = Environment::Inherit(vec![
+            ("NOTIFY_SOCKET".into(), "/run/x".into()),
+            ("WATCHDOG_USEC".into(), "1".into()),
+        ]);
+        let out = executor.run(env).await;
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "none none\n");
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let mut named = shell("id -u; id -g; id -G");
+        named.uid = Some(Principal::Name("nobody".into()));
+        let out = executor.run(named).await;
+        let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], nobody.uid.to_string());
+        assert_eq!(lines[1], nobody.gid.to_string());
+        let mut numeric = shell("id -u; id -G");
+        numeric.uid = Some(Principal::Id(65534));
+        numeric.gid = Some(Principal::Id(65533));
+        let out = executor.run(numeric).await;
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "65534\n65533\n");
+        executor.set_run_as_root(false);
+        let out = executor.run(shell("true")).await;
+        assert!(
+            matches!(&out.exit, Exit::SpawnFailed(e) if e.contains("run_as_root")),
+            "{:?}",
+            out.exit
+        );
+        let mut as_nobody = shell("id -u");
+        as_nobody.uid = Some(Principal::Id(65534));
+        assert_eq!(executor.run(as_nobody).await.exit, Exit::Code(0));
     }
 }

@@ -20,4 +20,5 @@ pub mod privileges;
 pub mod runner;
 pub mod scheduler;
 pub mod store;
+pub mod sys;
 pub mod systemd;

@@ -262,6 +262,24 @@ fn next_job_instant(crons: &HashMap<String, CronSlot>) -> Option<Instant> {
     Some(now + wait.min(WALL_RECHECK))
 }
 
+/// What to do with a cron slot that came `late`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Due {
+    Run,
+    CatchUp,
+    Missed,
+}
+
+fn judge(late: Duration, catch_up: bool) -> Due {
+    if late <= MISSED_AFTER {
+        Due::Run
+    } else if catch_up {
+        Due::CatchUp
+    } else {
+        Due::Missed
+    }
+}
+
 /// Fires every job whose slot has come on the wall clock and moves it to its next slot.
 fn run_due_jobs(daemon: &Arc<Daemon>, crons: &mut HashMap<String, CronSlot>) {
     let wall = Timestamp::now();
@@ -275,14 +293,16 @@ fn run_due_jobs(daemon: &Arc<Daemon>, crons: &mut HashMap<String, CronSlot>) {
         let late = wall.as_nanosecond() - due.timestamp().as_nanosecond();
         let late = Duration::from_nanos(u64::try_from(late.max(0)).unwrap_or(u64::MAX));
         let spec = entry.spec();
-        if late <= MISSED_AFTER {
-            fire(daemon, &entry, false, late);
-        } else if spec.catch_up {
-            info!(check = %name, slot = %due, "Catching up a missed slot.");
-            fire(daemon, &entry, true, late);
-        } else {
-            info!(check = %name, slot = %due, "Slot missed (suspend or clock change), skipping it.");
-            daemon.metrics.skipped(&spec, "missed");
+        match judge(late, spec.catch_up) {
+            Due::Run => fire(daemon, &entry, false, late),
+            Due::CatchUp => {
+                info!(check = %name, slot = %due, "Catching up a missed slot.");
+                fire(daemon, &entry, true, late);
+            }
+            Due::Missed => {
+                info!(check = %name, slot = %due, "Slot missed (suspend or clock change), skipping it.");
+                daemon.metrics.skipped(&spec, "missed");
+            }
         }
         daemon
             .durable()
@@ -369,6 +389,37 @@ fn to_wall(due: Instant) -> chrono::DateTime<chrono::Local> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_slot_late_past_the_limit_is_missed_or_caught_up() {
+        assert_eq!(judge(Duration::from_millis(3), false), Due::Run);
+        assert_eq!(judge(MISSED_AFTER, true), Due::Run);
+        let slept = MISSED_AFTER + Duration::from_secs(1);
+        assert_eq!(judge(slept, true), Due::CatchUp);
+        assert_eq!(judge(slept, false), Due::Missed);
+    }
+
+    #[test]
+    fn far_slots_still_wake_the_scheduler_to_look_at_the_wall_clock() {
+        let job = |expr: &str| {
+            let schedule = CronSchedule::parse(expr, Some("UTC")).expect("cron");
+            let due = schedule.next_after(&schedule.now());
+            CronSlot {
+                key: (expr.to_string(), None),
+                schedule,
+                due,
+                fresh: false,
+            }
+        };
+        let mut crons = HashMap::new();
+        assert_eq!(next_job_instant(&crons), None);
+        crons.insert("yearly".to_string(), job("0 0 1 1 *"));
+        let wake = next_job_instant(&crons).expect("a wake-up");
+        assert!(wake <= Instant::now() + WALL_RECHECK);
+        crons.insert("soon".to_string(), job("* * * * * *"));
+        let wake = next_job_instant(&crons).expect("a wake-up");
+        assert!(wake <= Instant::now() + Duration::from_secs(1));
+    }
 
     #[test]
     fn phase_is_stable_and_bounded() {

@@ -268,6 +268,7 @@ const TOP_KEYS: &[&str] = &[
     "api",
     "metrics",
     "nrpe",
+    "run_as_root",
 ];
 
 /// DEFAULTS of the original, in API `parameters` order.
@@ -382,6 +383,9 @@ fn build(root: &Node, path: Option<PathBuf>) -> Result<Loaded, ConfigErrors> {
         removed_check_grace: Duration::from_secs(86_400),
         default_actions: Vec::new(),
         nrpe: None,
+        uid: None,
+        gid: None,
+        run_as_root: true,
     };
 
     macro_rules! field {
@@ -420,12 +424,15 @@ fn build(root: &Node, path: Option<PathBuf>) -> Result<Loaded, ConfigErrors> {
         }
     }
     for key in ["uid", "gid"] {
-        if let Some(node) = get(key)
-            && let Err(msg) = read_principal(node).and_then(|p| check_principal(key, p))
-        {
-            ctx.err(&node.pos, key, msg);
+        if let Some(node) = get(key) {
+            match read_principal(node).and_then(|p| check_principal(key, p)) {
+                Ok(p) if key == "uid" => plan.uid = p,
+                Ok(p) => plan.gid = p,
+                Err(msg) => ctx.err(&node.pos, key, msg),
+            }
         }
     }
+    field!("run_as_root", want_bool, |v| plan.run_as_root = v);
     if let Some(node) = get("spool") {
         plan.spool = read_spool(&mut ctx, node);
     }
@@ -576,6 +583,21 @@ fn build(root: &Node, path: Option<PathBuf>) -> Result<Loaded, ConfigErrors> {
     for draft in pending {
         if let Some(spec) = finish_plugin(&mut ctx, draft, &plan.default_actions) {
             plan.checks.push(Arc::new(spec));
+        }
+    }
+    // The daemon drops to top-level uid/gid after binding: it cannot switch again (issue 10).
+    if plan.uid.is_some() || plan.gid.is_some() {
+        let at = get("uid")
+            .or_else(|| get("gid"))
+            .map_or(&root.pos, |n| &n.pos);
+        for check in &plan.checks {
+            if check.uid.is_some() || check.gid.is_some() {
+                ctx.err(
+                    at,
+                    join("plugins", &check.name),
+                    "per-plugin uid/gid cannot be used when the daemon drops to a top-level uid/gid",
+                );
+            }
         }
     }
 

@@ -50,6 +50,11 @@ pub struct Plan {
     pub default_actions: Vec<String>,
     /// `nrpe:` section (issue 7); `None` = no NRPE bridge.
     pub nrpe: Option<NrpeSettings>,
+    /// Top-level `uid`/`gid`: the daemon drops to them after binding (issue 10).
+    pub uid: Option<crate::check::Principal>,
+    pub gid: Option<crate::check::Principal>,
+    /// `run_as_root` (default true): `false` refuses to run checks as root.
+    pub run_as_root: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

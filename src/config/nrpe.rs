@@ -197,6 +197,30 @@ fn principal(text: &str) -> Principal {
     }
 }
 
+/// nrpe.cfg settings that are set but have no effect in smokerd (D6: parsed
+/// and ignored, logged at info level).
+pub fn ignored_directives(c: &NrpeConfig) -> Vec<&'static str> {
+    let d = NrpeConfig::default();
+    let mut out = Vec::new();
+    let mut note = |set: bool, name: &'static str| {
+        if set {
+            out.push(name);
+        }
+    };
+    note(c.log_facility != d.log_facility, "log_facility");
+    note(c.log_file.is_some(), "log_file");
+    note(c.disable_syslog, "disable_syslog");
+    note(c.debug, "debug");
+    note(c.pid_file.is_some(), "pid_file");
+    note(
+        c.listen_queue_size != d.listen_queue_size,
+        "listen_queue_size",
+    );
+    note(c.allow_weak_random_seed, "allow_weak_random_seed");
+    note(c.ssl_logging != 0, "ssl_logging");
+    out
+}
+
 /// Default `History` of an nrpe check (the original's default).
 pub const NRPE_CHECK_HISTORY: usize = 10;
 
@@ -205,6 +229,10 @@ pub const NRPE_CHECK_HISTORY: usize = 10;
 /// They run as `nrpe_user`/`nrpe_group` and map exit codes the Nagios way.
 pub fn checks(bridge: &NrpeBridge) -> Vec<CheckSpec> {
     let c = &bridge.config;
+    // nrpe switches to nrpe_user/nrpe_group only when started as root; so do we.
+    let root = nix::unistd::geteuid().is_root();
+    let user = c.nrpe_user.as_deref().filter(|_| root);
+    let group = c.nrpe_group.as_deref().filter(|_| root);
     c.commands
         .iter()
         .map(|cmd| {
@@ -227,14 +255,8 @@ pub fn checks(bridge: &NrpeBridge) -> Vec<CheckSpec> {
             parameters.insert("Interval".to_string(), json!(interval));
             parameters.insert("Timeout".to_string(), json!(c.command_timeout));
             parameters.insert("History".to_string(), json!(NRPE_CHECK_HISTORY));
-            parameters.insert(
-                "uid".to_string(),
-                json!(c.nrpe_user.as_deref().unwrap_or("default")),
-            );
-            parameters.insert(
-                "gid".to_string(),
-                json!(c.nrpe_group.as_deref().unwrap_or("default")),
-            );
+            parameters.insert("uid".to_string(), json!(user.unwrap_or("default")));
+            parameters.insert("gid".to_string(), json!(group.unwrap_or("default")));
             parameters.insert("Template".to_string(), Value::Null);
             parameters.insert("Action".to_string(), Value::Null);
             parameters.insert(
@@ -251,8 +273,8 @@ pub fn checks(bridge: &NrpeBridge) -> Vec<CheckSpec> {
                 exit_codes: ExitCodes::Nagios,
                 max_output: nrpe_packet::V34_MAX_OUTPUT,
                 env: Vec::new(),
-                uid: c.nrpe_user.as_deref().map(principal),
-                gid: c.nrpe_group.as_deref().map(principal),
+                uid: user.map(principal),
+                gid: group.map(principal),
                 working_dir: None,
                 actions: Vec::new(),
                 action_on: Vec::new(),
@@ -370,7 +392,11 @@ mod tests {
             matches!(checks[0].schedule, Schedule::Interval { every, .. } if every == Duration::from_secs(30))
         );
         assert_eq!(checks[1].schedule, Schedule::OnDemand);
-        assert_eq!(checks[0].uid, Some(Principal::Name("nagios".into())));
+        if nix::unistd::geteuid().is_root() {
+            assert_eq!(checks[0].uid, Some(Principal::Name("nagios".into())));
+        } else {
+            assert_eq!(checks[0].uid, None);
+        }
         assert_eq!(checks[0].timeout, Duration::from_secs(60));
 
         let mut yaml = vec![Arc::new(checks[2].clone())];

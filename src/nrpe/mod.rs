@@ -298,6 +298,9 @@ pub fn start(
     })))
 }
 
+/// Connections served at once per listener (issue 10); more are closed at once.
+pub const MAX_CONNECTIONS: usize = 1024;
+
 async fn accept_loop(
     listener: TcpListener,
     servers: watch::Receiver<Arc<Server>>,
@@ -311,6 +314,11 @@ async fn accept_loop(
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     backoff = Duration::from_millis(10);
+                    if connections.len() >= MAX_CONNECTIONS {
+                        debug!(peer = %peer.ip(), "NRPE connection limit reached; closing.");
+                        drop(stream);
+                        continue;
+                    }
                     let server = servers.borrow().clone();
                     connections.spawn(async move { server.connection(stream, peer).await });
                 }
@@ -335,6 +343,10 @@ impl Server {
     fn log_start(&self, listeners: &[TcpListener]) {
         for w in &self.bridge.warnings {
             warn!(warning = %w, "NRPE config.");
+        }
+        let ignored = crate::config::nrpe::ignored_directives(&self.bridge.config);
+        if !ignored.is_empty() {
+            info!(directives = ?ignored, "NRPE config: directives without effect in smokerd (logging, pid file, ...).");
         }
         for l in listeners {
             if let Ok(addr) = l.local_addr() {

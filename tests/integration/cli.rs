@@ -1274,6 +1274,38 @@ fn our_client_against_our_daemon() {
         "CRITICAL: ERROR: 1, WARN: 2, OK: 1 | 'good::load'=0.5;1;2;0.0\nERROR - bad - broken\nWARN - warn - careful\nWARN - json - disk 85%\nOK - good - smoke test good succeeded at TIME\n"
     );
     assert_eq!(demo.status.code(), Some(2));
+
+    // history and output: the /v2 run log (D8)
+    let history = client.cli(&["history", "bad", "-s", t, "-o", "json"]);
+    assert_eq!(history.status.code(), Some(0), "{}", stderr(&history));
+    let history: Value = serde_json::from_slice(&history.stdout).unwrap();
+    let runs = history[&host].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{history}");
+    assert!(
+        runs.iter()
+            .all(|r| r["state"] == "CRITICAL" && r["output"] == "broken" && r["exitCode"] == 2),
+        "{history}"
+    );
+    let text = client.cli(&["history", "good", "-s", t, "-n", "1"]);
+    assert_eq!(text.status.code(), Some(0), "{}", stderr(&text));
+    assert_eq!(stdout(&text).lines().count(), 3, "{}", stdout(&text));
+    assert!(
+        stdout(&text).contains("  OK           0  fine\n"),
+        "{}",
+        stdout(&text)
+    );
+    let out = client.cli(&["output", "good", "-s", t]);
+    assert_eq!(
+        (stdout(&out).as_str(), out.status.code()),
+        ("fine | load=0.5;1;2;0\n", Some(0))
+    );
+    let out = client.cli(&["output", "unk", "--run", "1", "-s", t]);
+    assert_eq!(stdout(&out), "lost\n");
+    assert_eq!(
+        client.cli(&["output", "idle", "-s", t]).status.code(),
+        Some(1),
+        "no runs yet"
+    );
 }
 
 #[test]

@@ -785,3 +785,23 @@ fn mutated_configs_never_panic() {
         }
     }
 }
+
+#[test]
+fn run_as_root_and_daemon_ids() {
+    let loaded = load("run_as_root: no\nplugins: {a: {Command: x}}\n").unwrap();
+    assert!(!loaded.plan.run_as_root);
+    assert!(
+        load("plugins: {a: {Command: x}}\n")
+            .unwrap()
+            .plan
+            .run_as_root
+    );
+    let loaded = load("uid: 0\ngid: 0\nplugins: {a: {Command: x}}\n").unwrap();
+    assert_eq!(loaded.plan.uid, Some(Principal::Id(0)));
+    assert_eq!(
+        errors("uid: 0\nplugins: {a: {Command: x, uid: 1}}\n"),
+        [
+            "t.yaml:1:6: plugins.a: per-plugin uid/gid cannot be used when the daemon drops to a top-level uid/gid"
+        ]
+    );
+}

@@ -1,0 +1,36 @@
+//! The one module with `unsafe` code (issue 10): switching a child's user and
+//! groups between `fork` and `exec`.
+//!
+//! std runs `pre_exec` closures *after* its own `uid`/`gid` switch, where
+//! `setgroups` is no longer permitted, and has no stable way to set supplementary
+//! groups. So the switch is done here, in this order: supplementary groups, gid,
+//! uid. Everything is computed in the parent ([`crate::privileges::Switch`]); the
+//! child only makes three raw system calls.
+#![allow(unsafe_code)]
+
+use std::io;
+
+use nix::unistd::{Gid, Uid, setgid, setgroups, setuid};
+
+/// Makes `command`'s child switch to `groups`, `gid`, then `uid` before exec.
+pub fn switch_ids_before_exec(
+    command: &mut tokio::process::Command,
+    groups: Vec<Gid>,
+    gid: Gid,
+    uid: Uid,
+) {
+    let switch = move || -> io::Result<()> {
+        setgroups(&groups).map_err(io::Error::from)?;
+        setgid(gid).map_err(io::Error::from)?;
+        setuid(uid).map_err(io::Error::from)?;
+        Ok(())
+    };
+    // SAFETY: the closure runs in the forked child before exec, where only
+    // async-signal-safe operations are allowed. It allocates nothing (the group
+    // list was built in the parent and is only borrowed), takes no locks, and calls
+    // setgroups(2), setgid(2) and setuid(2) directly; errors become `io::Error`
+    // from a plain errno value (no allocation) and make the spawn fail.
+    unsafe {
+        command.pre_exec(switch);
+    }
+}
