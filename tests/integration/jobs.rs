@@ -509,3 +509,25 @@ fn openapi_describes_the_served_v2_routes() {
         }
     }
 }
+
+#[test]
+fn v2_writes_follow_the_tokens_as_documented() {
+    // Only write tokens: reads stay open, POST /v2/reload needs a write token.
+    let d = TestDaemon::start(
+        "state_dir: {dir}/state\napi: {write_tokens: [writer]}\nplugins:\n  one:\n    Command: 'echo one'\n",
+    );
+    let doc = d.get_json("/v2/openapi.json");
+    let reload = &doc["paths"]["/v2/reload"]["post"]["responses"];
+    assert!(
+        reload.get("401").is_some() && reload.get("403").is_some(),
+        "{reload}"
+    );
+    let r = d.post("/v2/reload", "");
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(r.json()["message"].is_string());
+    assert_eq!(d.get("/v2/plugins/one/runs").status, 200);
+    assert_eq!(
+        doc["paths"]["/healthz"]["get"]["security"],
+        serde_json::json!([])
+    );
+}

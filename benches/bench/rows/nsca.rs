@@ -138,42 +138,61 @@ fn delivery(ctx: &Ctx, dir: &Path, send_nsca: &Path) -> Result<Row> {
             )));
         }
     };
-    // nsca is down: every result goes to the spool first.
-    let (_, body) = util::force_run(daemon.port, &names, Duration::from_secs(300))?;
-    let items = util::plugin_items(&body);
-    let queued = items
-        .iter()
-        .filter(|p| p["forcedResult"]["action"].is_object())
-        .count();
-    if queued == 0 {
-        return Err(util::not_built(
-            "forced results carry no NSCA action result",
-        ));
+    // nsca is down: every result goes to the spool first. nsca --single stalls now and then:
+    // in full mode two rounds, the better counts (the reference gets the same treatment).
+    let rounds = ctx.pick(1, 2);
+    let mut measured: Vec<(f64, f64, usize, f64, f64)> = Vec::new();
+    let mut round_note = String::new();
+    for round in 0..rounds {
+        let res = (|| -> Result<(f64, f64, usize, f64, f64)> {
+            let (_, body) = util::force_run(daemon.port, &names, Duration::from_secs(300))?;
+            let items = util::plugin_items(&body);
+            let queued = items
+                .iter()
+                .filter(|p| p["forcedResult"]["action"].is_object())
+                .count();
+            if queued == 0 {
+                return Err(util::not_built(
+                    "forced results carry no NSCA action result",
+                ));
+            }
+            // Let the spool commit (group commits ≤ 100 ms), then bring nsca up.
+            wait_spool(&[mport, daemon.port], n);
+            let nsca = start_nsca(dir, &format!("delivery{round}"), nsca_port, 1)?;
+            let nsca_cpu0 = util::cpu_seconds(nsca.proc.pid())?;
+            let (first_t, first_c) = util::wait_for(
+                "the first delivered result",
+                Duration::from_secs(ctx.pick(40, 180)),
+                Duration::from_millis(1),
+                || {
+                    let c = count_lines(&nsca.cmd_file);
+                    Ok((c > 0).then(|| (Instant::now(), c)))
+                },
+            )?;
+            let last_t = util::wait_for(
+                "all spooled results in nsca's command file",
+                Duration::from_secs(120),
+                Duration::from_millis(1),
+                || Ok((count_lines(&nsca.cmd_file) >= n).then(Instant::now)),
+            )?;
+            let span = (last_t - first_t).as_secs_f64().max(0.001);
+            let busy = (util::cpu_seconds(nsca.proc.pid())? - nsca_cpu0) / span;
+            let wait_first = first_t.elapsed().as_secs_f64() - span;
+            Ok(((n - first_c) as f64 / span, span, first_c, busy, wait_first))
+        })();
+        match res {
+            Ok(m) => measured.push(m),
+            Err(e) if round == 0 => return Err(e),
+            Err(e) => round_note = format!("round {} failed: {e:#}", round + 1),
+        }
     }
-    // Let the spool commit (group commits ≤ 100 ms), then bring nsca up.
-    wait_spool(&[mport, daemon.port], n);
-    let nsca = start_nsca(dir, "delivery", nsca_port, 1)?;
-    let nsca_cpu0 = util::cpu_seconds(nsca.proc.pid())?;
-    let (first_t, first_c) = util::wait_for(
-        "the first delivered result",
-        Duration::from_secs(ctx.pick(40, 180)),
-        Duration::from_millis(1),
-        || {
-            let c = count_lines(&nsca.cmd_file);
-            Ok((c > 0).then(|| (Instant::now(), c)))
-        },
-    )?;
-    let last_t = util::wait_for(
-        "all spooled results in nsca's command file",
-        Duration::from_secs(120),
-        Duration::from_millis(1),
-        || Ok((count_lines(&nsca.cmd_file) >= n).then(Instant::now)),
-    )?;
-    let ours_span = (last_t - first_t).as_secs_f64().max(0.001);
-    let nsca_busy = (util::cpu_seconds(nsca.proc.pid())? - nsca_cpu0) / ours_span;
-    let ours_rate = (n - first_c) as f64 / ours_span;
-    let wait_first = first_t.elapsed().as_secs_f64() - ours_span;
     drop(daemon);
+    let rates: Vec<f64> = measured.iter().map(|m| m.0.round()).collect();
+    let (ours_rate, ours_span, first_c, nsca_busy, wait_first) = measured
+        .into_iter()
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .ok_or_else(|| anyhow!("no delivery measured"))?;
+    let nsca = start_nsca(dir, "reference", util::free_port()?, 1)?;
 
     // The original's way: one send_nsca per result, `concurrency` at a time, into the same nsca.
     // nsca --single sometimes stalls a connection for seconds under concurrent clients: the
@@ -197,12 +216,13 @@ fn delivery(ctx: &Ctx, dir: &Path, send_nsca: &Path) -> Result<Row> {
             .ratio(Some(ratio))
             .met(Some(ratio >= 100.0))
             .note(format!(
-                "first to last line {:.0} ms ({first_c} already there at first look), nsca's own CPU {:.0} % of that span; first line {wait_first:.1} s after nsca came up; reference 2 × {} results: {:?}/s",
+                "best of {rates:?}/s: first to last line {:.0} ms ({first_c} already there at first look), nsca's own CPU {:.0} % of that span; first line {wait_first:.1} s after nsca came up; reference 2 × {} results: {:?}/s",
                 ours_span * 1000.0,
                 nsca_busy * 100.0,
                 n_ref / 2,
                 ref_rates.iter().map(|r| r.round()).collect::<Vec<_>>()
             ))
+            .note(round_note)
             .note(match first_error {
                 Some(e) => format!("{failures} send_nsca runs failed (not counted), first: {e}"),
                 None => String::new(),
