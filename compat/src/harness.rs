@@ -9,8 +9,11 @@
 
 use crate::{nrpe_cfg, nrpe_packet, nsca, nsca_cipher, output, send_nsca_input};
 
+/// One fuzz entry point.
+pub type Target = fn(&[u8]);
+
 /// Targets by name, as the fuzz crate and the corpus folders name them.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("perfdata", perfdata),
     ("plugin_output", plugin_output),
     ("nrpe_cfg", nrpe_cfg),
