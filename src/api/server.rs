@@ -136,10 +136,37 @@ pub async fn serve(
     listener: TcpListener,
     daemon: Arc<Daemon>,
     app: Router,
+    stop: watch::Receiver<bool>,
+) {
+    accept_loop(listener, Some(daemon), app, stop).await;
+}
+
+/// Serves `app` with the same connection limits and timeouts, without TLS, tokens
+/// or ACL (the separate `metrics.listen` port).
+pub async fn serve_plain(listener: TcpListener, app: Router, stop: watch::Receiver<bool>) {
+    accept_loop(listener, None, app, stop).await;
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    daemon: Option<Arc<Daemon>>,
+    app: Router,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut updates = daemon.plan_updates();
-    let mut access = Arc::new(Access::build(&daemon.plan().api, None));
+    let (_fixed, mut updates) = match &daemon {
+        Some(d) => (None, d.plan_updates()),
+        None => {
+            let (tx, rx) = watch::channel(0);
+            (Some(tx), rx)
+        }
+    };
+    let settings = || {
+        daemon
+            .as_ref()
+            .map(|d| d.plan().api.clone())
+            .unwrap_or_default()
+    };
+    let mut access = Arc::new(Access::build(&settings(), None));
     if access.tls.is_some() {
         info!("API serves HTTPS only.");
     }
@@ -151,7 +178,7 @@ pub async fn serve(
         tokio::select! {
             _ = async { drop(stop.wait_for(|s| *s).await) } => break,
             Ok(()) = updates.changed() => {
-                access = Arc::new(Access::build(&daemon.plan().api, Some(&access)));
+                access = Arc::new(Access::build(&settings(), Some(&access)));
             }
             accepted = listener.accept() => match accepted {
                 Ok((tcp, peer)) => {

@@ -636,19 +636,13 @@ pub fn router<S>(metrics: Arc<Metrics>) -> axum::Router<S> {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     metrics: Arc<Metrics>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) {
     if let Ok(address) = listener.local_addr() {
         info!(%address, "Metrics listening.");
     }
-    let result = axum::serve(listener, router::<()>(metrics))
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|stopped| *stopped).await;
-        })
-        .await;
-    if let Err(error) = result {
-        warn!(%error, "Metrics server stopped.");
-    }
+    // Same connection limits and timeouts as the API (issue 10).
+    crate::api::server::serve_plain(listener, router::<()>(metrics), stop).await;
 }
 
 /// Middleware counting API requests by matched route and status code. Mount with
