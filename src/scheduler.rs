@@ -132,7 +132,10 @@ pub async fn run(daemon: Arc<Daemon>) {
 fn fire(daemon: &Arc<Daemon>, entry: &Arc<CheckEntry>, catch_up: bool, lateness: Duration) {
     let spec = entry.spec();
     if entry.running().is_none() {
-        daemon.metrics.scheduler_lateness(lateness);
+        // A catch-up is late by design (down, asleep): not a scheduler delay.
+        if !catch_up {
+            daemon.metrics.scheduler_lateness(lateness);
+        }
         daemon.start_run_as(entry, false, catch_up);
         return;
     }

@@ -9,6 +9,7 @@
 //! - [`nrpe_packet`]: NRPE v2/v3/v4 packets, query validation, macros, result mapping.
 //! - [`nsca`], [`nsca_cipher`], [`send_nsca_input`]: NSCA 2.x packets, ciphers, and send_nsca's stdin/config formats.
 
+pub mod harness;
 pub mod nrpe_cfg;
 pub mod nrpe_packet;
 pub mod nsca;

@@ -5,6 +5,7 @@ mod common;
 
 mod api;
 mod cli;
+mod hostile;
 mod jobs;
 mod lifecycle;
 mod metrics;
