@@ -160,6 +160,7 @@ fn delivery(ctx: &Ctx, dir: &Path, send_nsca: &Path) -> Result<Row> {
             wait_spool(&[mport, daemon.port], n);
             let nsca = start_nsca(dir, &format!("delivery{round}"), nsca_port, 1)?;
             let nsca_cpu0 = util::cpu_seconds(nsca.proc.pid())?;
+            let nsca_up = Instant::now();
             let (first_t, first_c) = util::wait_for(
                 "the first delivered result",
                 Duration::from_secs(ctx.pick(40, 180)),
@@ -177,7 +178,7 @@ fn delivery(ctx: &Ctx, dir: &Path, send_nsca: &Path) -> Result<Row> {
             )?;
             let span = (last_t - first_t).as_secs_f64().max(0.001);
             let busy = (util::cpu_seconds(nsca.proc.pid())? - nsca_cpu0) / span;
-            let wait_first = first_t.elapsed().as_secs_f64() - span;
+            let wait_first = (first_t - nsca_up).as_secs_f64();
             Ok(((n - first_c) as f64 / span, span, first_c, busy, wait_first))
         })();
         match res {
