@@ -212,6 +212,32 @@ fn token_scopes_follow_d8_and_reload() {
     daemon.stop();
 }
 
+/// A self-signed certificate for 127.0.0.1 (openssl req).
+fn make_cert(cert: &std::path::Path, key: &std::path::Path) {
+    let out = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(key)
+        .arg("-out")
+        .arg(cert)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
 /// smokerd started by hand (TestDaemon waits for plain HTTP).
 struct Raw {
     child: Child,
@@ -228,28 +254,7 @@ impl Drop for Raw {
 fn https_only_with_smokercli_and_allowed_hosts() {
     let dir = temp_dir();
     let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
-    let out = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        ])
-        .args([
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    make_cert(&cert, &key);
     let port = free_port();
     let config = dir.path().join("smokerd.yaml");
     std::fs::write(
@@ -262,7 +267,7 @@ fn https_only_with_smokercli_and_allowed_hosts() {
         ),
     )
     .unwrap();
-    let _daemon = Raw {
+    let daemon = Raw {
         child: Command::new(bin("smokerd"))
             .arg("-c")
             .arg(&config)
@@ -317,9 +322,62 @@ fn https_only_with_smokercli_and_allowed_hosts() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // check_smoker over HTTPS, forcing a run.
+    let out = Command::new(bin("check_smoker"))
+        .args([
+            "-H",
+            &target,
+            "--ca-file",
+            &ca,
+            "--token",
+            "r-token",
+            "-f",
+            "echo",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.starts_with("OK"), "{text}");
     // Plain HTTP on the HTTPS port gets no HTTP answer.
     let r = http(port, "GET", "/plugins", None);
     assert!(r.map_or(true, |r| r.status == 0), "plain HTTP answered");
+
+    // A new certificate is picked up on SIGHUP: the old CA stops working.
+    let old = dir.path().join("old.crt");
+    std::fs::copy(&cert, &old).unwrap();
+    make_cert(&cert, &key);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon.child.id() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    let old = old.display().to_string();
+    let switched = wait_until(Duration::from_secs(10), || {
+        cli(&[
+            "-s",
+            &target,
+            "--ca-file",
+            &old,
+            "--token",
+            "r-token",
+            "-o",
+            "json",
+        ])
+        .0 != 0
+    });
+    assert!(switched, "old certificate still served after SIGHUP");
+    let (rc, text) = cli(&[
+        "-s",
+        &target,
+        "--ca-file",
+        &ca,
+        "--token",
+        "r-token",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(rc, 0, "{text}");
 }
 
 #[test]
