@@ -89,12 +89,17 @@ fn with_options(router: MethodRouter<AppState>, allow: &'static str) -> MethodRo
 /// Python-style compact JSON (`", "` and `": "`) plus a newline, as the original emits.
 pub fn json_response(status: StatusCode, value: &Value) -> Response {
     let mut body = Vec::with_capacity(1024);
-    let mut ser = serde_json::Serializer::with_formatter(&mut body, PythonFormatter);
-    if serde::Serialize::serialize(value, &mut ser).is_err() {
+    if write_json(&mut body, value).is_err() {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
     body.push(b'\n');
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Appends `value` as Python-style compact JSON.
+pub fn write_json(out: &mut Vec<u8>, value: &Value) -> serde_json::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(out, PythonFormatter);
+    serde::Serialize::serialize(value, &mut ser)
 }
 
 fn message(status: StatusCode, text: impl Into<String>) -> Response {
@@ -183,12 +188,26 @@ fn plugin_items(entries: impl Iterator<Item = Arc<CheckEntry>>, forced: bool) ->
     json!({"plugins": {"items": items}})
 }
 
+/// GET /plugins: joins each plugin's cached JSON (rendered again only after it changed).
 async fn plugins(State(daemon): State<AppState>) -> Response {
     let checks = daemon.store.checks();
-    json_response(
+    let mut body = Vec::with_capacity(checks.len() * 512 + 32);
+    body.extend_from_slice(b"{\"plugins\": {\"items\": [");
+    for (i, entry) in checks.values().enumerate() {
+        if i > 0 {
+            body.extend_from_slice(b", ");
+        }
+        body.extend_from_slice(b"{\"plugin\": ");
+        body.extend_from_slice(render::plugin_json(entry).as_bytes());
+        body.push(b'}');
+    }
+    body.extend_from_slice(b"]}}\n");
+    (
         StatusCode::OK,
-        &plugin_items(checks.values().cloned(), false),
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
     )
+        .into_response()
 }
 
 async fn plugin(State(daemon): State<AppState>, Path(name): Path<String>) -> Response {

@@ -163,3 +163,22 @@ pub fn plugin(entry: &CheckEntry) -> Map<String, Value> {
     );
     map
 }
+
+/// The plugin object as compact JSON, from the entry's cache when nothing changed
+/// since it was rendered. A running check is rendered each time (its pid appears late).
+pub fn plugin_json(entry: &CheckEntry) -> std::sync::Arc<str> {
+    if let Some(text) = entry.rendered() {
+        return text;
+    }
+    let version = entry.version();
+    let mut out = Vec::with_capacity(1024);
+    let value = Value::Object(plugin(entry));
+    if crate::api::write_json(&mut out, &value).is_err() {
+        return std::sync::Arc::from("null");
+    }
+    let text: std::sync::Arc<str> = std::sync::Arc::from(String::from_utf8_lossy(&out).as_ref());
+    if entry.running().is_none() {
+        entry.cache_rendered(version, text.clone());
+    }
+    text
+}

@@ -55,6 +55,10 @@ pub struct CheckEntry {
     running: Mutex<Option<Running>>,
     next_run: Mutex<Option<DateTime<Local>>>,
     last_run_id: AtomicU64,
+    /// Bumped on every change the plugin JSON can show (spec, history, running, next run).
+    version: AtomicU64,
+    /// The rendered plugin JSON and the `version` it was rendered at (see `api::render`).
+    rendered: Mutex<Option<(u64, Arc<str>)>>,
     /// Turns true to terminate the run in progress (`Overlap: kill`).
     run_cancel: Mutex<Option<watch::Sender<bool>>>,
     /// A run is due once the one in progress ends (`Overlap: queue|kill`; coalesced).
@@ -75,9 +79,35 @@ impl CheckEntry {
             running: Mutex::new(None),
             next_run: Mutex::new(None),
             last_run_id: AtomicU64::new(0),
+            version: AtomicU64::new(0),
+            rendered: Mutex::new(None),
             run_cancel: Mutex::new(None),
             queued: AtomicBool::new(false),
         }
+    }
+
+    /// Marks the rendered JSON stale.
+    fn touch(&self) {
+        self.version.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The cached rendering, if it is still current.
+    pub fn rendered(&self) -> Option<Arc<str>> {
+        let version = self.version.load(Ordering::SeqCst);
+        lock(&self.rendered)
+            .as_ref()
+            .filter(|(v, _)| *v == version)
+            .map(|(_, text)| text.clone())
+    }
+
+    /// Caches `text`, rendered after reading `version()`.
+    pub fn cache_rendered(&self, version: u64, text: Arc<str>) {
+        *lock(&self.rendered) = Some((version, text));
+    }
+
+    /// Current change counter; read it *before* rendering.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::SeqCst)
     }
 
     pub fn spec(&self) -> Arc<CheckSpec> {
@@ -86,6 +116,7 @@ impl CheckEntry {
 
     pub fn set_spec(&self, spec: Arc<CheckSpec>) {
         *self.spec.write().unwrap_or_else(|e| e.into_inner()) = spec.clone();
+        self.touch();
         let mut history = lock(&self.history);
         while history.len() > spec.history.max(1) {
             history.pop_front();
@@ -115,6 +146,7 @@ impl CheckEntry {
 
     pub fn set_next_run(&self, at: Option<DateTime<Local>>) {
         *lock(&self.next_run) = at;
+        self.touch();
     }
 
     /// `(startedAt, pid)` of the run in progress.
@@ -139,6 +171,7 @@ impl CheckEntry {
             pid: pid.clone(),
             done: rx.clone(),
         });
+        self.touch();
         (rx, Some((tx, pid)))
     }
 
@@ -184,6 +217,7 @@ impl CheckEntry {
         while history.len() > keep {
             history.pop_front();
         }
+        self.touch();
     }
 
     pub fn next_run_id(&self) -> u64 {
@@ -279,12 +313,14 @@ impl Store {
             }
             previous
         };
+        entry.touch();
         let forced_pending = entry.forced_pending.swap(false, Ordering::SeqCst);
         if result.forced || forced_pending {
             *lock(&entry.forced_result) = Some(result.clone());
         }
         *lock(&entry.running) = None;
         *lock(&entry.run_cancel) = None;
+        entry.touch();
         done.send_replace(Some(result.clone()));
         let _ = self.events.send(ResultEvent {
             spec,

@@ -111,6 +111,20 @@ fn forced_runs_and_processes() {
         == 200));
     let done = d.get_json("/processes/1");
     assert_eq!(plugin_names(&done), ["a", "b"], "deduplicated, named first");
+    // GET /plugins is served from a per-plugin cache: it must show the new results.
+    let listed = d.get_json("/plugins");
+    assert_eq!(
+        listed["plugins"]["items"][0]["plugin"]["lastResult"]["status"],
+        "OK"
+    );
+    assert_eq!(
+        listed["plugins"]["items"][1]["plugin"]["lastResult"]["status"],
+        "ERROR"
+    );
+    assert_eq!(
+        listed["plugins"]["items"][2]["plugin"]["lastResult"],
+        Value::Null
+    );
     let a = &done["plugins"]["items"][0]["plugin"];
     assert_eq!(a["forcedResult"]["status"], "OK");
     assert_eq!(a["forcedResult"]["forced"], true);
