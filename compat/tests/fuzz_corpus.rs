@@ -181,4 +181,23 @@ fn fuzz_crate_lists_every_target_with_a_file() {
         assert!(root.join(format!("fuzz_targets/{target}.rs")).is_file());
         assert!(root.join(format!("corpus/{target}")).is_dir());
     }
+    // Cargo itself accepts the manifest (nightly-only building aside).
+    let out = std::process::Command::new(env!("CARGO"))
+        .args([
+            "metadata",
+            "--no-deps",
+            "--offline",
+            "--format-version",
+            "1",
+        ])
+        .arg("--manifest-path")
+        .arg(root.join("Cargo.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"name\":\"config_yaml\""));
 }

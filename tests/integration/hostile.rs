@@ -514,3 +514,46 @@ fn corpora_of_the_yaml_loader_replay_clean() {
         load(&v);
     }
 }
+
+fn proc_ids(pid: u32, key: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn per_check_ids_run_as_root_and_daemon_drop() {
+    if !nix::unistd::geteuid().is_root() {
+        // Switching ids needs root; the unit tests cover the unprivileged paths.
+        return;
+    }
+    let daemon = TestDaemon::start(
+        "run_as_root: false\nplugins:\n  named: {Command: 'echo OK - $(id -u) $(id -g)', uid: nobody}\n  numeric: {Command: 'echo OK - $(id -u) $(id -G)', uid: 65534, gid: 65533}\n  rooted: {Command: 'echo OK - root'}\n",
+    );
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    let forced = daemon.force(&["named", "numeric", "rooted"]).to_string();
+    assert!(
+        forced.contains(&format!("OK - {} {}", nobody.uid, nobody.gid)),
+        "{forced}"
+    );
+    assert!(forced.contains("OK - 65534 65533"), "{forced}");
+    assert!(!forced.contains("\"output\":\"OK - root"), "{forced}");
+    assert!(
+        forced.contains("refusing to run a check as root (run_as_root: false)"),
+        "{forced}"
+    );
+    drop(daemon);
+
+    let daemon =
+        TestDaemon::start("uid: nobody\nplugins:\n  me: {Command: 'echo OK - $(id -u)'}\n");
+    assert_eq!(proc_ids(daemon.pid(), "Uid:"), nobody.uid.to_string());
+    assert_eq!(proc_ids(daemon.pid(), "Gid:"), nobody.gid.to_string());
+    let forced = daemon.force(&["me"]).to_string();
+    assert!(forced.contains(&format!("OK - {}", nobody.uid)), "{forced}");
+}
