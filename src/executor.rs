@@ -237,19 +237,24 @@ async fn run_process(
     };
     match &request.env {
         Environment::Inherit(extra) => {
-            // systemd's channel is the daemon's own: plugins must not notify for it.
-            for var in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
-                command.env_remove(var);
+            // Touching the environment makes std copy the daemon's whole
+            // environment for every spawn: only do it when there is something to add.
+            if !extra.is_empty() {
+                command.envs(extra.iter().map(|(k, v)| (k, v)));
             }
-            command.envs(extra.iter().map(|(k, v)| (k, v)));
         }
         Environment::Clean(vars) => {
             command.env_clear().envs(vars.iter().map(|(k, v)| (k, v)));
         }
     }
-    // Never hand the daemon's systemd channels to a child.
+    // Never hand the daemon's systemd channels to a child (they are the daemon's own).
+    let requested = match &request.env {
+        Environment::Inherit(vars) | Environment::Clean(vars) => vars,
+    };
     for var in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
-        command.env_remove(var);
+        if std::env::var_os(var).is_some() || requested.iter().any(|(k, _)| k == var) {
+            command.env_remove(var);
+        }
     }
     match crate::privileges::plan_switch(request.uid.as_ref(), request.gid.as_ref(), run_as_root) {
         Ok(Some(switch)) => {
