@@ -6,7 +6,6 @@ use std::{
     io::{Read, Write},
     net::{TcpListener, TcpStream},
     os::unix::process::CommandExt,
-    path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
     sync::{
         Arc,
@@ -30,31 +29,7 @@ pub fn check_smoker() -> &'static str {
     env!("CARGO_BIN_EXE_check_smoker")
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The original smoker launcher: `$SMOKER_ORIG`, else `shared/peers/smoker-orig` beside the
-/// repository (also from a worktree under `wt/`).
-pub fn smoker_orig() -> PathBuf {
-    if let Some(path) = std::env::var_os("SMOKER_ORIG") {
-        return PathBuf::from(path);
-    }
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        manifest.join("../shared/peers/smoker-orig"),
-        manifest.join("../../shared/peers/smoker-orig"),
-        PathBuf::from("/work/shared/peers/smoker-orig"),
-    ];
-    candidates
-        .into_iter()
-        .find(|p| p.exists())
-        .expect("shared/peers/smoker-orig not found (set SMOKER_ORIG)")
-}
+pub use crate::common::{free_port, smoker_orig};
 
 /// Run a command with a deadline; panics when it does not finish in time.
 pub fn run_with(mut command: Command, deadline: Duration) -> Output {

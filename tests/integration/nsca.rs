@@ -21,13 +21,7 @@ fn smokercli() -> &'static str {
     env!("CARGO_BIN_EXE_smokercli")
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::common::free_port;
 
 /// A real nsca in the foreground (`--single`), killed on drop.
 struct NscaServer {

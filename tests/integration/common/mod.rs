@@ -28,9 +28,22 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// The original Python smoker runner.
+/// The original smoker launcher: `$SMOKER_ORIG`, else `shared/peers/smoker-orig` beside the
+/// repository (also from a worktree under `wt/`).
 pub fn smoker_orig() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/peers/smoker-orig")
+    if let Some(path) = std::env::var_os("SMOKER_ORIG") {
+        return PathBuf::from(path);
+    }
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let candidates = [
+        manifest.join("../shared/peers/smoker-orig"),
+        manifest.join("../../shared/peers/smoker-orig"),
+        PathBuf::from("/work/shared/peers/smoker-orig"),
+    ];
+    candidates
+        .into_iter()
+        .find(|p| p.exists())
+        .expect("shared/peers/smoker-orig not found (set SMOKER_ORIG)")
 }
 
 /// A port that was free a moment ago on 127.0.0.1.
@@ -89,12 +102,27 @@ pub fn http(
     path: &str,
     body: Option<&str>,
 ) -> std::io::Result<HttpResponse> {
+    http_with_headers(port, method, path, &[], body)
+}
+
+/// Like [`http`], with extra request headers; chunked response bodies are decoded.
+pub fn http_with_headers(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> std::io::Result<HttpResponse> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(20)))?;
     let body = body.unwrap_or("");
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )?;
     let mut raw = Vec::new();
@@ -113,11 +141,32 @@ pub fn http(
                 .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         })
         .collect();
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
     Ok(HttpResponse {
         status,
         headers,
-        body: body.to_string(),
+        body,
     })
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
 }
 
 /// The real `smokerd`, on a temp config with a free port; killed on drop.
