@@ -15,10 +15,12 @@ pub use lifecycle::{
 
 use std::{
     net::SocketAddr,
+    panic::AssertUnwindSafe,
     sync::{Arc, Mutex, RwLock, atomic::Ordering},
     time::Duration,
 };
 
+use futures_util::FutureExt;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
@@ -38,6 +40,8 @@ use crate::{
 pub struct Process {
     pub id: u64,
     pub plugins: Vec<String>,
+    /// The forced entries, so a poll needs no lookups by name.
+    pub entries: Vec<Arc<CheckEntry>>,
 }
 
 /// Shared state of a running smokerd.
@@ -46,7 +50,7 @@ pub struct Daemon {
     plan: RwLock<Arc<Plan>>,
     pub store: Store,
     pub executor: Executor,
-    processes: Mutex<Vec<Process>>,
+    processes: Mutex<Vec<Arc<Process>>>,
     /// Bumped on every successful reload; the scheduler watches it.
     plan_version: watch::Sender<u64>,
     /// Set when shutdown starts: no new scheduled runs.
@@ -146,29 +150,25 @@ impl Daemon {
         let entry = entry.clone();
         tokio::spawn(async move {
             let spec = entry.spec();
-            let inner = {
-                let daemon = daemon.clone();
-                let spec = spec.clone();
-                let entry = entry.clone();
-                tokio::spawn(async move {
-                    let mut result = runner::run_check_cancellable(
-                        &daemon.executor,
-                        &spec,
-                        &|p| pid.store(p, Ordering::Relaxed),
-                        cancel,
-                    )
-                    .await;
-                    result.forced = forced;
-                    result.catch_up = catch_up;
-                    let previous = entry.last_result();
-                    crate::actions::run(&daemon, &spec, &mut result, previous.as_deref()).await;
-                    result
-                })
+            // One task per run; a panic in it becomes an UNKNOWN result, not a lost run.
+            let run = async {
+                let mut result = runner::run_check_cancellable(
+                    &daemon.executor,
+                    &spec,
+                    &|p| pid.store(p, Ordering::Relaxed),
+                    cancel,
+                )
+                .await;
+                result.forced = forced;
+                result.catch_up = catch_up;
+                let previous = entry.last_result();
+                crate::actions::run(&daemon, &spec, &mut result, previous.as_deref()).await;
+                result
             };
-            let result = match inner.await {
+            let result = match AssertUnwindSafe(run).catch_unwind().await {
                 Ok(result) => result,
-                Err(e) => {
-                    error!(check = %spec.name, error = %e, "Check run panicked.");
+                Err(_) => {
+                    error!(check = %spec.name, "Check run panicked.");
                     CheckResult::synthetic(
                         State::Unknown,
                         format!("No run of plugin {} is found alive", spec.name),
@@ -193,21 +193,22 @@ impl Daemon {
         }
         let mut processes = self.processes.lock().unwrap_or_else(|e| e.into_inner());
         let id = processes.len() as u64 + 1;
-        processes.push(Process {
+        processes.push(Arc::new(Process {
             id,
             plugins: entries.iter().map(|e| e.name()).collect(),
-        });
+            entries: entries.to_vec(),
+        }));
         id
     }
 
-    pub fn processes(&self) -> Vec<Process> {
+    pub fn processes(&self) -> Vec<Arc<Process>> {
         self.processes
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
 
-    pub fn process(&self, id: u64) -> Option<Process> {
+    pub fn process(&self, id: u64) -> Option<Arc<Process>> {
         let processes = self.processes.lock().unwrap_or_else(|e| e.into_inner());
         id.checked_sub(1)
             .and_then(|i| processes.get(i as usize))
@@ -360,7 +361,13 @@ fn privileges_after_binding(plan: &Plan) -> anyhow::Result<()> {
             .map(|c| c.name.as_str())
             .collect();
         if !as_root.is_empty() {
-            warn!(checks = ?as_root, "Checks run as root; set uid per check or run_as_root: false.");
+            // Name a few: a line per host must stay readable with 10 000 checks.
+            const NAMED: usize = 10;
+            warn!(
+                count = as_root.len(),
+                checks = ?&as_root[..as_root.len().min(NAMED)],
+                "Checks run as root; set uid per check or run_as_root: false."
+            );
         }
     }
     Ok(())

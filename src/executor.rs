@@ -8,6 +8,8 @@
 //! result.
 
 use std::{
+    future::Future,
+    pin::Pin,
     process::Stdio,
     sync::{
         Arc, Mutex,
@@ -196,6 +198,16 @@ async fn cancelled(cancel: &mut Option<watch::Receiver<bool>>) {
     std::future::pending().await
 }
 
+/// The daemon's own systemd channels, never handed to a child.
+const SYSTEMD_VARS: [&str; 3] = ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"];
+
+/// Which of [`SYSTEMD_VARS`] the daemon's environment has (read once: it does not
+/// change, and a lookup per spawn scans the whole environment).
+fn systemd_vars_inherited() -> &'static [bool; 3] {
+    static INHERITED: std::sync::OnceLock<[bool; 3]> = std::sync::OnceLock::new();
+    INHERITED.get_or_init(|| SYSTEMD_VARS.map(|v| std::env::var_os(v).is_some()))
+}
+
 async fn run_process(
     request: ProcessRequest,
     mut interrupt: watch::Receiver<bool>,
@@ -251,8 +263,8 @@ async fn run_process(
     let requested = match &request.env {
         Environment::Inherit(vars) | Environment::Clean(vars) => vars,
     };
-    for var in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
-        if std::env::var_os(var).is_some() || requested.iter().any(|(k, _)| k == var) {
+    for (var, inherited) in SYSTEMD_VARS.iter().zip(*systemd_vars_inherited()) {
+        if inherited || requested.iter().any(|(k, _)| k == var) {
             command.env_remove(var);
         }
     }
@@ -286,11 +298,10 @@ async fn run_process(
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
     let cap = request.max_output;
-    // Drained on its own task so a full pipe never blocks the child.
-    let mut capture =
-        tokio::spawn(
-            async move { tokio::join!(read_capped(stdout, cap), read_capped(stderr, cap)) },
-        );
+    // Drained concurrently with the wait (in this task) so a full pipe never blocks the child.
+    let capture = async move { tokio::join!(read_capped(stdout, cap), read_capped(stderr, cap)) };
+    tokio::pin!(capture);
+    let mut captured: Option<Captured> = None;
 
     let deadline = tokio::time::sleep(request.timeout);
     tokio::pin!(deadline);
@@ -298,29 +309,30 @@ async fn run_process(
     // Phase 1: wait for the leader to exit, the timeout, or shutdown.
     let mut ended_by: Option<Exit> = None;
     let mut status = None;
-    let mut captured = None;
-    tokio::select! {
-        res = child.wait() => status = Some(res),
-        _ = &mut deadline => ended_by = Some(Exit::TimedOut),
-        _ = interrupt.wait_for(|v| *v) => ended_by = Some(Exit::Interrupted),
-        _ = cancelled(&mut cancel) => ended_by = Some(Exit::Interrupted),
+    loop {
+        tokio::select! {
+            res = child.wait() => { status = Some(res); break; }
+            c = &mut capture, if captured.is_none() => captured = Some(c),
+            _ = &mut deadline => { ended_by = Some(Exit::TimedOut); break; }
+            _ = interrupt.wait_for(|v| *v) => { ended_by = Some(Exit::Interrupted); break; }
+            _ = cancelled(&mut cancel) => { ended_by = Some(Exit::Interrupted); break; }
+        }
     }
     if ended_by.is_none() {
-        // The leader exited; leftovers in its group may still hold the pipes.
-        tokio::select! {
-            c = &mut capture => captured = Some(c.unwrap_or_default()),
-            _ = tokio::time::sleep(Duration::from_millis(200)) => {
-                terminate_group(group, &mut capture, &mut captured, request.kill_grace).await;
+        if captured.is_none() {
+            // The leader exited; leftovers in its group may still hold the pipes.
+            tokio::select! {
+                c = &mut capture => captured = Some(c),
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {
+                    terminate_group(group, capture.as_mut(), &mut captured, request.kill_grace).await;
+                }
             }
         }
     } else {
-        terminate_group(group, &mut capture, &mut captured, request.kill_grace).await;
+        terminate_group(group, capture.as_mut(), &mut captured, request.kill_grace).await;
         status = Some(child.wait().await);
     }
-    let ((stdout, stdout_truncated), (stderr, stderr_truncated)) = match captured {
-        Some(c) => c,
-        None => capture.await.unwrap_or_default(),
-    };
+    let ((stdout, stdout_truncated), (stderr, stderr_truncated)) = captured.unwrap_or_default();
     let exit = match ended_by {
         Some(exit) => exit,
         None => match status {
@@ -351,50 +363,64 @@ async fn run_process(
 type Captured = ((Vec<u8>, bool), (Vec<u8>, bool));
 
 /// SIGTERM to the group, SIGKILL after `grace`, while the capture keeps draining.
+/// Leaves `captured` set: what was read, or nothing when the pipes never closed.
 async fn terminate_group(
     group: Option<Pid>,
-    capture: &mut tokio::task::JoinHandle<Captured>,
+    mut capture: Pin<&mut impl Future<Output = Captured>>,
     captured: &mut Option<Captured>,
     grace: Duration,
 ) {
-    let Some(group) = group else { return };
-    let _ = killpg(group, Signal::SIGTERM);
-    tokio::select! {
-        c = &mut *capture => { *captured = Some(c.unwrap_or_default()); }
-        _ = tokio::time::sleep(grace) => {}
+    if let Some(group) = group {
+        let _ = killpg(group, Signal::SIGTERM);
+        if captured.is_none() {
+            tokio::select! {
+                c = &mut capture => *captured = Some(c),
+                _ = tokio::time::sleep(grace) => {}
+            }
+        }
+        // Always make sure nothing of the group survives, even if the pipes closed.
+        let _ = killpg(group, Signal::SIGKILL);
     }
-    // Always make sure nothing of the group survives, even if the pipes closed.
-    let _ = killpg(group, Signal::SIGKILL);
     if captured.is_none() {
         // Pipes held by processes outside the group (setsid) must not hang us.
         tokio::select! {
-            c = &mut *capture => { *captured = Some(c.unwrap_or_default()); }
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {
-                capture.abort();
-                *captured = Some(Captured::default());
-            }
+            c = &mut capture => *captured = Some(c),
+            _ = tokio::time::sleep(Duration::from_secs(1)) => *captured = Some(Captured::default()),
         }
     }
 }
 
-/// Reads a stream to EOF, keeping the first `cap` bytes.
+/// Reads a stream to EOF, keeping the first `cap` bytes. The buffer grows with the
+/// output (most plugins print one line); bytes past the cap are read and dropped.
 async fn read_capped<R: AsyncRead + Unpin>(stream: Option<R>, cap: usize) -> (Vec<u8>, bool) {
     let Some(mut stream) = stream else {
         return (Vec::new(), false);
     };
-    let mut kept = Vec::new();
+    let mut kept: Vec<u8> = Vec::new();
+    let mut discard: Vec<u8> = Vec::new();
     let mut truncated = false;
-    let mut buf = vec![0u8; 16 * 1024];
     loop {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                let room = cap.saturating_sub(kept.len());
-                if n > room {
-                    truncated = true;
-                }
-                kept.extend_from_slice(&buf[..n.min(room)]);
+        let room = cap - kept.len();
+        let read = if room > 0 {
+            if kept.len() == kept.capacity() {
+                kept.reserve(kept.len().clamp(512, 64 * 1024).min(room));
             }
+            (&mut stream).take(room as u64).read_buf(&mut kept).await
+        } else {
+            if discard.is_empty() {
+                discard = vec![0; 16 * 1024];
+            }
+            match stream.read(&mut discard).await {
+                Ok(n) => {
+                    truncated |= n > 0;
+                    Ok(n)
+                }
+                Err(e) => Err(e),
+            }
+        };
+        match read {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
         }
     }
     (kept, truncated)

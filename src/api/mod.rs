@@ -170,35 +170,35 @@ async fn about(State(daemon): State<AppState>) -> Response {
     )
 }
 
-fn plugin_items(entries: impl Iterator<Item = Arc<CheckEntry>>, forced: bool) -> Value {
-    let items: Vec<Value> = entries
-        .map(|entry| {
-            let mut plugin = render::plugin(&entry);
-            if forced {
-                plugin.insert(
-                    "forcedResult".into(),
-                    entry
-                        .forced_result()
-                        .map_or(Value::Null, |r| render::result(&r, false)),
-                );
-            }
-            json!({"plugin": plugin})
-        })
-        .collect();
-    json!({"plugins": {"items": items}})
-}
-
-/// GET /plugins: joins each plugin's cached JSON (rendered again only after it changed).
-async fn plugins(State(daemon): State<AppState>) -> Response {
-    let checks = daemon.store.checks();
-    let mut body = Vec::with_capacity(checks.len() * 512 + 32);
+/// `{"plugins": {"items": [{"plugin": …}, …]}}` from each plugin's cached JSON; with
+/// `forced`, each plugin object also carries `forcedResult` (last key, as the original).
+fn plugin_items(entries: impl ExactSizeIterator<Item = Arc<CheckEntry>>, forced: bool) -> Response {
+    let mut body = Vec::with_capacity(entries.len() * if forced { 1536 } else { 1024 } + 32);
     body.extend_from_slice(b"{\"plugins\": {\"items\": [");
-    for (i, entry) in checks.values().enumerate() {
+    for (i, entry) in entries.enumerate() {
         if i > 0 {
             body.extend_from_slice(b", ");
         }
         body.extend_from_slice(b"{\"plugin\": ");
-        body.extend_from_slice(render::plugin_json(entry).as_bytes());
+        let plugin = render::plugin_json(&entry);
+        match plugin.strip_suffix('}').filter(|_| forced) {
+            Some(open) => {
+                body.extend_from_slice(open.as_bytes());
+                body.extend_from_slice(if open.ends_with('{') {
+                    b"\"forcedResult\": "
+                } else {
+                    b", \"forcedResult\": "
+                });
+                let result = entry
+                    .forced_result()
+                    .map_or(Value::Null, |r| render::result(&r, false));
+                if write_json(&mut body, &result).is_err() {
+                    return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                }
+                body.push(b'}');
+            }
+            None => body.extend_from_slice(plugin.as_bytes()),
+        }
         body.push(b'}');
     }
     body.extend_from_slice(b"]}}\n");
@@ -208,6 +208,12 @@ async fn plugins(State(daemon): State<AppState>) -> Response {
         body,
     )
         .into_response()
+}
+
+/// GET /plugins: joins each plugin's cached JSON (rendered again only after it changed).
+async fn plugins(State(daemon): State<AppState>) -> Response {
+    let checks = daemon.store.checks();
+    plugin_items(checks.values().cloned(), false)
 }
 
 async fn plugin(State(daemon): State<AppState>, Path(name): Path<String>) -> Response {
@@ -257,15 +263,17 @@ async fn process(State(daemon): State<AppState>, Path(id): Path<String>) -> Resp
     let Some(process) = daemon.process(id) else {
         return message(StatusCode::NOT_FOUND, format!("Process id {id} not found"));
     };
+    if process.entries.iter().any(|e| !e.has_forced_result()) {
+        return async_task(id);
+    }
+    // Entries as they are now: a reload keeps the entry of a kept name, drops removed ones.
+    let checks = daemon.store.checks();
     let entries: Vec<Arc<CheckEntry>> = process
         .plugins
         .iter()
-        .filter_map(|n| daemon.store.get(n))
+        .filter_map(|n| checks.get(n).cloned())
         .collect();
-    if entries.iter().any(|e| e.forced_result().is_none()) {
-        return async_task(id);
-    }
-    json_response(StatusCode::OK, &plugin_items(entries.into_iter(), true))
+    plugin_items(entries.into_iter(), true)
 }
 
 fn bad_force(text: Option<&str>) -> Response {
@@ -311,6 +319,8 @@ async fn force(State(daemon): State<AppState>, body: Bytes) -> Response {
     }
     let checks = daemon.store.checks();
     let mut selected: Vec<Arc<CheckEntry>> = Vec::new();
+    // Names may repeat, and a filter may match what the list named: each entry once.
+    let mut seen: std::collections::HashSet<*const CheckEntry> = std::collections::HashSet::new();
     if let Some(plugins) = plugins {
         let Some(names) = plugins.as_array() else {
             return bad_force(Some("Element plugins have to be list"));
@@ -322,7 +332,7 @@ async fn force(State(daemon): State<AppState>, body: Bytes) -> Response {
                 .unwrap_or_else(|| name.to_string());
             match checks.get(&name) {
                 Some(entry) => {
-                    if !selected.iter().any(|e| Arc::ptr_eq(e, entry)) {
+                    if seen.insert(Arc::as_ptr(entry)) {
                         selected.push(entry.clone());
                     }
                 }
@@ -344,7 +354,7 @@ async fn force(State(daemon): State<AppState>, body: Bytes) -> Response {
             let matches = filter
                 .iter()
                 .all(|(k, v)| spec.parameters.get(k) == Some(v));
-            if matches && !selected.iter().any(|e| Arc::ptr_eq(e, entry)) {
+            if matches && seen.insert(Arc::as_ptr(entry)) {
                 selected.push(entry.clone());
             }
         }
