@@ -2,7 +2,8 @@
 //!
 //! Interval checks run every `Interval` on a stable phase: the first run is at
 //! `start + hash(name) % Splay` (decisions.md D4), then every `Interval` after
-//! that slot, so 10 000 checks do not fire in the same millisecond. Jobs with a
+//! that slot, so 10 000 checks do not fire in the same millisecond. Slots are
+//! rounded up to a 25 ms grid ([`TICK`]) so checks due together share a wake-up. Jobs with a
 //! `Schedule:` (D10) run on the slots of their cron expression ([`crate::jobs`]),
 //! judged against the wall clock, which is looked at again at least every
 //! [`WALL_RECHECK`] so a suspend or a clock step is noticed; a slot missed by more
@@ -65,7 +66,14 @@ pub async fn run(daemon: Arc<Daemon>) {
     let mut generation = 0u64;
     let start = Instant::now();
     let mut at_start = true;
-    sync(&daemon, &mut slots, &mut heap, &mut generation, start);
+    sync(
+        &daemon,
+        &mut slots,
+        &mut heap,
+        &mut generation,
+        start,
+        start,
+    );
     sync_jobs(&daemon, &mut crons);
     loop {
         for (name, job) in crons.iter_mut().filter(|(_, j)| j.fresh) {
@@ -88,7 +96,7 @@ pub async fn run(daemon: Arc<Daemon>) {
             _ = sleep => {}
             changed = plan_updates.changed() => {
                 if changed.is_err() { return; }
-                sync(&daemon, &mut slots, &mut heap, &mut generation, Instant::now());
+                sync(&daemon, &mut slots, &mut heap, &mut generation, start, Instant::now());
                 sync_jobs(&daemon, &mut crons);
                 continue;
             }
@@ -120,6 +128,7 @@ pub async fn run(daemon: Arc<Daemon>) {
                 let behind = now.duration_since(next_due).as_nanos() / slot.every.as_nanos().max(1);
                 next_due += slot.every * (behind as u32 + 1);
             }
+            let next_due = on_tick(start, next_due);
             slot.due = next_due;
             entry.set_next_run(Some(to_wall(next_due)));
             heap.push(Reverse((next_due, slot_generation, name)));
@@ -325,6 +334,7 @@ fn sync(
     slots: &mut HashMap<String, Slot>,
     heap: &mut BinaryHeap<Reverse<(Instant, u64, String)>>,
     generation: &mut u64,
+    anchor: Instant,
     now: Instant,
 ) {
     let checks = daemon.store.checks();
@@ -347,7 +357,7 @@ fn sync(
             continue;
         }
         *generation += 1;
-        let due = now + phase(name, splay);
+        let due = on_tick(anchor, now + phase(name, splay));
         slots.insert(
             name.clone(),
             Slot {
@@ -363,6 +373,20 @@ fn sync(
     if heap.len() > slots.len() * 2 + 64 {
         heap.retain(|Reverse((_, g, n))| slots.get(n).is_some_and(|s| s.generation == *g));
     }
+}
+
+/// Timer coalescing: interval slots sit on a grid of this step from the scheduler's
+/// start, so the checks due within the same 25 ms start on one wake-up (as systemd's
+/// `AccuracySec`, or Nagios' whole seconds); 10 000 checks then wake the daemon ~40 times
+/// a second instead of ~780.
+pub const TICK: Duration = Duration::from_millis(25);
+
+/// `at`, rounded up to the [`TICK`] grid that starts at `anchor`.
+fn on_tick(anchor: Instant, at: Instant) -> Instant {
+    let tick = TICK.as_nanos();
+    let since = at.saturating_duration_since(anchor).as_nanos();
+    let up = since.div_ceil(tick) * tick;
+    anchor + Duration::from_nanos(u64::try_from(up).unwrap_or(u64::MAX))
 }
 
 /// Stable offset in `[0, splay)` from the check name (FNV-1a).
