@@ -16,7 +16,7 @@ pub use lifecycle::{
 use std::{
     net::SocketAddr,
     panic::AssertUnwindSafe,
-    sync::{Arc, Mutex, RwLock, atomic::Ordering},
+    sync::{Arc, Mutex, RwLock, Weak, atomic::Ordering},
     time::Duration,
 };
 
@@ -40,8 +40,9 @@ use crate::{
 pub struct Process {
     pub id: u64,
     pub plugins: Vec<String>,
-    /// The forced entries, so a poll needs no lookups by name.
-    pub entries: Vec<Arc<CheckEntry>>,
+    /// The forced entries, so a poll needs no lookups by name (weak: a check removed by
+    /// a reload is not kept alive by old processes).
+    pub entries: Vec<Weak<CheckEntry>>,
 }
 
 /// Shared state of a running smokerd.
@@ -196,7 +197,7 @@ impl Daemon {
         processes.push(Arc::new(Process {
             id,
             plugins: entries.iter().map(|e| e.name()).collect(),
-            entries: entries.to_vec(),
+            entries: entries.iter().map(Arc::downgrade).collect(),
         }));
         id
     }

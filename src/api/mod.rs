@@ -263,7 +263,12 @@ async fn process(State(daemon): State<AppState>, Path(id): Path<String>) -> Resp
     let Some(process) = daemon.process(id) else {
         return message(StatusCode::NOT_FOUND, format!("Process id {id} not found"));
     };
-    if process.entries.iter().any(|e| !e.has_forced_result()) {
+    let pending = process
+        .entries
+        .iter()
+        .filter_map(std::sync::Weak::upgrade)
+        .any(|e| !e.has_forced_result());
+    if pending {
         return async_task(id);
     }
     // Entries as they are now: a reload keeps the entry of a kept name, drops removed ones.
