@@ -35,6 +35,9 @@ use crate::{
     systemd,
 };
 
+/// Forced-run processes kept for `GET /processes[/{id}]`; older ones answer 404.
+pub const KEPT_PROCESSES: usize = 1000;
+
 /// One POST /processes: the plugins it forced, in order.
 #[derive(Debug, Clone)]
 pub struct Process {
@@ -51,7 +54,10 @@ pub struct Daemon {
     plan: RwLock<Arc<Plan>>,
     pub store: Store,
     pub executor: Executor,
-    processes: Mutex<Vec<Arc<Process>>>,
+    /// The newest [`KEPT_PROCESSES`] forced-run processes, oldest first.
+    processes: Mutex<std::collections::VecDeque<Arc<Process>>>,
+    /// Id of the last process (ids keep counting when old processes are dropped).
+    last_process_id: std::sync::atomic::AtomicU64,
     /// Bumped on every successful reload; the scheduler watches it.
     plan_version: watch::Sender<u64>,
     /// Set when shutdown starts: no new scheduled runs.
@@ -75,7 +81,8 @@ impl Daemon {
             plan: RwLock::new(Arc::new(plan)),
             store,
             executor,
-            processes: Mutex::new(Vec::new()),
+            processes: Mutex::new(std::collections::VecDeque::new()),
+            last_process_id: std::sync::atomic::AtomicU64::new(0),
             plan_version: watch::channel(0).0,
             stopping: watch::channel(false).0,
             hostname: hostname(),
@@ -193,12 +200,16 @@ impl Daemon {
             self.start_run(entry, true);
         }
         let mut processes = self.processes.lock().unwrap_or_else(|e| e.into_inner());
-        let id = processes.len() as u64 + 1;
-        processes.push(Arc::new(Process {
+        let id = self.last_process_id.fetch_add(1, Ordering::Relaxed) + 1;
+        processes.push_back(Arc::new(Process {
             id,
             plugins: entries.iter().map(|e| e.name()).collect(),
             entries: entries.iter().map(Arc::downgrade).collect(),
         }));
+        // A daemon forcing runs every minute for years must not grow without bound.
+        while processes.len() > KEPT_PROCESSES {
+            processes.pop_front();
+        }
         id
     }
 
@@ -206,13 +217,17 @@ impl Daemon {
         self.processes
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .iter()
+            .cloned()
+            .collect()
     }
 
+    /// Process `id`, unless it is unknown or older than the newest [`KEPT_PROCESSES`].
     pub fn process(&self, id: u64) -> Option<Arc<Process>> {
         let processes = self.processes.lock().unwrap_or_else(|e| e.into_inner());
-        id.checked_sub(1)
-            .and_then(|i| processes.get(i as usize))
+        let first = processes.front()?.id;
+        id.checked_sub(first)
+            .and_then(|i| processes.get(usize::try_from(i).ok()?))
             .cloned()
     }
 

@@ -515,3 +515,29 @@ fn original_smokercli_lists_and_forces_on_our_daemon() {
     assert_eq!(parsed[&host_key]["status"], "ERROR");
     assert!(Path::new(&orig).exists());
 }
+
+/// The daemon keeps the newest 1000 forced-run processes; ids keep counting and an
+/// older id answers 404 like an unknown one.
+#[test]
+fn forced_run_processes_are_bounded() {
+    let d = TestDaemon::start("plugins:\n  c: {Command: 'true', Interval: 0}\n");
+    for n in 1..=1001 {
+        let r = d.post("/processes", r#"{"process": {"plugins": ["c"]}}"#);
+        assert_eq!(r.status, 202, "POST {n}: {}", r.body);
+        assert_eq!(
+            r.header("location"),
+            Some(format!("/processes/{n}").as_str())
+        );
+    }
+    assert_eq!(d.get("/processes/1").status, 404);
+    assert!(wait_until(Duration::from_secs(10), || d
+        .get("/processes/1001")
+        .status
+        == 200));
+    assert!(matches!(d.get("/processes/2").status, 200 | 202));
+    let listed = d.get_json("/processes");
+    let listed = listed.as_array().expect("list");
+    assert_eq!(listed.len(), 1000);
+    assert_eq!(listed[0]["href"], "processes/2");
+    assert_eq!(listed[999]["href"], "processes/1001");
+}
