@@ -54,10 +54,9 @@ pub struct Daemon {
     plan: RwLock<Arc<Plan>>,
     pub store: Store,
     pub executor: Executor,
-    /// The newest [`KEPT_PROCESSES`] forced-run processes, oldest first.
+    /// The newest [`KEPT_PROCESSES`] forced-run processes, oldest first (never emptied
+    /// once used, so ids keep counting from the newest).
     processes: Mutex<std::collections::VecDeque<Arc<Process>>>,
-    /// Id of the last process (ids keep counting when old processes are dropped).
-    last_process_id: std::sync::atomic::AtomicU64,
     /// Bumped on every successful reload; the scheduler watches it.
     plan_version: watch::Sender<u64>,
     /// Set when shutdown starts: no new scheduled runs.
@@ -82,7 +81,6 @@ impl Daemon {
             store,
             executor,
             processes: Mutex::new(std::collections::VecDeque::new()),
-            last_process_id: std::sync::atomic::AtomicU64::new(0),
             plan_version: watch::channel(0).0,
             stopping: watch::channel(false).0,
             hostname: hostname(),
@@ -200,7 +198,7 @@ impl Daemon {
             self.start_run(entry, true);
         }
         let mut processes = self.processes.lock().unwrap_or_else(|e| e.into_inner());
-        let id = self.last_process_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let id = processes.back().map_or(1, |newest| newest.id + 1);
         processes.push_back(Arc::new(Process {
             id,
             plugins: entries.iter().map(|e| e.name()).collect(),

@@ -141,15 +141,7 @@ impl Executor {
         request: ProcessRequest,
         on_spawn: &(dyn Fn(u32) + Sync),
     ) -> ProcessOutcome {
-        let semaphore = self.limit.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let _permit = match &semaphore {
-            Some(s) => s.acquire().await.ok(),
-            None => None,
-        };
-        self.running.fetch_add(1, Ordering::Relaxed);
-        let _guard = RunningGuard(&self.running);
-        let root_ok = self.run_as_root.load(Ordering::Relaxed);
-        run_process(request, self.interrupt.subscribe(), None, on_spawn, root_ok).await
+        self.run_bounded(request, on_spawn, None).await
     }
 
     /// Like [`Executor::run_observed`]; when `cancel` turns true the process group is
@@ -160,6 +152,16 @@ impl Executor {
         request: ProcessRequest,
         on_spawn: &(dyn Fn(u32) + Sync),
         cancel: watch::Receiver<bool>,
+    ) -> ProcessOutcome {
+        self.run_bounded(request, on_spawn, Some(cancel)).await
+    }
+
+    /// One run under the concurrency bound, counted in [`Executor::running`].
+    async fn run_bounded(
+        &self,
+        request: ProcessRequest,
+        on_spawn: &(dyn Fn(u32) + Sync),
+        cancel: Option<watch::Receiver<bool>>,
     ) -> ProcessOutcome {
         let semaphore = self.limit.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let _permit = match &semaphore {
@@ -172,7 +174,7 @@ impl Executor {
         run_process(
             request,
             self.interrupt.subscribe(),
-            Some(cancel),
+            cancel,
             on_spawn,
             root_ok,
         )

@@ -183,12 +183,9 @@ fn plugin_items(entries: impl ExactSizeIterator<Item = Arc<CheckEntry>>, forced:
         let plugin = render::plugin_json(&entry);
         match plugin.strip_suffix('}').filter(|_| forced) {
             Some(open) => {
+                // A plugin object always has keys: `forcedResult` follows a comma.
                 body.extend_from_slice(open.as_bytes());
-                body.extend_from_slice(if open.ends_with('{') {
-                    b"\"forcedResult\": "
-                } else {
-                    b", \"forcedResult\": "
-                });
+                body.extend_from_slice(b", \"forcedResult\": ");
                 let result = entry
                     .forced_result()
                     .map_or(Value::Null, |r| render::result(&r, false));
@@ -267,7 +264,7 @@ async fn process(State(daemon): State<AppState>, Path(id): Path<String>) -> Resp
         .entries
         .iter()
         .filter_map(std::sync::Weak::upgrade)
-        .any(|e| !e.has_forced_result());
+        .any(|e| e.forced_result().is_none());
     if pending {
         return async_task(id);
     }

@@ -15,8 +15,9 @@
 //! them into one transaction. A group holding spool, meta or job-slot writes commits
 //! within ≤100 ms or ≤256 operations (D5); a group of history results only within
 //! ≤1 s or ≤4096 results, which halves the writer's CPU at hundreds of runs a second.
-//! A `kill -9` loses at most the last uncommitted group. Reads are async (redb work on `spawn_blocking`)
-//! and see committed state only: call [`Durable::flush`] first to read your writes.
+//! A `kill -9` loses at most the last uncommitted group. Reads are async (redb work on
+//! `spawn_blocking`) and see committed state only: call [`Durable::flush`] first to
+//! read your writes.
 //! Failures are values ([`StoreError`]), never panics; the daemon keeps running on
 //! [`Durable::memory`] when the file cannot be opened.
 //!
@@ -731,11 +732,7 @@ fn writer_loop(db: &Database, queue: &mpsc::Receiver<Op>, shared: &Shared) {
         loop {
             // Take what is queued without a wake-up per write: senders of history
             // results do not wake this thread, senders of anything else do (see `send`).
-            loop {
-                let max = if tight { GROUP_MAX } else { RESULTS_MAX };
-                if now_please || group.len() >= max {
-                    break;
-                }
+            while !now_please && !closed && group.len() < group_limits(tight).1 {
                 match queue.try_recv() {
                     Ok(op) => {
                         tight |= !op.is_result();
@@ -743,17 +740,10 @@ fn writer_loop(db: &Database, queue: &mpsc::Receiver<Op>, shared: &Shared) {
                         group.push(op);
                     }
                     Err(mpsc::TryRecvError::Empty) => break,
-                    Err(mpsc::TryRecvError::Disconnected) => {
-                        closed = true;
-                        break;
-                    }
+                    Err(mpsc::TryRecvError::Disconnected) => closed = true,
                 }
             }
-            let (window, max) = if tight {
-                (GROUP_WINDOW, GROUP_MAX)
-            } else {
-                (RESULTS_WINDOW, RESULTS_MAX)
-            };
+            let (window, max) = group_limits(tight);
             let deadline = started + window;
             let now = Instant::now();
             if now_please || closed || group.len() >= max || now >= deadline {
@@ -765,6 +755,15 @@ fn writer_loop(db: &Database, queue: &mpsc::Receiver<Op>, shared: &Shared) {
         if closed {
             return;
         }
+    }
+}
+
+/// `(window, max)` of a group: D5's for one with a non-result write in it (`tight`).
+fn group_limits(tight: bool) -> (Duration, usize) {
+    if tight {
+        (GROUP_WINDOW, GROUP_MAX)
+    } else {
+        (RESULTS_WINDOW, RESULTS_MAX)
     }
 }
 

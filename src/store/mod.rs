@@ -136,11 +136,6 @@ impl CheckEntry {
         lock(&self.history).back().cloned()
     }
 
-    /// Whether the result of the last forced run is in (cheaper than [`Self::forced_result`]).
-    pub fn has_forced_result(&self) -> bool {
-        lock(&self.forced_result).is_some()
-    }
-
     pub fn forced_result(&self) -> Option<Arc<CheckResult>> {
         lock(&self.forced_result).clone()
     }
