@@ -6,7 +6,9 @@ use std::{path::Path, time::Duration};
 
 use serde_json::{Value, json};
 
-use crate::common::{TestDaemon, processes_matching, run_bin, run_cmd, smoker_orig, wait_until};
+use crate::common::{
+    TestDaemon, children_of, processes_matching, run_bin, run_cmd, smoker_orig, wait_until,
+};
 
 const PLUGINS: &str = "/usr/lib/nagios/plugins";
 
@@ -408,13 +410,19 @@ fn interval_checks_run_on_schedule_with_bounded_history() {
         .is_null()));
     let running = d.get_json("/plugins/slow")["plugin"]["running"].clone();
     assert!(running["pid"].as_u64().is_some_and(|p| p > 0), "{running}");
-    assert_eq!(
-        processes_matching("sleep 3")
+    // The shell may not have exec'd `sleep` yet when the API first shows the
+    // run: wait for it, then watch a few interval ticks for a second one.
+    let sleeps = || {
+        children_of(d.pid())
             .iter()
-            .filter(|p| p.split_once(": ").is_some_and(|(_, cmd)| cmd == "sleep 3 "))
-            .count(),
-        1
-    );
+            .filter(|cmd| cmd.contains("sleep 3"))
+            .count()
+    };
+    assert!(wait_until(Duration::from_secs(5), || sleeps() == 1));
+    for _ in 0..15 {
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(sleeps() <= 1, "{:?}", children_of(d.pid()));
+    }
     assert_eq!(d.get_json("/plugins/never")["results"], json!([]));
 }
 

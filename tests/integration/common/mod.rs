@@ -404,3 +404,33 @@ pub fn processes_matching(needle: &str) -> Vec<String> {
     }
     found
 }
+
+/// Command lines (NUL turned into spaces) of the live children of `parent`,
+/// read from /proc: unlike [`processes_matching`] it cannot see the processes
+/// of tests running beside this one.
+pub fn children_of(parent: u32) -> Vec<String> {
+    let mut found = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in dir.flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // The command name may hold spaces and parentheses: fields start after the last ')'.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid != Some(parent)
+            || stat
+                .rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+        {
+            continue;
+        }
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        found.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
+    }
+    found
+}
