@@ -25,6 +25,7 @@ use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use crate::{
+    api::server::Access,
     check::{CheckResult, State},
     config::Plan,
     executor::Executor,
@@ -292,7 +293,8 @@ pub async fn run(plan: Plan, options: RunOptions) -> anyhow::Result<()> {
     };
     let pidfile = Arc::new(Mutex::new(pidfile));
     let addr = listen_addr(&plan)?;
-    crate::api::server::tls_acceptor(&plan.api)?;
+    // Certificates and keys are read now, before privileges are dropped.
+    let api_tls = crate::api::server::tls_acceptor(&plan.api)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::format_err!("cannot listen on {addr}: {e}"))?;
@@ -304,18 +306,28 @@ pub async fn run(plan: Plan, options: RunOptions) -> anyhow::Result<()> {
     daemon.set_run_options(options);
     let entries: Vec<Arc<CheckEntry>> = daemon.store.checks().values().cloned().collect();
     daemon.restore_history(&entries).await;
-    info!(address = %listener.local_addr()?, checks = entries.len(), "Listening.");
-    daemon.serve_api(listener);
-    let (stop_tx, stop_rx) = watch::channel(false);
-    if let Some(addr) = daemon.plan().metrics_listen {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| anyhow::format_err!("cannot listen on {addr} (metrics): {e}"))?;
-        daemon.serve_metrics(Some(listener));
-    }
-    // NRPE bridge (issue 7): binds now, stops with the API.
-    crate::nrpe::start(&daemon, stop_rx.clone())?;
+    let metrics_listener = match daemon.plan().metrics_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::format_err!("cannot listen on {addr} (metrics): {e}"))?,
+        ),
+        None => None,
+    };
+    // NRPE bridge (issue 7): binds and loads its TLS context now, stops with the API.
+    let nrpe = crate::nrpe::bind_bridge(&daemon.plan())?;
+    // Every port is bound and every key read: drop privileges before the first
+    // request can start a check.
     privileges_after_binding(&daemon.plan())?;
+    info!(address = %listener.local_addr()?, checks = entries.len(), "Listening.");
+    daemon.serve_api(listener, Access::new(&daemon.plan().api, api_tls));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    if metrics_listener.is_some() {
+        daemon.serve_metrics(metrics_listener);
+    }
+    if let Some(bound) = nrpe {
+        crate::nrpe::start(&daemon, bound, stop_rx.clone());
+    }
     let scheduler = tokio::spawn(crate::scheduler::run(daemon.clone()));
     daemon.sync_nsca();
     let prune = tokio::spawn(daemon.clone().prune_loop());

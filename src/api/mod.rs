@@ -34,10 +34,11 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub async fn serve(
     listener: tokio::net::TcpListener,
     daemon: Arc<Daemon>,
+    access: server::Access,
     stop: watch::Receiver<bool>,
 ) {
     let app = router(daemon.clone());
-    server::serve(listener, daemon, app, stop).await;
+    server::serve(listener, daemon, access, app, stop).await;
 }
 
 /// All routes, each also with a trailing `/` (except `/`).

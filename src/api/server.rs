@@ -66,8 +66,9 @@ pub fn tls_acceptor(api: &ApiSettings) -> Result<Option<Arc<SslAcceptor>>, TlsEr
     Ok(Some(Arc::new(b.build())))
 }
 
-/// What a new connection is checked and wrapped with.
-struct Access {
+/// What a new connection is checked and wrapped with. Built before the daemon
+/// drops privileges (the key may be readable by root only), then on each reload.
+pub struct Access {
     tls: Option<Arc<SslAcceptor>>,
     /// `None` = everyone.
     hosts: Option<Vec<AllowedHost>>,
@@ -76,20 +77,19 @@ struct Access {
 }
 
 impl Access {
+    /// `api`'s host list with a TLS acceptor loaded already (start-up).
+    pub fn new(api: &ApiSettings, tls: Option<Arc<SslAcceptor>>) -> Access {
+        Access {
+            tls,
+            hosts: allowed_hosts(api),
+            broken: false,
+        }
+    }
+
     /// From the running plan; `previous` keeps a working certificate when the new one fails.
-    fn build(api: &ApiSettings, previous: Option<&Access>) -> Access {
-        let hosts = (!api.allowed_hosts.is_empty()).then(|| {
-            api.allowed_hosts
-                .iter()
-                .filter_map(|h| parse_allowed_host(h.trim()).ok())
-                .collect()
-        });
+    pub fn build(api: &ApiSettings, previous: Option<&Access>) -> Access {
         match tls_acceptor(api) {
-            Ok(tls) => Access {
-                tls,
-                hosts,
-                broken: false,
-            },
+            Ok(tls) => Access::new(api, tls),
             Err(e) => {
                 let kept = previous.and_then(|p| p.tls.clone());
                 if kept.is_some() {
@@ -100,7 +100,7 @@ impl Access {
                 Access {
                     broken: kept.is_none(),
                     tls: kept,
-                    hosts,
+                    hosts: allowed_hosts(api),
                 }
             }
         }
@@ -130,26 +130,39 @@ impl Access {
     }
 }
 
-/// Serves `app` on `listener` until `stop` turns true; in-flight requests are
-/// finished gracefully after that (the caller bounds how long).
+/// `None` = everyone.
+fn allowed_hosts(api: &ApiSettings) -> Option<Vec<AllowedHost>> {
+    (!api.allowed_hosts.is_empty()).then(|| {
+        api.allowed_hosts
+            .iter()
+            .filter_map(|h| parse_allowed_host(h.trim()).ok())
+            .collect()
+    })
+}
+
+/// Serves `app` on `listener` with `access` until `stop` turns true; in-flight
+/// requests are finished gracefully after that (the caller bounds how long).
 pub async fn serve(
     listener: TcpListener,
     daemon: Arc<Daemon>,
+    access: Access,
     app: Router,
     stop: watch::Receiver<bool>,
 ) {
-    accept_loop(listener, Some(daemon), app, stop).await;
+    accept_loop(listener, Some(daemon), access, app, stop).await;
 }
 
 /// Serves `app` with the same connection limits and timeouts, without TLS, tokens
 /// or ACL (the separate `metrics.listen` port).
 pub async fn serve_plain(listener: TcpListener, app: Router, stop: watch::Receiver<bool>) {
-    accept_loop(listener, None, app, stop).await;
+    let access = Access::new(&ApiSettings::default(), None);
+    accept_loop(listener, None, access, app, stop).await;
 }
 
 async fn accept_loop(
     listener: TcpListener,
     daemon: Option<Arc<Daemon>>,
+    access: Access,
     app: Router,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -166,7 +179,7 @@ async fn accept_loop(
             .map(|d| d.plan().api.clone())
             .unwrap_or_default()
     };
-    let mut access = Arc::new(Access::build(&settings(), None));
+    let mut access = Arc::new(access);
     if access.tls.is_some() {
         info!("API serves HTTPS only.");
     }

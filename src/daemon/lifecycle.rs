@@ -182,9 +182,13 @@ struct Server {
 }
 
 impl Server {
-    fn api(listener: TcpListener, daemon: Arc<Daemon>) -> Server {
+    fn api(
+        listener: TcpListener,
+        daemon: Arc<Daemon>,
+        access: crate::api::server::Access,
+    ) -> Server {
         Server::start(listener, |listener, stop| {
-            tokio::spawn(crate::api::serve(listener, daemon, stop))
+            tokio::spawn(crate::api::serve(listener, daemon, access, stop))
         })
     }
 
@@ -390,9 +394,14 @@ impl Daemon {
         }
     }
 
-    /// Serves the API on `listener`; a previous API listener stops.
-    pub(crate) fn serve_api(self: &Arc<Self>, listener: TcpListener) {
-        let server = Server::api(listener, self.clone());
+    /// Serves the API on `listener` with `access` (TLS and host list loaded by the
+    /// caller); a previous API listener stops.
+    pub(crate) fn serve_api(
+        self: &Arc<Self>,
+        listener: TcpListener,
+        access: crate::api::server::Access,
+    ) {
+        let server = Server::api(listener, self.clone(), access);
         replace_server(&self.lifecycle.api, Some(server));
     }
 
@@ -525,7 +534,8 @@ impl Daemon {
         }
         if let Some(listener) = listener {
             info!(address = %addr, "Listening on the new address.");
-            self.serve_api(listener);
+            let access = crate::api::server::Access::build(&self.plan().api, None);
+            self.serve_api(listener, access);
         }
         if let Some(listener) = metrics_listener {
             match &listener {

@@ -185,21 +185,38 @@ pub async fn serve_on(
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), NrpeError> {
+    let tls = load_tls(&bridge)?;
     let (_keep, bridges) = watch::channel(bridge);
-    serve_updating(listeners, bridges, executor, metrics, shutdown).await
+    serve_updating(listeners, tls, bridges, executor, metrics, shutdown).await
+}
+
+/// The TLS context `bridge` asks for (read while the daemon may still be root:
+/// the key is often readable by root only).
+fn load_tls(bridge: &NrpeBridge) -> Result<Option<openssl::ssl::SslContext>, NrpeError> {
+    Ok(match bridge.tls {
+        NrpeTls::Off => None,
+        NrpeTls::On | NrpeTls::Auto => Some(tls::context(&bridge.config)?),
+    })
 }
 
 /// Serves on `listeners`; a new bridge sent on `bridges` (a reload) applies
 /// to the connections accepted from then on. Listen addresses stay.
-pub async fn serve_updating(
+/// `tls` is the context of the first bridge, loaded by the caller.
+async fn serve_updating(
     listeners: Vec<TcpListener>,
+    tls: Option<openssl::ssl::SslContext>,
     mut bridges: watch::Receiver<Arc<NrpeBridge>>,
     executor: Arc<dyn HasExecutor>,
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), NrpeError> {
     let bridge = bridges.borrow_and_update().clone();
-    let server = Arc::new(Server::new(bridge, executor.clone(), metrics.clone())?);
+    let server = Arc::new(Server::with_tls(
+        bridge,
+        tls,
+        executor.clone(),
+        metrics.clone(),
+    ));
     server.log_start(&listeners);
     let (server_tx, server_rx) = watch::channel(server);
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -251,18 +268,42 @@ impl HasExecutor for crate::daemon::Daemon {
     }
 }
 
-/// Starts the plan's NRPE bridge for the daemon, if it has one: binds now (a
-/// bind failure fails start-up), serves until `stop` turns true, and follows
+/// The plan's NRPE bridge bound and with its TLS context loaded, not serving
+/// yet: made before the daemon drops privileges (like nrpe), served after.
+pub struct Bound {
+    bridge: Arc<NrpeBridge>,
+    listeners: Vec<TcpListener>,
+    tls: Option<openssl::ssl::SslContext>,
+}
+
+/// Binds the plan's NRPE bridge, if it has one, and loads its TLS context. A bind
+/// or TLS failure fails start-up.
+pub fn bind_bridge(plan: &crate::config::Plan) -> Result<Option<Bound>, NrpeError> {
+    let Some(bridge) = plan.nrpe.as_ref().and_then(|n| n.bridge.clone()) else {
+        return Ok(None);
+    };
+    let listeners = bind(&bridge)?;
+    let tls = load_tls(&bridge)?;
+    Ok(Some(Bound {
+        bridge,
+        listeners,
+        tls,
+    }))
+}
+
+/// Serves a [`Bound`] bridge for the daemon until `stop` turns true, and follows
 /// reloads (new commands, ACL, TLS and timeouts; a changed `listen` needs a
 /// restart).
 pub fn start(
     daemon: &Arc<crate::daemon::Daemon>,
+    bound: Bound,
     stop: watch::Receiver<bool>,
-) -> Result<Option<tokio::task::JoinHandle<()>>, NrpeError> {
-    let Some(bridge) = daemon.plan().nrpe.as_ref().and_then(|n| n.bridge.clone()) else {
-        return Ok(None);
-    };
-    let listeners = bind(&bridge)?;
+) -> tokio::task::JoinHandle<()> {
+    let Bound {
+        bridge,
+        listeners,
+        tls,
+    } = bound;
     let (bridge_tx, bridges) = watch::channel(bridge);
     let executor: Arc<dyn HasExecutor> = daemon.clone();
     let metrics = daemon.metrics.clone();
@@ -285,17 +326,17 @@ pub fn start(
             }
         }
     };
-    Ok(Some(tokio::spawn(async move {
+    tokio::spawn(async move {
         let shutdown = stopped(stop);
         tokio::select! {
-            result = serve_updating(listeners, bridges, executor, metrics, shutdown) => {
+            result = serve_updating(listeners, tls, bridges, executor, metrics, shutdown) => {
                 if let Err(e) = result {
                     error!(error = %e, "NRPE server failed.");
                 }
             }
             _ = follow => {}
         }
-    })))
+    })
 }
 
 /// Connections served at once per listener (issue 10); more are closed at once.
@@ -360,11 +401,17 @@ impl Server {
         executor: Arc<dyn HasExecutor>,
         metrics: Arc<Metrics>,
     ) -> Result<Server, NrpeError> {
+        let tls = load_tls(&bridge)?;
+        Ok(Server::with_tls(bridge, tls, executor, metrics))
+    }
+
+    fn with_tls(
+        bridge: Arc<NrpeBridge>,
+        tls: Option<openssl::ssl::SslContext>,
+        executor: Arc<dyn HasExecutor>,
+        metrics: Arc<Metrics>,
+    ) -> Server {
         let c = &bridge.config;
-        let tls = match bridge.tls {
-            NrpeTls::Off => None,
-            NrpeTls::On | NrpeTls::Auto => Some(tls::context(c)?),
-        };
         // nrpe drops to nrpe_user/nrpe_group at start; we can only switch when root.
         let root = nix::unistd::geteuid().is_root();
         let principal = |s: &Option<String>| {
@@ -378,7 +425,7 @@ impl Server {
         let uid = principal(&c.nrpe_user);
         let gid = principal(&c.nrpe_group);
         let env = child_env(c, uid.as_ref(), std::env::vars());
-        Ok(Server {
+        Server {
             tls,
             commands: (c.max_commands > 0).then(|| Semaphore::new(c.max_commands as usize)),
             policy: QueryPolicy {
@@ -392,7 +439,7 @@ impl Server {
             bridge,
             executor,
             metrics,
-        })
+        }
     }
 
     async fn connection(&self, tcp: TcpStream, peer: SocketAddr) {

@@ -557,3 +557,54 @@ fn per_check_ids_run_as_root_and_daemon_drop() {
     let forced = daemon.force(&["me"]).to_string();
     assert!(forced.contains(&format!("OK - {}", nobody.uid)), "{forced}");
 }
+
+#[test]
+fn keys_readable_by_root_only_are_read_before_the_drop() {
+    if !nix::unistd::geteuid().is_root() {
+        return;
+    }
+    let dir = temp_dir();
+    let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    make_cert(&cert, &key);
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let port = free_port();
+    let config = dir.path().join("smokerd.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "bind_host: 127.0.0.1\nbind_port: {port}\nstate_dir: {}/state\nuid: nobody\nplugins:\n  me: {{Command: 'echo OK - $(id -u)'}}\napi:\n  tls_cert: {}\n  tls_key: {}\n",
+            dir.path().display(),
+            cert.display(),
+            key.display()
+        ),
+    )
+    .unwrap();
+    let daemon = Raw {
+        child: Command::new(bin("smokerd"))
+            .arg("-c")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    };
+    let target = format!("https://127.0.0.1:{port}");
+    let ca = cert.display().to_string();
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    // The very first forced run answered already runs as nobody: the API serves
+    // only after the drop, and the key (0600, root's) was loaded before it.
+    let mut last = String::new();
+    let up = wait_until(Duration::from_secs(15), || {
+        let out = Command::new(bin("smokercli"))
+            .args(["-s", &target, "--ca-file", &ca, "-f", "-o", "json"])
+            .output()
+            .unwrap();
+        last = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        out.status.success()
+    });
+    assert!(up, "smokercli over HTTPS failed: {last}");
+    assert!(last.contains(&format!("OK - {}", nobody.uid)), "{last}");
+    assert_eq!(proc_ids(daemon.child.id(), "Uid:"), nobody.uid.to_string());
+}
