@@ -154,9 +154,11 @@ pub fn plugin(entry: &CheckEntry) -> Map<String, Value> {
         entry.next_run().map_or(Value::Null, |t| iso(&t).into()),
     );
     map.insert("parameters".into(), parameters(&spec.parameters));
+    // `{startedAt, pid}` once the process exists (D3 pins `pid` as an int): a run
+    // still being spawned shows as not running yet.
     map.insert(
         "running".into(),
-        entry.running().map_or(
+        entry.running().filter(|&(_, pid)| pid != 0).map_or(
             Value::Null,
             |(at, pid)| json!({"startedAt": iso(&at), "pid": pid}),
         ),
@@ -181,4 +183,49 @@ pub fn plugin_json(entry: &CheckEntry) -> std::sync::Arc<str> {
         entry.cache_rendered(version, text.clone());
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{sync::atomic::Ordering, time::Duration};
+
+    use super::*;
+    use crate::check::{CheckSpec, Command, ExitCodes, Overlap, Schedule, State};
+
+    fn entry() -> CheckEntry {
+        CheckEntry::new(std::sync::Arc::new(CheckSpec {
+            name: "c".into(),
+            command: Command::Shell("true".into()),
+            schedule: Schedule::OnDemand,
+            timeout: Duration::from_secs(10),
+            timeout_state: State::Unknown,
+            history: 10,
+            exit_codes: ExitCodes::Nagios,
+            max_output: 65536,
+            env: Vec::new(),
+            uid: None,
+            gid: None,
+            working_dir: None,
+            actions: Vec::new(),
+            action_on: Vec::new(),
+            parameters: Default::default(),
+            catch_up: false,
+            overlap: Overlap::Skip,
+        }))
+    }
+
+    #[test]
+    fn running_shows_once_the_process_exists() {
+        let entry = entry();
+        let json = |e: &CheckEntry| -> Value { serde_json::from_str(&plugin_json(e)).unwrap() };
+        assert_eq!(json(&entry)["running"], Value::Null);
+        let (_done, started) = entry.begin_run();
+        let (_tx, pid) = started.expect("a new run");
+        // Registered but not spawned yet: no `pid: 0`.
+        assert_eq!(json(&entry)["running"], Value::Null);
+        pid.store(4242, Ordering::Relaxed);
+        let running = json(&entry)["running"].clone();
+        assert_eq!(running["pid"], 4242, "{running}");
+        assert!(running["startedAt"].is_string(), "{running}");
+    }
 }
