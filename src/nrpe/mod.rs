@@ -235,7 +235,17 @@ async fn serve_updating(
                     continue;
                 }
                 let bridge = bridges.borrow_and_update().clone();
-                match Server::new(bridge, executor.clone(), metrics.clone()) {
+                let previous = server_tx.borrow().tls.clone();
+                let tls = match load_tls(&bridge) {
+                    // After the privilege drop a root-only key cannot be read
+                    // again: keep the loaded one and apply the rest, as the API does.
+                    Err(e) if bridge.tls != NrpeTls::Off && previous.is_some() => {
+                        warn!(error = %e, "NRPE: keeping the previous TLS certificate and key.");
+                        Ok(previous)
+                    }
+                    tls => tls,
+                };
+                match tls.map(|tls| Server::with_tls(bridge, tls, executor.clone(), metrics.clone())) {
                     Ok(server) => {
                         info!(commands = server.bridge.config.commands.len(), "NRPE configuration reloaded.");
                         for w in &server.bridge.warnings {
@@ -394,15 +404,6 @@ impl Server {
                 info!(%addr, tls = ?self.bridge.tls, commands = self.bridge.config.commands.len(), "NRPE server listening.");
             }
         }
-    }
-
-    fn new(
-        bridge: Arc<NrpeBridge>,
-        executor: Arc<dyn HasExecutor>,
-        metrics: Arc<Metrics>,
-    ) -> Result<Server, NrpeError> {
-        let tls = load_tls(&bridge)?;
-        Ok(Server::with_tls(bridge, tls, executor, metrics))
     }
 
     fn with_tls(

@@ -615,3 +615,55 @@ fn import_nrpe_prints_a_config_smokerd_accepts() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn reload_after_the_privilege_drop_keeps_a_root_only_key() {
+    if !nix::unistd::geteuid().is_root() {
+        return;
+    }
+    // The key is root's (0600): after `uid: nobody` it cannot be read again, yet
+    // a reload must still apply the new settings over TLS.
+    let pki = Pki::new();
+    std::fs::set_permissions(
+        pki.path("server.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    let port = free_port();
+    let tls_files = format!(
+        "ssl_cert_file={}\nssl_privatekey_file={}\n",
+        pki.path("server.pem"),
+        pki.path("server.key"),
+    );
+    let (dir, path) = write_cfg(&format!("command[hello]=/bin/echo one\n{tls_files}"), port);
+    let daemon = TestDaemon::start(&format!(
+        "uid: nobody\nnrpe:\n  config: {}\n  listen: \"127.0.0.1:{port}\"\n  tls: on\n",
+        path.display()
+    ));
+    wait_listening(port, "smokerd's NRPE server");
+    assert_eq!(check_nrpe(port, &["-c", "hello"]), (0, "one\n".to_string()));
+    // A new command and a changed server setting: the server itself is rebuilt.
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("echo one", "echo two")
+        + "connection_timeout=301\n";
+    std::fs::write(&path, text).unwrap();
+    daemon.signal("HUP");
+    let mut last = (0, String::new());
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            last = check_nrpe(port, &["-c", "hello"]);
+            last == (0, "two\n".to_string())
+        }),
+        "{last:?}\n{}",
+        daemon.stderr()
+    );
+    assert!(
+        daemon
+            .stderr()
+            .contains("keeping the previous TLS certificate and key"),
+        "{}",
+        daemon.stderr()
+    );
+    drop(dir);
+}
