@@ -269,6 +269,31 @@ impl CheckSpec {
     pub fn param_str(&self, key: &str) -> Option<&str> {
         self.parameters.get(key).and_then(|v| v.as_str())
     }
+
+    /// Unit tests: an on-demand `true` with the loader's defaults; override
+    /// fields with struct update syntax.
+    #[cfg(test)]
+    pub(crate) fn for_test(name: &str) -> CheckSpec {
+        CheckSpec {
+            name: name.into(),
+            command: Command::Shell("true".into()),
+            schedule: Schedule::OnDemand,
+            timeout: Duration::from_secs(10),
+            timeout_state: State::Unknown,
+            history: 10,
+            exit_codes: ExitCodes::Nagios,
+            max_output: 65536,
+            env: Vec::new(),
+            uid: None,
+            gid: None,
+            working_dir: None,
+            actions: Vec::new(),
+            action_on: Vec::new(),
+            parameters: IndexMap::new(),
+            catch_up: false,
+            overlap: Overlap::Skip,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

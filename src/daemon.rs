@@ -322,9 +322,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> anyhow::Result<()> {
     info!(address = %listener.local_addr()?, checks = entries.len(), "Listening.");
     daemon.serve_api(listener, Access::new(&daemon.plan().api, api_tls));
     let (stop_tx, stop_rx) = watch::channel(false);
-    if metrics_listener.is_some() {
-        daemon.serve_metrics(metrics_listener);
-    }
+    daemon.serve_metrics(metrics_listener);
     if let Some(bound) = nrpe {
         crate::nrpe::start(&daemon, bound, stop_rx.clone());
     }

@@ -403,27 +403,12 @@ fn type_name(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::{Overlap, Schedule};
 
     fn spec(mode: ExitCodes) -> CheckSpec {
         CheckSpec {
-            name: "t".into(),
-            command: Command::Shell("true".into()),
-            schedule: Schedule::OnDemand,
             timeout: Duration::from_secs(7),
-            timeout_state: State::Unknown,
-            history: 10,
             exit_codes: mode,
-            max_output: 65536,
-            env: Vec::new(),
-            uid: None,
-            gid: None,
-            working_dir: None,
-            actions: Vec::new(),
-            action_on: Vec::new(),
-            parameters: IndexMap::new(),
-            catch_up: false,
-            overlap: Overlap::Skip,
+            ..CheckSpec::for_test("t")
         }
     }
 

@@ -187,36 +187,14 @@ pub fn plugin_json(entry: &CheckEntry) -> std::sync::Arc<str> {
 
 #[cfg(test)]
 mod tests {
-    use std::{sync::atomic::Ordering, time::Duration};
+    use std::sync::atomic::Ordering;
 
     use super::*;
-    use crate::check::{CheckSpec, Command, ExitCodes, Overlap, Schedule, State};
-
-    fn entry() -> CheckEntry {
-        CheckEntry::new(std::sync::Arc::new(CheckSpec {
-            name: "c".into(),
-            command: Command::Shell("true".into()),
-            schedule: Schedule::OnDemand,
-            timeout: Duration::from_secs(10),
-            timeout_state: State::Unknown,
-            history: 10,
-            exit_codes: ExitCodes::Nagios,
-            max_output: 65536,
-            env: Vec::new(),
-            uid: None,
-            gid: None,
-            working_dir: None,
-            actions: Vec::new(),
-            action_on: Vec::new(),
-            parameters: Default::default(),
-            catch_up: false,
-            overlap: Overlap::Skip,
-        }))
-    }
+    use crate::check::CheckSpec;
 
     #[test]
     fn running_shows_once_the_process_exists() {
-        let entry = entry();
+        let entry = CheckEntry::new(std::sync::Arc::new(CheckSpec::for_test("c")));
         let json = |e: &CheckEntry| -> Value { serde_json::from_str(&plugin_json(e)).unwrap() };
         assert_eq!(json(&entry)["running"], Value::Null);
         let (_done, started) = entry.begin_run();

@@ -5,30 +5,15 @@ use indexmap::IndexMap;
 use smoker_compat::output::PerfDatum;
 
 use super::*;
-use crate::check::{Command, ExitCodes, Overlap, Schedule, State};
+use crate::check::State;
 
 fn spec(name: &str, parameters: &[(&str, &str)]) -> CheckSpec {
     CheckSpec {
-        name: name.into(),
-        command: Command::Shell("true".into()),
-        schedule: Schedule::OnDemand,
-        timeout: Duration::from_secs(10),
-        timeout_state: State::Unknown,
-        history: 10,
-        exit_codes: ExitCodes::Nagios,
-        max_output: 65536,
-        env: Vec::new(),
-        uid: None,
-        gid: None,
-        working_dir: None,
-        actions: Vec::new(),
-        action_on: Vec::new(),
         parameters: parameters
             .iter()
             .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
             .collect::<IndexMap<_, _>>(),
-        catch_up: false,
-        overlap: Overlap::Skip,
+        ..CheckSpec::for_test(name)
     }
 }
 

@@ -341,29 +341,13 @@ mod tests {
     use indexmap::IndexMap;
 
     use super::*;
-    use crate::check::{Command, ExitCodes, Overlap, Schedule};
 
     fn spec(name: &str) -> CheckSpec {
         CheckSpec {
-            name: name.into(),
-            command: Command::Shell("true".into()),
-            schedule: Schedule::OnDemand,
-            timeout: Duration::from_secs(10),
-            timeout_state: State::Unknown,
-            history: 10,
-            exit_codes: ExitCodes::Nagios,
-            max_output: 65536,
-            env: Vec::new(),
-            uid: None,
-            gid: None,
-            working_dir: None,
-            actions: Vec::new(),
-            action_on: Vec::new(),
             parameters: [("Team".to_string(), serde_json::Value::from("ops"))]
                 .into_iter()
                 .collect::<IndexMap<_, _>>(),
-            catch_up: false,
-            overlap: Overlap::Skip,
+            ..CheckSpec::for_test(name)
         }
     }
 

@@ -6,13 +6,13 @@ use std::{
     io::{Read, Write},
     net::TcpStream,
     os::unix::fs::PermissionsExt,
-    process::{Child, Command, Stdio},
+    process::{Child, Command},
     time::{Duration, Instant},
 };
 
 use smoker_compat::nrpe_packet::{self, QUERY, Version};
 
-use crate::common::{TestDaemon, bin, free_port, http, temp_dir, wait_until};
+use crate::common::{TestDaemon, bin, free_port, http, spawn_smokerd, temp_dir, wait_until};
 
 /// xorshift64*: deterministic garbage.
 struct Rng(u64);
@@ -268,14 +268,7 @@ fn https_only_with_smokercli_and_allowed_hosts() {
     )
     .unwrap();
     let daemon = Raw {
-        child: Command::new(bin("smokerd"))
-            .arg("-c")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+        child: spawn_smokerd(&config),
     };
     let target = format!("https://127.0.0.1:{port}");
     let cli = |args: &[&str]| {
@@ -580,14 +573,7 @@ fn keys_readable_by_root_only_are_read_before_the_drop() {
     )
     .unwrap();
     let daemon = Raw {
-        child: Command::new(bin("smokerd"))
-            .arg("-c")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+        child: spawn_smokerd(&config),
     };
     let target = format!("https://127.0.0.1:{port}");
     let ca = cert.display().to_string();

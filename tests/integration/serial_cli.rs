@@ -2,7 +2,7 @@
 //! `check_smoker` with its default host, against our smokerd on port 8086.
 
 use std::{
-    process::{Child, Command, Stdio},
+    process::{Child, Command},
     time::{Duration, Instant},
 };
 
@@ -30,14 +30,7 @@ impl Smokerd8086 {
             http_get(8086, "/").is_none(),
             "port 8086 is taken by something else"
         );
-        let child = Command::new(env!("CARGO_BIN_EXE_smokerd"))
-            .arg("-c")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let child = crate::common::spawn_smokerd(&config);
         let daemon = Smokerd8086 { child, _dir: dir };
         let deadline = Instant::now() + Duration::from_secs(15);
         while http_get(8086, "/").is_none() {

@@ -23,6 +23,19 @@ pub fn bin(name: &str) -> PathBuf {
     }
 }
 
+/// smokerd on `config` with its output discarded, not waited for (the caller
+/// decides how it is reached: TLS, a fixed port).
+pub fn spawn_smokerd(config: &Path) -> Child {
+    Command::new(bin("smokerd"))
+        .arg("-c")
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn smokerd")
+}
+
 /// `tests/fixtures` of the repository.
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -391,46 +404,46 @@ pub fn run_cmd(command: &mut Command) -> (i32, String, String) {
 
 /// Processes whose command line contains `needle` (to prove nothing was left behind).
 pub fn processes_matching(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    for entry in dir.flatten() {
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if text.contains(needle) {
-            found.push(format!("{}: {text}", entry.file_name().to_string_lossy()));
-        }
-    }
-    found
+    processes()
+        .filter(|(_, cmdline)| cmdline.contains(needle))
+        .map(|(dir, cmdline)| {
+            let pid = dir.file_name().unwrap_or_default().to_string_lossy();
+            format!("{pid}: {cmdline}")
+        })
+        .collect()
 }
 
 /// Command lines (NUL turned into spaces) of the live children of `parent`,
 /// read from /proc: unlike [`processes_matching`] it cannot see the processes
 /// of tests running beside this one.
 pub fn children_of(parent: u32) -> Vec<String> {
-    let mut found = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    for entry in dir.flatten() {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // The command name may hold spaces and parentheses: fields start after the last ')'.
-        let ppid = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .and_then(|p| p.parse::<u32>().ok());
-        if ppid != Some(parent)
-            || stat
+    processes()
+        .filter(|(dir, _)| {
+            let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
+            // The command name may hold spaces and parentheses: fields start after the last ')'.
+            let mut fields = stat
                 .rsplit_once(')')
-                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
-        {
-            continue;
-        }
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        found.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
-    }
-    found
+                .unwrap_or_default()
+                .1
+                .split_whitespace();
+            let (state, ppid) = (fields.next(), fields.next());
+            state != Some("Z") && ppid.and_then(|p| p.parse().ok()) == Some(parent)
+        })
+        .map(|(_, cmdline)| cmdline)
+        .collect()
+}
+
+/// Every process's /proc directory and command line (NUL turned into spaces).
+fn processes() -> impl Iterator<Item = (PathBuf, String)> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            (
+                entry.path(),
+                String::from_utf8_lossy(&cmdline).replace('\0', " "),
+            )
+        })
 }
