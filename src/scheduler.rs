@@ -13,6 +13,10 @@
 //! A run due while the previous one still runs follows `Overlap`: skip it (counted),
 //! queue one (coalesced), or kill the running one and start anew. On reload, checks
 //! whose schedule did not change keep their phase.
+//!
+//! It gets a narrow [`Context`]: the store's entries, something that starts runs
+//! ([`Start`], the daemon's [`Runs`]), metrics, the durable store (job slots) and the
+//! plan watch it follows itself; it stops when its shutdown token is cancelled.
 
 use std::{
     cmp::Reverse,
@@ -25,12 +29,37 @@ use jiff::{Timestamp, Zoned};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use tokio_util::sync::CancellationToken;
+
 use crate::{
     check::{Overlap, Schedule},
-    daemon::Daemon,
+    config::PlanWatch,
     jobs::{self, CronSchedule},
-    store::CheckEntry,
+    metrics::Metrics,
+    runs::{Runs, Trigger},
+    store::{CheckEntry, Store, durable::Durable},
 };
+
+/// Starts a run of a check (the daemon's [`Runs`]; a recorder in tests).
+pub trait Start: Send + Sync {
+    fn start(&self, entry: &Arc<CheckEntry>, trigger: Trigger);
+}
+
+impl Start for Runs {
+    fn start(&self, entry: &Arc<CheckEntry>, trigger: Trigger) {
+        Runs::start(self, entry, trigger);
+    }
+}
+
+/// What the scheduler uses.
+#[derive(Clone)]
+pub struct Context {
+    pub store: Arc<Store>,
+    pub runs: Arc<dyn Start>,
+    pub metrics: Arc<Metrics>,
+    pub durable: Durable,
+    pub plan: PlanWatch,
+}
 
 /// Longest sleep before the wall clock is looked at again (suspend, clock steps).
 pub const WALL_RECHECK: Duration = Duration::from_secs(5);
@@ -56,109 +85,155 @@ struct CronSlot {
     fresh: bool,
 }
 
-/// Runs until the daemon starts stopping.
-pub async fn run(daemon: Arc<Daemon>) {
-    let mut plan_updates = daemon.plan_updates();
-    let mut stopping = daemon.stopping();
-    let mut slots: HashMap<String, Slot> = HashMap::new();
-    let mut crons: HashMap<String, CronSlot> = HashMap::new();
-    let mut heap: BinaryHeap<Reverse<(Instant, u64, String)>> = BinaryHeap::new();
-    let mut generation = 0u64;
-    let start = Instant::now();
-    let mut at_start = true;
-    sync(
-        &daemon,
-        &mut slots,
-        &mut heap,
-        &mut generation,
-        start,
-        start,
-    );
-    sync_jobs(&daemon, &mut crons);
-    loop {
-        for (name, job) in crons.iter_mut().filter(|(_, j)| j.fresh) {
-            init_job(&daemon, name, job, at_start).await;
+/// The timers of every scheduled check.
+struct Timers {
+    slots: HashMap<String, Slot>,
+    crons: HashMap<String, CronSlot>,
+    heap: BinaryHeap<Reverse<(Instant, u64, String)>>,
+    generation: u64,
+    /// The anchor of the [`TICK`] grid.
+    start: Instant,
+}
+
+/// A scheduler with its first slots set (every check's `nextRun` is known).
+pub struct Scheduler {
+    ctx: Context,
+    timers: Timers,
+}
+
+impl Scheduler {
+    /// Sets the first slot of every check of the store now, so the API shows
+    /// `nextRun` from the first request on.
+    pub fn new(ctx: Context) -> Scheduler {
+        let start = Instant::now();
+        let mut timers = Timers {
+            slots: HashMap::new(),
+            crons: HashMap::new(),
+            heap: BinaryHeap::new(),
+            generation: 0,
+            start,
+        };
+        timers.sync(&ctx, start);
+        Scheduler { ctx, timers }
+    }
+
+    /// Runs until `shutdown` is cancelled.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let Scheduler { ctx, mut timers } = self;
+        let mut plan_updates = ctx.plan.clone();
+        let mut at_start = true;
+        loop {
+            for (name, job) in timers.crons.iter_mut().filter(|(_, j)| j.fresh) {
+                init_job(&ctx, name, job, at_start).await;
+            }
+            at_start = false;
+            let next = timers.next_wake();
+            let sleep = async {
+                match next {
+                    Some(due) => tokio::time::sleep_until(due).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = sleep => {}
+                changed = plan_updates.changed() => {
+                    if changed.is_err() { return; }
+                    timers.sync(&ctx, Instant::now());
+                    continue;
+                }
+                _ = shutdown.cancelled() => return,
+            }
+            timers.fire_due_intervals(&ctx, Instant::now());
+            run_due_jobs(&ctx, &mut timers.crons);
         }
-        at_start = false;
-        let next_interval = heap.peek().map(|Reverse((due, _, _))| *due);
-        let next_job = next_job_instant(&crons);
-        let next = match (next_interval, next_job) {
+    }
+}
+
+/// Runs a scheduler on `ctx` until `shutdown` is cancelled.
+pub async fn run(ctx: Context, shutdown: CancellationToken) {
+    Scheduler::new(ctx).run(shutdown).await;
+}
+
+impl Timers {
+    /// Brings the interval slots and the cron jobs in line with the store.
+    fn sync(&mut self, ctx: &Context, now: Instant) {
+        sync(
+            ctx,
+            &mut self.slots,
+            &mut self.heap,
+            &mut self.generation,
+            self.start,
+            now,
+        );
+        sync_jobs(ctx, &mut self.crons);
+    }
+
+    /// The next interval slot or cron look, whichever comes first.
+    fn next_wake(&self) -> Option<Instant> {
+        let next_interval = self.heap.peek().map(|Reverse((due, _, _))| *due);
+        match (next_interval, next_job_instant(&self.crons)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
-        };
-        let sleep = async {
-            match next {
-                Some(due) => tokio::time::sleep_until(due).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = sleep => {}
-            changed = plan_updates.changed() => {
-                if changed.is_err() { return; }
-                sync(&daemon, &mut slots, &mut heap, &mut generation, start, Instant::now());
-                sync_jobs(&daemon, &mut crons);
-                continue;
-            }
-            _ = stopping.wait_for(|s| *s) => return,
         }
-        let now = Instant::now();
-        while let Some(Reverse((due, slot_generation, _))) = heap.peek() {
+    }
+
+    /// Fires every interval slot due by `now` and sets each one's next slot.
+    fn fire_due_intervals(&mut self, ctx: &Context, now: Instant) {
+        while let Some(Reverse((due, slot_generation, _))) = self.heap.peek() {
             if *due > now {
                 break;
             }
             let (due, slot_generation, name) = (
                 *due,
                 *slot_generation,
-                heap.pop().map(|Reverse(x)| x.2).unwrap_or_default(),
+                self.heap.pop().map(|Reverse(x)| x.2).unwrap_or_default(),
             );
-            let Some(slot) = slots.get_mut(&name) else {
+            let Some(slot) = self.slots.get_mut(&name) else {
                 continue;
             };
             if slot.generation != slot_generation {
                 continue;
             }
-            let Some(entry) = daemon.store.get(&name) else {
+            let Some(entry) = ctx.store.get(&name) else {
                 continue;
             };
-            fire(&daemon, &entry, false, now.saturating_duration_since(due));
+            fire(ctx, &entry, false, now.saturating_duration_since(due));
             // Next slot on the same phase, skipping slots already missed (suspend, overload).
             let mut next_due = due + slot.every;
             if next_due <= now {
                 let behind = now.duration_since(next_due).as_nanos() / slot.every.as_nanos().max(1);
                 next_due += slot.every * (behind as u32 + 1);
             }
-            let next_due = on_tick(start, next_due);
+            let next_due = on_tick(self.start, next_due);
             slot.due = next_due;
             entry.set_next_run(Some(to_wall(next_due)));
-            heap.push(Reverse((next_due, slot_generation, name)));
+            self.heap.push(Reverse((next_due, slot_generation, name)));
         }
-        run_due_jobs(&daemon, &mut crons);
     }
 }
 
 /// A scheduled run is due: start it, or apply `Overlap` when one is in progress.
-fn fire(daemon: &Arc<Daemon>, entry: &Arc<CheckEntry>, catch_up: bool, lateness: Duration) {
+fn fire(ctx: &Context, entry: &Arc<CheckEntry>, catch_up: bool, lateness: Duration) {
     let spec = entry.spec();
     if entry.running().is_none() {
         // A catch-up is late by design (down, asleep): not a scheduler delay.
         if !catch_up {
-            daemon.metrics.scheduler_lateness(lateness);
+            ctx.metrics.scheduler_lateness(lateness);
         }
-        daemon.start_run_as(entry, false, catch_up);
+        ctx.runs.start(entry, trigger(catch_up));
         return;
     }
     match spec.overlap {
         Overlap::Skip => {
             debug!(check = %spec.name, "Previous run still in progress, skipping this slot.");
-            daemon.metrics.skipped(&spec, "overlap");
+            ctx.metrics.skipped(&spec, "overlap");
         }
         Overlap::Queue => {
             if entry.queue_run() {
                 debug!(check = %spec.name, "Previous run still in progress, queueing this slot.");
             } else {
                 debug!(check = %spec.name, "A run is already queued, coalescing this slot.");
-                daemon.metrics.skipped(&spec, "coalesced");
+                ctx.metrics.skipped(&spec, "coalesced");
             }
         }
         Overlap::Kill => {
@@ -170,13 +245,21 @@ fn fire(daemon: &Arc<Daemon>, entry: &Arc<CheckEntry>, catch_up: bool, lateness:
     }
     // The run may have ended between the look and the queueing: start what was queued.
     if entry.running().is_none() && entry.take_queued() {
-        daemon.start_run_as(entry, false, catch_up);
+        ctx.runs.start(entry, trigger(catch_up));
+    }
+}
+
+fn trigger(catch_up: bool) -> Trigger {
+    if catch_up {
+        Trigger::CatchUp
+    } else {
+        Trigger::Scheduled
     }
 }
 
 /// Brings the cron jobs in line with the current plan; new or changed ones start fresh.
-fn sync_jobs(daemon: &Daemon, crons: &mut HashMap<String, CronSlot>) {
-    let checks = daemon.store.checks();
+fn sync_jobs(ctx: &Context, crons: &mut HashMap<String, CronSlot>) {
+    let checks = ctx.store.checks();
     crons.retain(|name, _| checks.contains_key(name));
     for (name, entry) in checks.iter() {
         let spec = entry.spec();
@@ -210,13 +293,13 @@ fn sync_jobs(daemon: &Daemon, crons: &mut HashMap<String, CronSlot>) {
 }
 
 /// First look at a job: `@reboot` once per boot, catch-up of a slot missed while the
-/// daemon was down (only `at_start`), then its next slot.
-async fn init_job(daemon: &Arc<Daemon>, name: &str, job: &mut CronSlot, at_start: bool) {
+/// ctx was down (only `at_start`), then its next slot.
+async fn init_job(ctx: &Context, name: &str, job: &mut CronSlot, at_start: bool) {
     job.fresh = false;
-    let Some(entry) = daemon.store.get(name) else {
+    let Some(entry) = ctx.store.get(name) else {
         return;
     };
-    let durable = daemon.durable().clone();
+    let durable = ctx.durable.clone();
     if job.schedule.is_reboot() {
         let key = format!("reboot:{name}");
         let boot = jobs::boot_id();
@@ -229,7 +312,7 @@ async fn init_job(daemon: &Arc<Daemon>, name: &str, job: &mut CronSlot, at_start
         };
         if boot.is_none() || stored != boot {
             info!(check = %name, "Running @reboot job.");
-            fire(daemon, &entry, false, Duration::ZERO);
+            fire(ctx, &entry, false, Duration::ZERO);
             if let Some(boot) = boot {
                 durable.meta_set(&key, Some(&boot));
             }
@@ -248,7 +331,7 @@ async fn init_job(daemon: &Arc<Daemon>, name: &str, job: &mut CronSlot, at_start
                     .filter(|s| s.timestamp() > jobs::from_utc(recorded))
                 {
                     info!(check = %name, slot = %missed, "Catching up a slot missed while down.");
-                    fire(daemon, &entry, true, Duration::ZERO);
+                    fire(ctx, &entry, true, Duration::ZERO);
                 }
             }
             Ok(None) => {}
@@ -293,31 +376,30 @@ fn judge(late: Duration, catch_up: bool) -> Due {
 }
 
 /// Fires every job whose slot has come on the wall clock and moves it to its next slot.
-fn run_due_jobs(daemon: &Arc<Daemon>, crons: &mut HashMap<String, CronSlot>) {
+fn run_due_jobs(ctx: &Context, crons: &mut HashMap<String, CronSlot>) {
     let wall = Timestamp::now();
     for (name, job) in crons.iter_mut() {
         let Some(due) = job.due.clone().filter(|d| d.timestamp() <= wall) else {
             continue;
         };
-        let Some(entry) = daemon.store.get(name) else {
+        let Some(entry) = ctx.store.get(name) else {
             continue;
         };
         let late = wall.as_nanosecond() - due.timestamp().as_nanosecond();
         let late = Duration::from_nanos(u64::try_from(late.max(0)).unwrap_or(u64::MAX));
         let spec = entry.spec();
         match judge(late, spec.catch_up) {
-            Due::Run => fire(daemon, &entry, false, late),
+            Due::Run => fire(ctx, &entry, false, late),
             Due::CatchUp => {
                 info!(check = %name, slot = %due, "Catching up a missed slot.");
-                fire(daemon, &entry, true, late);
+                fire(ctx, &entry, true, late);
             }
             Due::Missed => {
                 info!(check = %name, slot = %due, "Slot missed (suspend or clock change), skipping it.");
-                daemon.metrics.skipped(&spec, "missed");
+                ctx.metrics.skipped(&spec, "missed");
             }
         }
-        daemon
-            .durable()
+        ctx.durable
             .set_job_slot(name, jobs::to_utc(due.timestamp()));
         let mut next = job.schedule.next_after(&due);
         if next.as_ref().is_some_and(|n| n.timestamp() <= wall) {
@@ -330,14 +412,14 @@ fn run_due_jobs(daemon: &Arc<Daemon>, crons: &mut HashMap<String, CronSlot>) {
 
 /// Brings the timer queue in line with the current plan.
 fn sync(
-    daemon: &Daemon,
+    ctx: &Context,
     slots: &mut HashMap<String, Slot>,
     heap: &mut BinaryHeap<Reverse<(Instant, u64, String)>>,
     generation: &mut u64,
     anchor: Instant,
     now: Instant,
 ) {
-    let checks = daemon.store.checks();
+    let checks = ctx.store.checks();
     slots.retain(|name, _| checks.contains_key(name));
     for (name, entry) in checks.iter() {
         let spec = entry.spec();
@@ -377,7 +459,7 @@ fn sync(
 
 /// Timer coalescing: interval slots sit on a grid of this step from the scheduler's
 /// start, so the checks due within the same 25 ms start on one wake-up (as systemd's
-/// `AccuracySec`, or Nagios' whole seconds); 10 000 checks then wake the daemon ~40 times
+/// `AccuracySec`, or Nagios' whole seconds); 10 000 checks then wake the ctx ~40 times
 /// a second instead of ~780.
 pub const TICK: Duration = Duration::from_millis(25);
 
@@ -415,7 +497,103 @@ fn to_wall(due: Instant) -> chrono::DateTime<chrono::Local> {
 
 #[cfg(test)]
 mod tests {
+    use std::{path::Path, sync::Mutex};
+
+    use tokio::sync::watch;
+
     use super::*;
+    use crate::config::{Plan, load_str};
+
+    /// A [`Start`] that records when each check was started, on tokio's clock.
+    struct Recorder {
+        t0: Instant,
+        fires: Mutex<Vec<(String, Duration)>>,
+    }
+
+    impl Start for Recorder {
+        fn start(&self, entry: &Arc<CheckEntry>, trigger: Trigger) {
+            assert_eq!(trigger, Trigger::Scheduled);
+            let at = Instant::now() - self.t0;
+            self.fires.lock().unwrap().push((entry.name(), at));
+        }
+    }
+
+    impl Recorder {
+        fn of(&self, name: &str) -> Vec<Duration> {
+            let fires = self.fires.lock().unwrap();
+            fires.iter().filter(|f| f.0 == name).map(|f| f.1).collect()
+        }
+    }
+
+    fn plan(yaml: &str) -> Arc<Plan> {
+        Arc::new(
+            load_str("t.yaml", yaml, Path::new("/"))
+                .expect("valid")
+                .plan,
+        )
+    }
+
+    fn secs(list: &[f64]) -> Vec<Duration> {
+        list.iter().map(|s| Duration::from_secs_f64(*s)).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn interval_checks_fire_on_their_phase_and_follow_reloads() {
+        let first = plan(
+            "plugins:\n  a: {Command: 'true', Interval: 10, Splay: 0}\n  b: {Command: 'true', Interval: 4}\n",
+        );
+        let store = Arc::new(Store::new());
+        store.apply(&first.checks);
+        let (plan_tx, plan_rx) = watch::channel(first);
+        let recorder = Arc::new(Recorder {
+            t0: Instant::now(),
+            fires: Mutex::new(Vec::new()),
+        });
+        let ctx = Context {
+            store: store.clone(),
+            runs: recorder.clone(),
+            metrics: Arc::new(Metrics::new()),
+            durable: Durable::memory().expect("memory store"),
+            plan: plan_rx,
+        };
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(run(ctx, shutdown.clone()));
+        tokio::time::sleep(Duration::from_millis(20_010)).await;
+        assert_eq!(recorder.of("a"), secs(&[0.0, 10.0, 20.0]));
+        // b: first at its phase (Splay defaults to the interval), on the 25 ms grid.
+        let p = on_tick(
+            Instant::now(),
+            Instant::now() + phase("b", Duration::from_secs(4)),
+        ) - Instant::now();
+        let b: Vec<Duration> = (0..5).map(|i| p + Duration::from_secs(4 * i)).collect();
+        assert_eq!(
+            recorder.of("b"),
+            b.into_iter()
+                .filter(|d| *d <= Duration::from_millis(20_010))
+                .collect::<Vec<_>>()
+        );
+
+        // A reload removes a, keeps b on its phase and adds c.
+        let next = plan(
+            "plugins:\n  b: {Command: 'true', Interval: 4}\n  c: {Command: 'true', Interval: 5, Splay: 0}\n",
+        );
+        store.apply(&next.checks);
+        plan_tx.send_replace(next);
+        tokio::time::sleep(Duration::from_millis(10_020)).await;
+        assert_eq!(recorder.of("a").len(), 3, "a is gone");
+        assert_eq!(recorder.of("c"), secs(&[20.025, 25.025, 30.025]));
+        assert!(
+            recorder
+                .of("b")
+                .iter()
+                .all(|d| (d.as_nanos() - p.as_nanos()) % 4_000_000_000 == 0)
+        );
+        shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(1), task)
+            .await
+            .expect("stops on its token")
+            .expect("no panic");
+    }
 
     #[test]
     fn a_slot_late_past_the_limit_is_missed_or_caught_up() {

@@ -1,20 +1,24 @@
 //! Actions: what runs after a check result (smoker-compat.md §2.6, decisions.md D5).
 //!
 //! Owns the per-check pipeline: which actions apply (`Action`, `default_actions`,
-//! `ActionOn`), running `Command` actions with the original's substitution
-//! (params ⊕ result fields, plus `%(name)s` and `%(result_json)s`), and the
-//! combined action result stored in the plugin result's `action` field. An
-//! action never changes the check's own status.
+//! `ActionOn`), dispatch to one module per action kind ([`command`], [`nsca`]), and
+//! the combined outcome stored in the plugin result's `action` field. An action
+//! never changes the check's own status. Kinds get only a [`Context`].
+//!
+//! A new kind: a variant of [`ActionKind`] and its reader in `config`, a module here
+//! with `run(ctx, …) -> CheckResult`, and one arm in [`Actions::run_one`].
 
-use std::sync::Arc;
+mod command;
+mod context;
+mod nsca;
 
-use serde_json::{Value, json};
+pub use context::Context;
+
 use tracing::warn;
 
 use crate::{
-    check::{ActionTrigger, CheckResult, CheckSpec, Command, ExitCodes, Messages, State},
-    config::{ActionKind, subst},
-    daemon::Daemon,
+    check::{ActionTrigger, CheckResult, CheckSpec, Messages, State},
+    config::{ActionKind, ActionSpec},
 };
 
 /// Whether `ActionOn` lets this result through.
@@ -28,87 +32,67 @@ pub fn triggered(spec: &CheckSpec, result: &CheckResult, previous: Option<&Check
     })
 }
 
-/// Runs the check's actions and stores their combined result in `result.action`.
-pub async fn run(
-    daemon: &Arc<Daemon>,
-    spec: &CheckSpec,
-    result: &mut CheckResult,
-    previous: Option<&CheckResult>,
-) {
-    if spec.actions.is_empty() || !triggered(spec, result, previous) {
-        return;
+/// The action pipeline of a daemon.
+#[derive(Debug, Clone)]
+pub struct Actions {
+    ctx: Context,
+}
+
+impl Actions {
+    pub fn new(ctx: Context) -> Actions {
+        Actions { ctx }
     }
-    let plan = daemon.plan();
-    let mut outcomes = Vec::new();
-    for name in &spec.actions {
-        let Some(action) = plan.actions.get(name) else {
-            warn!(check = %spec.name, action = %name, "Unknown action.");
-            continue;
-        };
-        let outcome = match &action.kind {
+
+    /// Runs the check's actions and stores their combined outcome in `result.action`.
+    pub async fn run(
+        &self,
+        spec: &CheckSpec,
+        result: &mut CheckResult,
+        previous: Option<&CheckResult>,
+    ) {
+        if spec.actions.is_empty() || !triggered(spec, result, previous) {
+            return;
+        }
+        let plan = self.ctx.plan.borrow().clone();
+        let mut outcomes = Vec::new();
+        for name in &spec.actions {
+            let Some(action) = plan.actions.get(name) else {
+                warn!(check = %spec.name, action = %name, "Unknown action.");
+                continue;
+            };
+            outcomes.push(self.run_one(name, action, spec, result).await);
+        }
+        result.action = combine(outcomes).map(Box::new);
+    }
+
+    /// One action's outcome for `result`.
+    async fn run_one(
+        &self,
+        name: &str,
+        action: &ActionSpec,
+        spec: &CheckSpec,
+        result: &CheckResult,
+    ) -> CheckResult {
+        let ctx = &self.ctx;
+        match &action.kind {
             ActionKind::Command { template, timeout } => {
-                let fields = result_fields(spec, result);
-                let lookup = |key: &str| {
-                    fields
-                        .get(key)
-                        .cloned()
-                        .or_else(|| spec.parameters.get(key).cloned())
-                };
-                match subst::substitute(template, &lookup) {
-                    Ok(command) => {
-                        let mut action_spec = spec.clone();
-                        action_spec.command = Command::Shell(command);
-                        action_spec.timeout = *timeout;
-                        action_spec.exit_codes = ExitCodes::Smoker;
-                        let mut r =
-                            crate::runner::run_check(&daemon.executor, &action_spec, &|_| {}).await;
-                        r.perfdata.clear();
-                        r
-                    }
-                    Err(e) => {
-                        CheckResult::synthetic(State::Critical, e.to_string(), chrono::Local::now())
-                    }
-                }
+                command::run(ctx, template, *timeout, spec, result).await
             }
-            // Queued in the durable spool; the action's sink delivers it (D5).
-            ActionKind::Nsca(settings) => crate::nsca::sink::enqueue(
-                daemon.durable(),
-                name,
-                settings,
-                &daemon.hostname,
-                spec,
-                result,
-            ),
-            ActionKind::Nothing => CheckResult::synthetic(
-                State::Critical,
-                "No Command or Module to execute!",
-                chrono::Local::now(),
-            ),
-            ActionKind::Module(module) => CheckResult::synthetic(
-                State::Critical,
-                format!("Python modules are not supported, use Command ({module})"),
-                chrono::Local::now(),
-            ),
-        };
-        outcomes.push(outcome);
+            ActionKind::Nsca(settings) => nsca::run(ctx, name, settings, spec, result),
+            ActionKind::Nothing => refused("No Command or Module to execute!".into()),
+            ActionKind::Module(module) => refused(format!(
+                "Python modules are not supported, use Command ({module})"
+            )),
+        }
     }
-    result.action = combine(outcomes).map(Box::new);
 }
 
-/// Fields of the result an action command may use (§1.4 + D5).
-fn result_fields(spec: &CheckSpec, result: &CheckResult) -> serde_json::Map<String, Value> {
-    let rendered = crate::api::render::result(result, false);
-    let mut fields = serde_json::Map::new();
-    for key in ["status", "messages", "lastRun", "componentResults"] {
-        fields.insert(key.into(), rendered[key].clone());
-    }
-    fields.insert("action".into(), Value::Null);
-    fields.insert("forced".into(), json!(false));
-    fields.insert("name".into(), spec.name.clone().into());
-    fields.insert("result_json".into(), Value::String(rendered.to_string()));
-    fields
+/// The outcome of an action that cannot run.
+fn refused(message: String) -> CheckResult {
+    CheckResult::synthetic(State::Critical, message, chrono::Local::now())
 }
 
+/// One outcome from several: the worst state, the messages of all.
 fn combine(mut outcomes: Vec<CheckResult>) -> Option<CheckResult> {
     if outcomes.len() <= 1 {
         return outcomes.pop();

@@ -5,8 +5,6 @@
 //! write token (only `write_tokens` set → reads stay open). `/healthz` is always open.
 //! Missing or unknown token → 401, a read token on a write route → 403, both JSON.
 
-use std::sync::Arc;
-
 use axum::{
     extract::{Request, State},
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
@@ -14,7 +12,8 @@ use axum::{
     response::Response,
 };
 
-use crate::{config::ApiSettings, daemon::Daemon};
+use super::{context::AppState, reply::message};
+use crate::config::ApiSettings;
 
 /// Why a request is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,8 +69,8 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// axum middleware applying [`decide`] with the running plan's `api:` settings.
-pub async fn require(State(daemon): State<Arc<Daemon>>, request: Request, next: Next) -> Response {
-    let plan = daemon.plan();
+pub async fn require(State(ctx): State<AppState>, request: Request, next: Next) -> Response {
+    let plan = ctx.plan.borrow().clone();
     let verdict = decide(
         &plan.api,
         request.method(),
@@ -81,7 +80,7 @@ pub async fn require(State(daemon): State<Arc<Daemon>>, request: Request, next: 
     match verdict {
         Ok(()) => next.run(request).await,
         Err(Denied::Unauthorized) => {
-            let mut response = super::message(
+            let mut response = message(
                 StatusCode::UNAUTHORIZED,
                 "A valid token is required (Authorization: Bearer <token>).",
             );
@@ -91,7 +90,7 @@ pub async fn require(State(daemon): State<Arc<Daemon>>, request: Request, next: 
             );
             response
         }
-        Err(Denied::Forbidden) => super::message(
+        Err(Denied::Forbidden) => message(
             StatusCode::FORBIDDEN,
             "This token may only read; a write token is required.",
         ),

@@ -16,7 +16,11 @@ use axum::{
 use serde_json::{Value, json};
 use tracing::warn;
 
-use super::{AppState, json_response, message, render};
+use super::{
+    context::AppState,
+    reply::{json_response, message},
+};
+use crate::render;
 
 /// The OpenAPI document served at `/v2/openapi.json`.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -52,7 +56,7 @@ fn store_error(e: impl std::fmt::Display) -> Response {
 }
 
 async fn runs(
-    State(daemon): State<AppState>,
+    State(ctx): State<AppState>,
     Path(name): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
@@ -66,10 +70,10 @@ async fn runs(
             );
         }
     };
-    if daemon.store.get(&name).is_none() {
+    if ctx.store.get(&name).is_none() {
         return message(StatusCode::NOT_FOUND, format!("Plugin {name} not found"));
     }
-    let durable = daemon.durable();
+    let durable = ctx.durable.clone();
     // Results are committed in groups; read our own writes.
     if let Err(e) = durable.flush().await {
         return store_error(e);
@@ -96,11 +100,8 @@ async fn runs(
     json_response(StatusCode::OK, &Value::Array(list))
 }
 
-async fn output(
-    State(daemon): State<AppState>,
-    Path((name, id)): Path<(String, String)>,
-) -> Response {
-    if daemon.store.get(&name).is_none() {
+async fn output(State(ctx): State<AppState>, Path((name, id)): Path<(String, String)>) -> Response {
+    if ctx.store.get(&name).is_none() {
         return message(StatusCode::NOT_FOUND, format!("Plugin {name} not found"));
     }
     let not_kept = || {
@@ -112,7 +113,7 @@ async fn output(
     let Ok(run) = id.parse::<u64>() else {
         return not_kept();
     };
-    let durable = daemon.durable();
+    let durable = ctx.durable.clone();
     if let Err(e) = durable.flush().await {
         return store_error(e);
     }

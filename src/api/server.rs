@@ -27,7 +27,7 @@ use tokio::{
 use tokio_openssl::SslStream;
 use tracing::{debug, error, info, warn};
 
-use crate::{config::ApiSettings, daemon::Daemon};
+use crate::config::{ApiSettings, PlanWatch};
 
 /// Connections served at once; more are closed as soon as they are accepted.
 pub const MAX_CONNECTIONS: usize = 1024;
@@ -144,12 +144,12 @@ fn allowed_hosts(api: &ApiSettings) -> Option<Vec<AllowedHost>> {
 /// requests are finished gracefully after that (the caller bounds how long).
 pub async fn serve(
     listener: TcpListener,
-    daemon: Arc<Daemon>,
+    plan: PlanWatch,
     access: Access,
     app: Router,
     stop: watch::Receiver<bool>,
 ) {
-    accept_loop(listener, Some(daemon), access, app, stop).await;
+    accept_loop(listener, Some(plan), access, app, stop).await;
 }
 
 /// Serves `app` with the same connection limits and timeouts, without TLS, tokens
@@ -161,24 +161,12 @@ pub async fn serve_plain(listener: TcpListener, app: Router, stop: watch::Receiv
 
 async fn accept_loop(
     listener: TcpListener,
-    daemon: Option<Arc<Daemon>>,
+    plan: Option<PlanWatch>,
     access: Access,
     app: Router,
     mut stop: watch::Receiver<bool>,
 ) {
-    let (_fixed, mut updates) = match &daemon {
-        Some(d) => (None, d.plan_updates()),
-        None => {
-            let (tx, rx) = watch::channel(0);
-            (Some(tx), rx)
-        }
-    };
-    let settings = || {
-        daemon
-            .as_ref()
-            .map(|d| d.plan().api.clone())
-            .unwrap_or_default()
-    };
+    let mut updates = plan;
     let mut access = Arc::new(access);
     if access.tls.is_some() {
         info!("API serves HTTPS only.");
@@ -190,8 +178,8 @@ async fn accept_loop(
     loop {
         tokio::select! {
             _ = async { drop(stop.wait_for(|s| *s).await) } => break,
-            Ok(()) = updates.changed() => {
-                access = Arc::new(Access::build(&settings(), Some(&access)));
+            Some(api) = next_api(&mut updates) => {
+                access = Arc::new(Access::build(&api, Some(&access)));
             }
             accepted = listener.accept() => match accepted {
                 Ok((tcp, peer)) => {
@@ -218,6 +206,17 @@ async fn accept_loop(
     drop(listener);
     drain.send_replace(true);
     while connections.join_next().await.is_some() {}
+}
+
+/// The `api:` settings of the next plan; never resolves without a plan to follow.
+async fn next_api(updates: &mut Option<PlanWatch>) -> Option<ApiSettings> {
+    match updates {
+        Some(plan) => {
+            plan.changed().await.ok()?;
+            Some(plan.borrow_and_update().api.clone())
+        }
+        None => std::future::pending().await,
+    }
 }
 
 async fn connection(

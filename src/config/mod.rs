@@ -23,6 +23,10 @@ use indexmap::IndexMap;
 
 use crate::check::CheckSpec;
 
+/// The running plan as components follow it: the daemon sends each applied plan,
+/// and every component reacts to changes itself (one reload path).
+pub type PlanWatch = tokio::sync::watch::Receiver<Arc<Plan>>;
+
 /// The validated configuration the daemon runs.
 #[derive(Debug, Clone)]
 pub struct Plan {

@@ -272,12 +272,6 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
     }
 }
 
-impl HasExecutor for crate::daemon::Daemon {
-    fn executor(&self) -> &Executor {
-        &self.executor
-    }
-}
-
 /// The plan's NRPE bridge bound and with its TLS context loaded, not serving
 /// yet: made before the daemon drops privileges (like nrpe), served after.
 pub struct Bound {
@@ -301,11 +295,19 @@ pub fn bind_bridge(plan: &crate::config::Plan) -> Result<Option<Bound>, NrpeErro
     }))
 }
 
-/// Serves a [`Bound`] bridge for the daemon until `stop` turns true, and follows
-/// reloads (new commands, ACL, TLS and timeouts; a changed `listen` needs a
-/// restart).
+/// What the NRPE server of a daemon uses.
+#[derive(Clone)]
+pub struct Context {
+    pub executor: Arc<Executor>,
+    pub metrics: Arc<Metrics>,
+    /// The running plan: the server follows its `nrpe:` section itself.
+    pub plan: crate::config::PlanWatch,
+}
+
+/// Serves a [`Bound`] bridge until `stop` turns true, and follows reloads (new
+/// commands, ACL, TLS and timeouts; a changed `listen` needs a restart).
 pub fn start(
-    daemon: &Arc<crate::daemon::Daemon>,
+    ctx: Context,
     bound: Bound,
     stop: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
@@ -315,14 +317,12 @@ pub fn start(
         tls,
     } = bound;
     let (bridge_tx, bridges) = watch::channel(bridge);
-    let executor: Arc<dyn HasExecutor> = daemon.clone();
-    let metrics = daemon.metrics.clone();
-    let mut updates = daemon.plan_updates();
-    let weak = Arc::downgrade(daemon);
+    let executor: Arc<dyn HasExecutor> = ctx.executor.clone();
+    let metrics = ctx.metrics.clone();
+    let mut updates = ctx.plan.clone();
     let follow = async move {
         while updates.changed().await.is_ok() {
-            let Some(daemon) = weak.upgrade() else { return };
-            let plan = daemon.plan();
+            let plan = updates.borrow_and_update().clone();
             let Some(new) = plan.nrpe.as_ref().and_then(|n| n.bridge.clone()) else {
                 warn!("The nrpe: section was removed: restart smokerd to stop the NRPE server.");
                 continue;

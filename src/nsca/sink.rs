@@ -13,13 +13,14 @@ use std::{
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use smoker_compat::nsca::{PacketFormat, Passive};
-use tokio::{sync::watch, task::JoinHandle};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::{Settings, send_batch};
 use crate::{
     check::{CheckResult, CheckSpec, Messages, State},
-    config::{ActionKind, NscaSettings, Plan, subst},
+    config::{ActionKind, NscaSettings, Plan, PlanWatch, subst},
     metrics::Metrics,
     store::durable::Durable,
 };
@@ -173,15 +174,38 @@ impl Backoff {
     }
 }
 
-/// Starts the delivery task of `action`; it runs until `stop` turns true.
+/// Starts the delivery task of `action`; it runs until `stop` is cancelled.
 pub fn spawn(
     durable: Durable,
     action: String,
     target: Settings,
     metrics: Option<Arc<Metrics>>,
-    stop: watch::Receiver<bool>,
+    stop: CancellationToken,
 ) -> JoinHandle<()> {
     tokio::spawn(deliver(durable, action, target, metrics, stop))
+}
+
+/// Keeps one delivery task per `Nsca` action of the running plan, following its
+/// changes, until `shutdown` is cancelled; then stops them all (the spool keeps what
+/// is undelivered) and returns once they have stopped.
+pub async fn follow(
+    mut plan: PlanWatch,
+    durable: Durable,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) {
+    let sinks = Sinks::default();
+    loop {
+        let current = plan.borrow_and_update().clone();
+        sinks.sync(&current, &durable, Some(metrics.clone()), &shutdown);
+        tokio::select! {
+            changed = plan.changed() => if changed.is_err() { break },
+            _ = shutdown.cancelled() => break,
+        }
+    }
+    for task in sinks.stop_all() {
+        let _ = task.await;
+    }
 }
 
 /// The running delivery tasks, one per `Nsca` action of the plan.
@@ -194,13 +218,21 @@ pub struct Sinks {
 struct Running {
     action: String,
     settings: NscaSettings,
-    stop: watch::Sender<bool>,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
 }
 
 impl Sinks {
     /// Starts, restarts (changed settings) and stops delivery tasks so that
-    /// exactly the `Nsca` actions of `plan` run. Call inside the runtime.
-    pub fn sync(&self, plan: &Plan, durable: &Durable, metrics: Option<Arc<Metrics>>) {
+    /// exactly the `Nsca` actions of `plan` run; each stops with `parent` too.
+    /// Call inside the runtime.
+    pub fn sync(
+        &self,
+        plan: &Plan,
+        durable: &Durable,
+        metrics: Option<Arc<Metrics>>,
+        parent: &CancellationToken,
+    ) {
         let wanted: Vec<(&String, &NscaSettings)> = plan
             .actions
             .iter()
@@ -215,7 +247,7 @@ impl Sinks {
                 .iter()
                 .any(|(name, settings)| **name == r.action && **settings == r.settings);
             if !keep {
-                r.stop.send_replace(true);
+                r.stop.cancel();
             }
             keep
         });
@@ -223,38 +255,44 @@ impl Sinks {
             if running.iter().any(|r| r.action == *name) {
                 continue;
             }
-            let (stop, stop_rx) = watch::channel(false);
-            spawn(
+            let stop = parent.child_token();
+            let task = spawn(
                 durable.clone(),
                 name.clone(),
                 target(settings),
                 metrics.clone(),
-                stop_rx,
+                stop.clone(),
             );
             running.push(Running {
                 action: name.clone(),
                 settings: settings.clone(),
                 stop,
+                task,
             });
         }
     }
 
     /// Stops every delivery task (shutdown); the spool keeps what is undelivered.
-    pub fn stop_all(&self) {
+    /// Returns the tasks, to wait for.
+    pub fn stop_all(&self) -> Vec<JoinHandle<()>> {
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        for r in running.drain(..) {
-            r.stop.send_replace(true);
-        }
+        running
+            .drain(..)
+            .map(|r| {
+                r.stop.cancel();
+                r.task
+            })
+            .collect()
     }
 }
 
-/// Sleeps `d` unless `stop` turns true first; returns false when stopping.
-async fn pause(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
+/// Sleeps `d` unless `stop` is cancelled first; returns false when stopping.
+async fn pause(d: Duration, stop: &CancellationToken) -> bool {
     tokio::select! {
         _ = tokio::time::sleep(d) => {}
-        _ = stop.wait_for(|s| *s) => return false,
+        _ = stop.cancelled() => return false,
     }
-    !*stop.borrow()
+    !stop.is_cancelled()
 }
 
 /// The delivery loop of one action: peek committed entries after the cursor,
@@ -264,20 +302,20 @@ pub async fn deliver(
     action: String,
     target: Settings,
     metrics: Option<Arc<Metrics>>,
-    mut stop: watch::Receiver<bool>,
+    stop: CancellationToken,
 ) {
     let mut commits = durable.spool_watch();
     let mut cursor = 0u64;
     let mut backoff = Backoff::new();
     let mut failing = false;
     info!(action = %action, host = %target.host, port = target.port, method = %target.method, "NSCA delivery started.");
-    while !*stop.borrow() {
+    while !stop.is_cancelled() {
         commits.borrow_and_update();
         let entries = match durable.spool_peek(&action, cursor, BATCH_MAX).await {
             Ok(e) => e,
             Err(e) => {
                 warn!(action = %action, error = %e, "Cannot read the NSCA spool.");
-                if !pause(backoff.delay(), &mut stop).await {
+                if !pause(backoff.delay(), &stop).await {
                     break;
                 }
                 continue;
@@ -287,7 +325,7 @@ pub async fn deliver(
             tokio::select! {
                 _ = commits.changed() => {}
                 _ = tokio::time::sleep(IDLE_POLL) => {}
-                _ = stop.wait_for(|s| *s) => break,
+                _ = stop.cancelled() => break,
             }
             continue;
         }
@@ -327,7 +365,7 @@ pub async fn deliver(
                         "NSCA delivery failed, the batch will be sent again.");
                     failing = true;
                 }
-                if !pause(delay, &mut stop).await {
+                if !pause(delay, &stop).await {
                     break;
                 }
             }

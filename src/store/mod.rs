@@ -2,10 +2,13 @@
 //!
 //! Owns, per check: the current spec, the ring of the last `History` results,
 //! the result of the last forced run, the run in progress and the next
-//! scheduled time. Publishes every new result on a broadcast channel that
-//! actions and metrics subscribe to. The durable copy lives in [`durable`].
+//! scheduled time. The durable copy lives in [`durable`]; the event stream of
+//! finished runs is [`crate::events`], fed by [`crate::runs`].
 
 pub mod durable;
+mod state;
+
+pub use state::{DEFAULT_STATE_DIR, StateStore};
 
 use std::{
     collections::VecDeque,
@@ -17,7 +20,7 @@ use std::{
 
 use chrono::{DateTime, Local};
 use indexmap::IndexMap;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
 use crate::check::{CheckResult, CheckSpec};
 
@@ -25,15 +28,6 @@ use crate::check::{CheckResult, CheckSpec};
 pub type RunDone = watch::Receiver<Option<Arc<CheckResult>>>;
 /// The recording side of [`RunDone`].
 pub type RunDoneSender = watch::Sender<Option<Arc<CheckResult>>>;
-
-/// A new result, as published to subscribers.
-#[derive(Debug, Clone)]
-pub struct ResultEvent {
-    pub spec: Arc<CheckSpec>,
-    pub result: Arc<CheckResult>,
-    /// The check's previous result, if any (for `ActionOn: change`).
-    pub previous: Option<Arc<CheckResult>>,
-}
 
 /// A run in progress.
 #[derive(Debug)]
@@ -225,11 +219,18 @@ impl CheckEntry {
     }
 }
 
+/// What [`Store::record`] kept.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub result: Arc<CheckResult>,
+    /// The check's result before this one, if any.
+    pub previous: Option<Arc<CheckResult>>,
+}
+
 /// All checks by name, in config order.
 #[derive(Debug)]
 pub struct Store {
     checks: RwLock<Arc<IndexMap<String, Arc<CheckEntry>>>>,
-    events: broadcast::Sender<ResultEvent>,
 }
 
 impl Default for Store {
@@ -242,7 +243,6 @@ impl Store {
     pub fn new() -> Store {
         Store {
             checks: RwLock::new(Arc::new(IndexMap::new())),
-            events: broadcast::channel(4096).0,
         }
     }
 
@@ -288,17 +288,14 @@ impl Store {
         (added, removed, changed)
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<ResultEvent> {
-        self.events.subscribe()
-    }
-
-    /// Records a finished run: history (bounded), forced result, run end, broadcast.
+    /// Records a finished run: history (bounded), forced result, run end. Returns the
+    /// recorded result and the one before it.
     pub fn record(
         &self,
         entry: &CheckEntry,
         mut result: CheckResult,
         done: &watch::Sender<Option<Arc<CheckResult>>>,
-    ) -> Arc<CheckResult> {
+    ) -> Recorded {
         let spec = entry.spec();
         if result.run_id == 0 {
             result.run_id = entry.next_run_id();
@@ -322,11 +319,6 @@ impl Store {
         *lock(&entry.run_cancel) = None;
         entry.touch();
         done.send_replace(Some(result.clone()));
-        let _ = self.events.send(ResultEvent {
-            spec,
-            result: result.clone(),
-            previous,
-        });
-        result
+        Recorded { result, previous }
     }
 }

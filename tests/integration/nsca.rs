@@ -487,8 +487,8 @@ async fn sink_delivers_in_order_across_outages() {
         format: PacketFormat::V3,
         timeout: Duration::from_secs(2),
     };
-    let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let task = sink::spawn(durable.clone(), "nagios".into(), target, None, stop_rx);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let task = sink::spawn(durable.clone(), "nagios".into(), target, None, stop.clone());
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let server = tokio::task::spawn_blocking(move || NscaServer::start_on(port, 3))
@@ -514,7 +514,7 @@ async fn sink_delivers_in_order_across_outages() {
         .unwrap();
     assert_eq!(lines, (300..400).map(expected).collect::<Vec<_>>());
 
-    stop.send_replace(true);
+    stop.cancel();
     tokio::time::timeout(Duration::from_secs(5), task)
         .await
         .unwrap()

@@ -1,5 +1,7 @@
 //! Rendering of results and plugins into the smoker JSON shapes (smoker-compat.md
-//! §2.1, §3.2; decisions.md D1, D3). The only place domain types become API JSON.
+//! §2.1, §3.2; decisions.md D1, D3), and the original's Python-style compact JSON.
+//! Neutral: the API, the actions and the status page's data all render through it, so
+//! the only place domain types become smoker JSON.
 
 use chrono::{DateTime, Local, Timelike};
 use serde_json::{Map, Value, json};
@@ -175,7 +177,7 @@ pub fn plugin_json(entry: &CheckEntry) -> std::sync::Arc<str> {
     let version = entry.version();
     let mut out = Vec::with_capacity(1024);
     let value = Value::Object(plugin(entry));
-    if crate::api::write_json(&mut out, &value).is_err() {
+    if write_json(&mut out, &value).is_err() {
         return std::sync::Arc::from("null");
     }
     let text: std::sync::Arc<str> = std::sync::Arc::from(String::from_utf8_lossy(&out).as_ref());
@@ -183,6 +185,45 @@ pub fn plugin_json(entry: &CheckEntry) -> std::sync::Arc<str> {
         entry.cache_rendered(version, text.clone());
     }
     text
+}
+
+/// Appends `value` as Python-style compact JSON.
+pub fn write_json(out: &mut Vec<u8>, value: &Value) -> serde_json::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(out, PythonFormatter);
+    serde::Serialize::serialize(value, &mut ser)
+}
+
+struct PythonFormatter;
+
+impl serde_json::ser::Formatter for PythonFormatter {
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
+    }
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
+    }
+    fn begin_object_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+    ) -> std::io::Result<()> {
+        writer.write_all(b": ")
+    }
 }
 
 #[cfg(test)]

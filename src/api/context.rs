@@ -1,0 +1,30 @@
+//! What the API's handlers get: a narrow [`Context`] with the store, the runs, the
+//! plan watch, the durable store (run log), metrics, and the daemon's control
+//! channel and status. The API never sees the daemon.
+
+use std::sync::Arc;
+
+use crate::{
+    config::PlanWatch,
+    control::{Control, Status},
+    metrics::Metrics,
+    runs::Runs,
+    store::{Store, durable::Durable},
+};
+
+/// The API's state.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub store: Arc<Store>,
+    pub runs: Runs,
+    pub plan: PlanWatch,
+    pub control: Control,
+    pub status: Status,
+    pub metrics: Arc<Metrics>,
+    pub durable: Durable,
+    /// `about.host`.
+    pub hostname: Arc<str>,
+}
+
+/// The axum state of every route.
+pub type AppState = Arc<Context>;

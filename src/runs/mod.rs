@@ -1,0 +1,158 @@
+//! Runs: how a check run starts and where its result goes.
+//!
+//! Owns the one way a run starts ([`Runs::start`]: a single run per check; a
+//! forced run attaches to a run in progress; a run queued meanwhile by `Overlap`
+//! starts when it ends), forced-run processes (`POST /processes`), the one result
+//! pipeline ([`pipeline`]) and the drain at shutdown: every run is a task on one
+//! tracker, so shutdown waits for their completion instead of polling.
+
+mod pipeline;
+mod process;
+
+pub use pipeline::{Pipeline, Trigger};
+pub use process::{KEPT_PROCESSES, Process};
+
+use std::{sync::Arc, time::Duration};
+
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tracing::warn;
+
+use crate::{
+    check::CheckResult,
+    events::Event,
+    runner,
+    store::{CheckEntry, RunDone, RunDoneSender},
+};
+
+/// Starts runs and drains them; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Runs {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    pipeline: Pipeline,
+    processes: process::Processes,
+    tracker: TaskTracker,
+    /// Cancelled when shutdown starts: queued runs no longer start.
+    stopping: CancellationToken,
+}
+
+impl Runs {
+    pub fn new(pipeline: Pipeline) -> Runs {
+        Runs {
+            inner: Arc::new(Inner {
+                pipeline,
+                processes: process::Processes::default(),
+                tracker: TaskTracker::new(),
+                stopping: CancellationToken::new(),
+            }),
+        }
+    }
+
+    /// Starts a run of `entry` unless one is in progress; the receiver yields its result.
+    pub fn start(&self, entry: &Arc<CheckEntry>, trigger: Trigger) -> RunDone {
+        let (rx, starter) = entry.begin_run();
+        let Some((done, pid)) = starter else {
+            return rx;
+        };
+        let started = pipeline::Started {
+            done,
+            pid,
+            cancel: entry.cancel_signal(),
+        };
+        let runs = self.clone();
+        let entry = entry.clone();
+        self.inner.tracker.spawn(async move {
+            runs.inner.pipeline.run(&entry, trigger, started).await;
+            if entry.take_queued() && !runs.inner.stopping.is_cancelled() {
+                runs.start(&entry, Trigger::Scheduled);
+            }
+        });
+        rx
+    }
+
+    /// POST /processes: forces a run of each entry and remembers the process.
+    pub fn force(&self, entries: &[Arc<CheckEntry>]) -> u64 {
+        for entry in entries {
+            entry.expect_forced();
+            self.start(entry, Trigger::Forced);
+        }
+        self.inner.processes.add(entries)
+    }
+
+    pub fn processes(&self) -> Vec<Arc<Process>> {
+        self.inner.processes.all()
+    }
+
+    /// Process `id`, unless it is unknown or older than the newest [`KEPT_PROCESSES`].
+    pub fn process(&self, id: u64) -> Option<Arc<Process>> {
+        self.inner.processes.get(id)
+    }
+
+    /// Records a result that did not come from a run of this pipeline's runner (tests,
+    /// restored state) through the same path as every run.
+    pub fn record(
+        &self,
+        entry: &CheckEntry,
+        result: CheckResult,
+        done: &RunDoneSender,
+    ) -> Arc<CheckResult> {
+        self.inner.pipeline.record(entry, result, done)
+    }
+
+    /// The event stream (results and reloads).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Event> {
+        self.inner.pipeline.events.subscribe()
+    }
+
+    /// Runs in progress.
+    pub fn running(&self) -> usize {
+        self.inner.tracker.len()
+    }
+
+    /// Graceful stop (D4): queued runs no longer start; waits for the runs in progress
+    /// up to `grace` (each also ends by its own `Timeout`), then terminates the rest
+    /// and waits for their "interrupted by shutdown" results.
+    pub async fn drain(&self, grace: Duration) {
+        let inner = &self.inner;
+        inner.stopping.cancel();
+        inner.tracker.close();
+        if tokio::time::timeout(grace, inner.tracker.wait())
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        warn!(
+            running = inner.tracker.len(),
+            "Terminating checks still running at shutdown."
+        );
+        inner.pipeline.executor.interrupt_all();
+        let hard = runner::KILL_GRACE + Duration::from_secs(2);
+        if tokio::time::timeout(hard, inner.tracker.wait())
+            .await
+            .is_err()
+        {
+            warn!(
+                running = inner.tracker.len(),
+                "Checks still running after the kill."
+            );
+        }
+    }
+
+    /// SIGKILLs the process group of every run in progress (a second signal).
+    pub fn kill_all(&self) {
+        use nix::{
+            sys::signal::{Signal, killpg},
+            unistd::Pid,
+        };
+        for entry in self.inner.pipeline.store.checks().values() {
+            let pid = entry.running().and_then(|(_, pid)| i32::try_from(pid).ok());
+            if let Some(pid) = pid.filter(|pid| *pid > 0) {
+                let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+    }
+}
