@@ -10,7 +10,7 @@
 use std::{
     future::Future,
     pin::Pin,
-    process::Stdio,
+    process::{ExitStatus, Stdio},
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, AtomicUsize, Ordering},
@@ -25,7 +25,7 @@ use nix::{
 };
 use tokio::{
     io::{AsyncRead, AsyncReadExt},
-    process::Command,
+    process::{Child, Command},
     sync::{Semaphore, watch},
 };
 
@@ -212,28 +212,44 @@ fn systemd_vars_inherited() -> &'static [bool; 3] {
 
 async fn run_process(
     request: ProcessRequest,
-    mut interrupt: watch::Receiver<bool>,
-    mut cancel: Option<watch::Receiver<bool>>,
+    interrupt: watch::Receiver<bool>,
+    cancel: Option<watch::Receiver<bool>>,
     on_spawn: &(dyn Fn(u32) + Sync),
     run_as_root: bool,
 ) -> ProcessOutcome {
     let started_at = Local::now();
     let start = Instant::now();
-    let failed = |reason: String| ProcessOutcome {
-        stdout: Vec::new(),
-        stderr: Vec::new(),
-        stdout_truncated: false,
-        stderr_truncated: false,
-        exit: Exit::SpawnFailed(reason),
-        pid: None,
-        started_at,
-        duration: start.elapsed(),
+    let ended = |exit: Exit, captured: Captured, pid: Option<u32>| {
+        let ((stdout, stdout_truncated), (stderr, stderr_truncated)) = captured;
+        ProcessOutcome {
+            stdout,
+            stderr,
+            stdout_truncated,
+            stderr_truncated,
+            exit,
+            pid,
+            started_at,
+            duration: start.elapsed(),
+        }
     };
     if *interrupt.borrow() || cancel.as_ref().is_some_and(|c| *c.borrow()) {
-        let mut outcome = failed(String::new());
-        outcome.exit = Exit::Interrupted;
-        return outcome;
+        return ended(Exit::Interrupted, Captured::default(), None);
     }
+    let mut child = match spawn(&request, run_as_root) {
+        Ok(child) => child,
+        Err(reason) => return ended(Exit::SpawnFailed(reason), Captured::default(), None),
+    };
+    let pid = child.id();
+    if let Some(pid) = pid {
+        on_spawn(pid);
+    }
+    let (exit, captured) = supervise(&mut child, &request, interrupt, cancel).await;
+    ended(exit, captured, pid)
+}
+
+/// Starts the process `request` describes: its program, environment, ids, stdio and
+/// own process group. `Err` is the reason it could not start.
+fn spawn(request: &ProcessRequest, run_as_root: bool) -> Result<Child, String> {
     let mut command = match &request.program {
         Program::Shell(text) => {
             let mut c = Command::new("/bin/sh");
@@ -242,40 +258,18 @@ async fn run_process(
         }
         Program::Argv(argv) => {
             let Some((program, args)) = argv.split_first() else {
-                return failed("empty argv".to_string());
+                return Err("empty argv".to_string());
             };
             let mut c = Command::new(program);
             c.args(args);
             c
         }
     };
-    match &request.env {
-        Environment::Inherit(extra) => {
-            // Touching the environment makes std copy the daemon's whole
-            // environment for every spawn: only do it when there is something to add.
-            if !extra.is_empty() {
-                command.envs(extra.iter().map(|(k, v)| (k, v)));
-            }
-        }
-        Environment::Clean(vars) => {
-            command.env_clear().envs(vars.iter().map(|(k, v)| (k, v)));
-        }
-    }
-    // Never hand the daemon's systemd channels to a child (they are the daemon's own).
-    let requested = match &request.env {
-        Environment::Inherit(vars) | Environment::Clean(vars) => vars,
-    };
-    for (var, inherited) in SYSTEMD_VARS.iter().zip(*systemd_vars_inherited()) {
-        if inherited || requested.iter().any(|(k, _)| k == var) {
-            command.env_remove(var);
-        }
-    }
-    match crate::privileges::plan_switch(request.uid.as_ref(), request.gid.as_ref(), run_as_root) {
-        Ok(Some(switch)) => {
-            crate::sys::switch_ids_before_exec(&mut command, switch.groups, switch.gid, switch.uid)
-        }
-        Ok(None) => {}
-        Err(e) => return failed(e),
+    set_environment(&mut command, &request.env);
+    if let Some(switch) =
+        crate::privileges::plan_switch(request.uid.as_ref(), request.gid.as_ref(), run_as_root)?
+    {
+        crate::sys::switch_ids_before_exec(&mut command, switch.groups, switch.gid, switch.uid)
     }
     command
         .stdin(Stdio::null())
@@ -287,16 +281,50 @@ async fn run_process(
         })
         .process_group(0)
         .kill_on_drop(true);
+    command.spawn().map_err(|e| e.to_string())
+}
 
-    let mut child = match command.spawn() {
-        Ok(child) => child,
-        Err(e) => return failed(e.to_string()),
+/// The child's environment, without the daemon's systemd channels.
+fn set_environment(command: &mut Command, env: &Environment) {
+    let requested = match env {
+        Environment::Inherit(extra) => {
+            // Touching the environment makes std copy the daemon's whole
+            // environment for every spawn: only do it when there is something to add.
+            if !extra.is_empty() {
+                command.envs(extra.iter().map(|(k, v)| (k, v)));
+            }
+            extra
+        }
+        Environment::Clean(vars) => {
+            command.env_clear().envs(vars.iter().map(|(k, v)| (k, v)));
+            vars
+        }
     };
-    let pid = child.id();
-    if let Some(pid) = pid {
-        on_spawn(pid);
+    // Never hand the daemon's systemd channels to a child (they are the daemon's own).
+    for (var, inherited) in SYSTEMD_VARS.iter().zip(*systemd_vars_inherited()) {
+        if inherited || requested.iter().any(|(k, _)| k == var) {
+            command.env_remove(var);
+        }
     }
-    let group = pid.map(|p| Pid::from_raw(p as i32));
+}
+
+/// Why the first phase of a run ended.
+enum Ended {
+    /// The leader exited (or waiting for it failed).
+    Exited(std::io::Result<ExitStatus>),
+    /// The timeout, shutdown or a cancel: the group must be terminated.
+    By(Exit),
+}
+
+/// Waits for the child while capturing its output, under the timeout, shutdown and
+/// `cancel`; terminates its group when needed and always reaps it.
+async fn supervise(
+    child: &mut Child,
+    request: &ProcessRequest,
+    mut interrupt: watch::Receiver<bool>,
+    mut cancel: Option<watch::Receiver<bool>>,
+) -> (Exit, Captured) {
+    let group = child.id().map(|p| Pid::from_raw(p as i32));
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
     let cap = request.max_output;
@@ -304,61 +332,51 @@ async fn run_process(
     let capture = async move { tokio::join!(read_capped(stdout, cap), read_capped(stderr, cap)) };
     tokio::pin!(capture);
     let mut captured: Option<Captured> = None;
-
     let deadline = tokio::time::sleep(request.timeout);
     tokio::pin!(deadline);
 
     // Phase 1: wait for the leader to exit, the timeout, or shutdown.
-    let mut ended_by: Option<Exit> = None;
-    let mut status = None;
-    loop {
+    let ended = loop {
         tokio::select! {
-            res = child.wait() => { status = Some(res); break; }
+            res = child.wait() => break Ended::Exited(res),
             c = &mut capture, if captured.is_none() => captured = Some(c),
-            _ = &mut deadline => { ended_by = Some(Exit::TimedOut); break; }
-            _ = interrupt.wait_for(|v| *v) => { ended_by = Some(Exit::Interrupted); break; }
-            _ = cancelled(&mut cancel) => { ended_by = Some(Exit::Interrupted); break; }
+            _ = &mut deadline => break Ended::By(Exit::TimedOut),
+            _ = interrupt.wait_for(|v| *v) => break Ended::By(Exit::Interrupted),
+            _ = cancelled(&mut cancel) => break Ended::By(Exit::Interrupted),
         }
-    }
-    if ended_by.is_none() {
-        if captured.is_none() {
-            // The leader exited; leftovers in its group may still hold the pipes.
-            tokio::select! {
-                c = &mut capture => captured = Some(c),
-                _ = tokio::time::sleep(Duration::from_millis(200)) => {
-                    terminate_group(group, capture.as_mut(), &mut captured, request.kill_grace).await;
-                }
-            }
-        }
-    } else {
-        terminate_group(group, capture.as_mut(), &mut captured, request.kill_grace).await;
-        status = Some(child.wait().await);
-    }
-    let ((stdout, stdout_truncated), (stderr, stderr_truncated)) = captured.unwrap_or_default();
-    let exit = match ended_by {
-        Some(exit) => exit,
-        None => match status {
-            Some(Ok(status)) => {
-                use std::os::unix::process::ExitStatusExt;
-                match (status.code(), status.signal()) {
-                    (Some(code), _) => Exit::Code(code),
-                    (None, Some(signal)) => Exit::Signal(signal),
-                    (None, None) => Exit::SpawnFailed("unknown exit status".to_string()),
-                }
-            }
-            Some(Err(e)) => Exit::SpawnFailed(e.to_string()),
-            None => Exit::SpawnFailed("process lost".to_string()),
-        },
     };
-    ProcessOutcome {
-        stdout,
-        stderr,
-        stdout_truncated,
-        stderr_truncated,
-        exit,
-        pid,
-        started_at,
-        duration: start.elapsed(),
+    let exit = match ended {
+        Ended::Exited(status) => {
+            if captured.is_none() {
+                // The leader exited; leftovers in its group may still hold the pipes.
+                tokio::select! {
+                    c = &mut capture => captured = Some(c),
+                    _ = tokio::time::sleep(Duration::from_millis(200)) => {
+                        terminate_group(group, capture.as_mut(), &mut captured, request.kill_grace).await;
+                    }
+                }
+            }
+            exit_of(status)
+        }
+        Ended::By(exit) => {
+            terminate_group(group, capture.as_mut(), &mut captured, request.kill_grace).await;
+            let _ = child.wait().await;
+            exit
+        }
+    };
+    (exit, captured.unwrap_or_default())
+}
+
+/// The [`Exit`] of a wait status.
+fn exit_of(status: std::io::Result<ExitStatus>) -> Exit {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        Ok(status) => match (status.code(), status.signal()) {
+            (Some(code), _) => Exit::Code(code),
+            (None, Some(signal)) => Exit::Signal(signal),
+            (None, None) => Exit::SpawnFailed("unknown exit status".to_string()),
+        },
+        Err(e) => Exit::SpawnFailed(e.to_string()),
     }
 }
 

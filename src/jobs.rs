@@ -127,46 +127,73 @@ mod tests {
         n.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
     }
 
+    /// Asserts each `(expression, zone, from, next slot)`.
+    fn assert_next(cases: &[(&str, &str, &str, &str)]) {
+        for (expr, tz, from, want) in cases {
+            assert_eq!(next(expr, tz, from), *want, "{expr} after {from} in {tz}");
+        }
+    }
+
     #[test]
     fn five_six_and_seven_fields() {
-        assert_eq!(
-            next("30 2 * * *", "UTC", "2026-01-01T00:00:00"),
-            "2026-01-01T02:30:00+00:00"
-        );
-        assert_eq!(
-            next("*/2 * * * * *", "UTC", "2026-01-01T00:00:01"),
-            "2026-01-01T00:00:02+00:00"
-        );
-        assert_eq!(
-            next("0 0 0 1 1 * 2030", "UTC", "2026-01-01T00:00:00"),
-            "2030-01-01T00:00:00+00:00"
-        );
-        assert_eq!(
-            next("@hourly", "UTC", "2026-01-01T00:10:00"),
-            "2026-01-01T01:00:00+00:00"
-        );
-        assert_eq!(
-            next("@daily", "UTC", "2026-01-01T00:10:00"),
-            "2026-01-02T00:00:00+00:00"
-        );
+        assert_next(&[
+            (
+                "30 2 * * *",
+                "UTC",
+                "2026-01-01T00:00:00",
+                "2026-01-01T02:30:00+00:00",
+            ),
+            (
+                "*/2 * * * * *",
+                "UTC",
+                "2026-01-01T00:00:01",
+                "2026-01-01T00:00:02+00:00",
+            ),
+            (
+                "0 0 0 1 1 * 2030",
+                "UTC",
+                "2026-01-01T00:00:00",
+                "2030-01-01T00:00:00+00:00",
+            ),
+            (
+                "@hourly",
+                "UTC",
+                "2026-01-01T00:10:00",
+                "2026-01-01T01:00:00+00:00",
+            ),
+            (
+                "@daily",
+                "UTC",
+                "2026-01-01T00:10:00",
+                "2026-01-02T00:00:00+00:00",
+            ),
+        ]);
     }
 
     #[test]
     fn vixie_dom_dow_or_and_sunday_seven() {
-        // 2026-03-01 is a Sunday: "the 15th OR a Sunday" fires on the 1st.
-        assert_eq!(
-            next("0 9 15 * 0", "UTC", "2026-02-28T12:00:00"),
-            "2026-03-01T09:00:00+00:00"
-        );
-        assert_eq!(
-            next("0 9 * * 7", "UTC", "2026-02-28T12:00:00"),
-            "2026-03-01T09:00:00+00:00"
-        );
-        // Only DOM restricted: the 15th.
-        assert_eq!(
-            next("0 9 15 * *", "UTC", "2026-02-28T12:00:00"),
-            "2026-03-15T09:00:00+00:00"
-        );
+        assert_next(&[
+            // 2026-03-01 is a Sunday: "the 15th OR a Sunday" fires on the 1st.
+            (
+                "0 9 15 * 0",
+                "UTC",
+                "2026-02-28T12:00:00",
+                "2026-03-01T09:00:00+00:00",
+            ),
+            (
+                "0 9 * * 7",
+                "UTC",
+                "2026-02-28T12:00:00",
+                "2026-03-01T09:00:00+00:00",
+            ),
+            // Only DOM restricted: the 15th.
+            (
+                "0 9 15 * *",
+                "UTC",
+                "2026-02-28T12:00:00",
+                "2026-03-15T09:00:00+00:00",
+            ),
+        ]);
     }
 
     #[test]

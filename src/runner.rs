@@ -331,7 +331,7 @@ fn parse_messages(value: &Value) -> Result<Option<Messages>, String> {
         other => {
             return Err(format!(
                 "Result message has to be a dictionary or None, not {}",
-                type_name(other)
+                smoker_compat::pyrepr::type_name(other)
             ));
         }
     };
@@ -386,18 +386,6 @@ fn parse_components(value: &Value) -> Result<Option<IndexMap<String, ComponentRe
         out.insert(name.clone(), ComponentResult { state, messages });
     }
     Ok(Some(out))
-}
-
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "NoneType",
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_f64() => "float",
-        Value::Number(_) => "int",
-        Value::String(_) => "str",
-        Value::Array(_) => "list",
-        Value::Object(_) => "dict",
-    }
 }
 
 #[cfg(test)]

@@ -5,10 +5,9 @@
 //! The crate has no RNG: the caller hands in a filler for the random padding
 //! (send_nsca fills the packet with random bytes before copying the strings).
 
+pub use crate::nsca_cipher::IV_LEN;
 use crate::nsca_cipher::{Decryptor, Encryptor};
 
-/// Size of the server's IV in the init packet.
-pub const IV_LEN: usize = 128;
 /// Size of the init packet: IV + u32 timestamp.
 pub const INIT_PACKET_LEN: usize = IV_LEN + 4;
 /// The only packet version smoker sends and accepts.

@@ -14,10 +14,10 @@ use std::{fmt, str::FromStr};
 
 use cfb8::cipher::KeyIvInit;
 
-use crate::{
-    nsca::IV_LEN,
-    nsca_des::{DesCfb8, DesKey},
-};
+use crate::nsca_des::{DesCfb8, DesKey};
+
+/// Size of the server's IV in the NSCA init packet (the cipher takes its IV from it).
+pub const IV_LEN: usize = 128;
 
 /// An `encryption_method` smoker speaks (send_nsca.cfg numbering).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -11,7 +11,7 @@ use super::{
     args::CheckArgs,
     client::{Daemon, HostError, Http, Target},
     config::ClientConfig,
-    format::{nagios::perfdatum, py_repr},
+    format::nagios::perfdatum,
     model::{PluginView, Status, level_of},
     run::conn_options,
     select::Selection,
@@ -214,7 +214,7 @@ async fn ask(args: &CheckArgs, config: &ClientConfig) -> Result<Verdict, HostErr
                 args.plugins.iter().map(|n| n.as_str().into()).collect();
             format!(
                 "plugin {} not found",
-                py_repr(&serde_json::Value::Array(names))
+                smoker_compat::pyrepr::python_repr(&serde_json::Value::Array(names))
             )
         };
         return Ok(Verdict::unknown(reason));

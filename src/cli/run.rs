@@ -203,67 +203,62 @@ fn progress_bar(hosts: usize) -> ProgressBar {
     bar
 }
 
-/// Run query mode; returns the exit code.
-pub async fn query(args: QueryArgs, config: ClientConfig) -> i32 {
-    let log = Log::new(args.verbose, args.debug);
+/// What query mode needs once its options are checked.
+struct Setup {
+    format: Format,
+    selection: std::sync::Arc<Selection>,
+    xml_config: Option<XmlConfig>,
+    http: Http,
+}
+
+/// Checks the output format, the selection, the junit config and the connection
+/// options; `Err` is logged already.
+fn setup(args: &QueryArgs, config: &ClientConfig, log: Log) -> Result<Setup, ()> {
     let pretty = args
         .pretty
         .clone()
         .or_else(|| config.pretty.clone())
         .unwrap_or_else(|| "normal".into());
-    let format: Format = match pretty.parse() {
-        Ok(format) => format,
-        Err(message) => {
-            log.error(message);
-            return 1;
-        }
-    };
-    let selection = match Selection::from_options(&args.filter_options()) {
-        Ok(selection) => selection,
-        Err(error) => {
-            log.error(error);
-            return 1;
-        }
-    };
+    let format: Format = pretty
+        .parse()
+        .map_err(|message: String| log.error(message))?;
+    let selection =
+        Selection::from_options(&args.filter_options()).map_err(|error| log.error(error))?;
     if selection.names_and_params {
         log.warning("Plugin filter and plugin list used together. Only plugins matching both will be displayed.");
     }
     let xml_config = match (&args.junit_config_file, format) {
-        (Some(path), Format::Xml) => match XmlConfig::read(path) {
-            Ok(config) => Some(config),
-            Err(error) => {
-                log.error(format_args!("Invalid junit config file {error}"));
-                return 1;
-            }
-        },
+        (Some(path), Format::Xml) => Some(XmlConfig::read(path).map_err(|error| {
+            log.error(format_args!("Invalid junit config file {error}"));
+        })?),
         _ => None,
     };
-    let http = match Http::new(&conn_options(args.conn.options(), &config)) {
-        Ok(http) => http,
-        Err(error) => {
-            log.error(error);
-            return 1;
-        }
-    };
+    let http =
+        Http::new(&conn_options(args.conn.options(), config)).map_err(|error| log.error(error))?;
+    Ok(Setup {
+        format,
+        selection: std::sync::Arc::new(selection),
+        xml_config,
+        http,
+    })
+}
 
-    let hosts = host_list(&args.hosts, &config);
-    let force = args.force && !args.list;
-    log.info(format_args!("Loading info for {} hosts", hosts.len()));
-    let show_progress = force
-        && !args.no_progress
-        && !args.verbose
-        && !args.debug
-        && std::io::stdout().is_terminal();
-    let bar = show_progress.then(|| progress_bar(hosts.len()));
-
-    let selection = std::sync::Arc::new(selection);
+/// Asks every host at once; outcomes in the order of `hosts`.
+async fn ask_hosts(
+    hosts: &[String],
+    setup: &Setup,
+    port: u16,
+    force: bool,
+    bar: Option<ProgressBar>,
+    log: Log,
+) -> Vec<Outcome> {
     let mut tasks = JoinSet::new();
     for (index, spec) in hosts.iter().enumerate() {
         let task = ask_host(
-            http.clone(),
+            setup.http.clone(),
             spec.clone(),
-            config.port(),
-            selection.clone(),
+            port,
+            setup.selection.clone(),
             force,
             log,
         );
@@ -282,9 +277,12 @@ pub async fn query(args: QueryArgs, config: ClientConfig) -> i32 {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
+    outcomes.into_iter().flatten().collect()
+}
 
-    // Log host problems the way the original does, then build the report.
+/// The hosts of the report, and how many forced runs succeeded and failed; host
+/// problems are logged the way the original does.
+fn host_views(outcomes: &[Outcome], log: Log) -> (Vec<HostView>, usize, usize) {
     let daemons: Vec<&Daemon> = outcomes
         .iter()
         .filter_map(|o| match o {
@@ -295,7 +293,7 @@ pub async fn query(args: QueryArgs, config: ClientConfig) -> i32 {
     let names = display_names(&daemons);
     let mut views = Vec::new();
     let (mut forced_ok, mut forced_failed) = (0, 0);
-    for outcome in &outcomes {
+    for outcome in outcomes {
         match outcome {
             Outcome::Unreachable { target, error } => {
                 log.error(format_args!("Host {target}: {error}"));
@@ -340,6 +338,41 @@ pub async fn query(args: QueryArgs, config: ClientConfig) -> i32 {
             }
         }
     }
+    (views, forced_ok, forced_failed)
+}
+
+/// `-l`: the selected plugin names, `HOST/NAME` when more than one host has plugins.
+fn plugin_list(with_plugins: &[&HostView]) -> String {
+    let mut out = String::new();
+    for host in with_plugins {
+        for plugin in host.sorted_plugins() {
+            if with_plugins.len() > 1 {
+                out.push_str(&format!("{}/{}\n", host.name, plugin.name));
+            } else {
+                out.push_str(&format!("{}\n", plugin.name));
+            }
+        }
+    }
+    out
+}
+
+/// Run query mode; returns the exit code.
+pub async fn query(args: QueryArgs, config: ClientConfig) -> i32 {
+    let log = Log::new(args.verbose, args.debug);
+    let Ok(setup) = setup(&args, &config, log) else {
+        return 1;
+    };
+    let hosts = host_list(&args.hosts, &config);
+    let force = args.force && !args.list;
+    log.info(format_args!("Loading info for {} hosts", hosts.len()));
+    let show_progress = force
+        && !args.no_progress
+        && !args.verbose
+        && !args.debug
+        && std::io::stdout().is_terminal();
+    let bar = show_progress.then(|| progress_bar(hosts.len()));
+    let outcomes = ask_hosts(&hosts, &setup, config.port(), force, bar, log).await;
+    let (views, forced_ok, forced_failed) = host_views(&outcomes, log);
     let report = Report::new(views);
     let with_plugins: Vec<&HostView> = report
         .hosts
@@ -351,30 +384,19 @@ pub async fn query(args: QueryArgs, config: ClientConfig) -> i32 {
         return 1;
     }
     if args.list {
-        let mut out = String::new();
-        for host in &with_plugins {
-            for plugin in host.sorted_plugins() {
-                if with_plugins.len() > 1 {
-                    out.push_str(&format!("{}/{}\n", host.name, plugin.name));
-                } else {
-                    out.push_str(&format!("{}\n", plugin.name));
-                }
-            }
-        }
-        print(&out);
+        print(&plugin_list(&with_plugins));
         return 0;
     }
     if force && forced_ok == 0 {
         log.error("Failed to execute selected plugins");
         return 1;
     }
-
     let options = RenderOptions {
         colors: use_colors(args.no_colors),
-        xml_config,
+        xml_config: setup.xml_config,
     };
-    print(&format::render(&report, format, &options));
-    if format == Format::Nagios {
+    print(&format::render(&report, setup.format, &options));
+    if setup.format == Format::Nagios {
         return format::nagios::render(&report).1;
     }
     if args.exitcode && report.has_failure() {

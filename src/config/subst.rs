@@ -8,6 +8,8 @@
 
 use indexmap::IndexMap;
 use serde_json::Value;
+use smoker_compat::pyrepr::type_name;
+pub use smoker_compat::pyrepr::{python_float, python_repr, python_str};
 
 /// Why a template could not be filled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -189,7 +191,7 @@ fn render(key: &str, value: &Value, conv: char, escape: bool) -> Result<String, 
             other => {
                 return Err(SubstError::Format(format!(
                     "%d format: a real number is required, not {} (parameter {key})",
-                    python_type(other)
+                    type_name(other)
                 )));
             }
         },
@@ -221,152 +223,6 @@ pub fn shell_escape(text: &str) -> String {
         out.push(c);
     }
     out
-}
-
-fn python_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "NoneType",
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_f64() => "float",
-        Value::Number(_) => "int",
-        Value::String(_) => "str",
-        Value::Array(_) => "list",
-        Value::Object(_) => "dict",
-    }
-}
-
-/// Python `str(value)`.
-pub fn python_str(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => python_repr(other),
-    }
-}
-
-/// Python `repr(value)` of the JSON-shaped value.
-pub fn python_repr(value: &Value) -> String {
-    let mut out = String::new();
-    repr_into(value, &mut out);
-    out
-}
-
-fn repr_into(value: &Value, out: &mut String) {
-    match value {
-        Value::Null => out.push_str("None"),
-        Value::Bool(true) => out.push_str("True"),
-        Value::Bool(false) => out.push_str("False"),
-        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
-            (Some(i), _) => out.push_str(&i.to_string()),
-            (None, Some(u)) => out.push_str(&u.to_string()),
-            _ => out.push_str(&python_float(n.as_f64().unwrap_or(f64::NAN))),
-        },
-        Value::String(s) => repr_str(s, out),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                repr_into(item, out);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            out.push('{');
-            for (i, (k, v)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                repr_str(k, out);
-                out.push_str(": ");
-                repr_into(v, out);
-            }
-            out.push('}');
-        }
-    }
-}
-
-fn repr_str(s: &str, out: &mut String) {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c if (0x80..0xa0).contains(&(c as u32)) => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-}
-
-/// Python `repr(float)`: shortest round-trip digits, scientific outside `1e-4 ≤ |x| < 1e16`.
-pub fn python_float(f: f64) -> String {
-    if f.is_nan() {
-        return "nan".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "inf" } else { "-inf" }.into();
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0" } else { "0.0" }.into();
-    }
-    // Rust's `{:e}` gives the shortest round-trip mantissa, e.g. "1.5e-5".
-    let sci = format!("{f:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let negative = mantissa.starts_with('-');
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let sign = if negative { "-" } else { "" };
-    if (-4..16).contains(&exp) {
-        let point = exp + 1; // digits before the decimal point
-        let (int_part, frac_part) = if point <= 0 {
-            (
-                "0".to_string(),
-                format!("{}{}", "0".repeat((-point) as usize), digits),
-            )
-        } else if point as usize >= digits.len() {
-            (
-                format!("{digits}{}", "0".repeat(point as usize - digits.len())),
-                String::new(),
-            )
-        } else {
-            (
-                digits[..point as usize].to_string(),
-                digits[point as usize..].to_string(),
-            )
-        };
-        let frac = if frac_part.is_empty() {
-            "0".to_string()
-        } else {
-            frac_part
-        };
-        format!("{sign}{int_part}.{frac}")
-    } else {
-        let (first, rest) = digits.split_at(1);
-        let mant = if rest.is_empty() {
-            first.to_string()
-        } else {
-            format!("{first}.{rest}")
-        };
-        let exp_sign = if exp < 0 { '-' } else { '+' };
-        format!("{sign}{mant}e{exp_sign}{:02}", exp.abs())
-    }
 }
 
 #[cfg(test)]
@@ -411,17 +267,6 @@ mod tests {
             r"\{\'info\'\:\ \[\'x\'\]\,\ \'error\'\:\ \[\]\,\ \'warn\'\:\ \[\]\}"
         );
         assert_eq!(sub("%(i)d %(t)d", p).unwrap(), "5 1");
-    }
-
-    #[test]
-    fn python_float_forms() {
-        assert_eq!(python_float(1.0), "1.0");
-        assert_eq!(python_float(100.0), "100.0");
-        assert_eq!(python_float(0.1), "0.1");
-        assert_eq!(python_float(1e16), "1e+16");
-        assert_eq!(python_float(123456789012345.6), "123456789012345.6");
-        assert_eq!(python_float(-2.5e-7), "-2.5e-07");
-        assert_eq!(python_float(0.0001), "0.0001");
     }
 
     #[test]

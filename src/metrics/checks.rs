@@ -84,128 +84,144 @@ fn counter(encoder: &mut MetricEncoder<'_>, labels: &[(&str, &str)], value: u64)
     ConstCounter::new(value).encode(encoder.encode_family(&labels)?)
 }
 
+type Checks = BTreeMap<String, CheckSeries>;
+
 impl Collector for CheckTable {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> fmt::Result {
         let checks = self.lock();
         if checks.is_empty() {
             return Ok(());
         }
-        let last_runs = || {
-            checks
-                .iter()
-                .filter_map(|(name, s)| Some((name.as_str(), s, s.last?)))
-        };
+        encode_last_results(&mut encoder, &checks)?;
+        encode_run_counters(&mut encoder, &checks)?;
+        encode_perfdata(&mut encoder, &checks)
+    }
+}
 
-        if last_runs().next().is_some() {
-            let mut family = describe(&mut encoder, &family::CHECK_STATUS, MetricType::Gauge)?;
-            for (check, series, last) in last_runs() {
-                let labels = [
-                    ("check", check),
-                    ("category", &series.category),
-                    ("component", &series.component),
-                ];
-                gauge(&mut family, &labels, i64::from(last.state.code()))?;
-            }
-            let mut family = describe(&mut encoder, &family::CHECK_STATE, MetricType::Gauge)?;
-            for (check, _, last) in last_runs() {
-                for state in State::ALL {
-                    gauge(
-                        &mut family,
-                        &[("check", check), ("state", state.as_str())],
-                        i64::from(state == last.state),
-                    )?;
-                }
-            }
-            let mut family = describe(&mut encoder, &family::CHECK_LAST_RUN, MetricType::Gauge)?;
-            for (check, _, last) in last_runs() {
-                gauge(&mut family, &[("check", check)], last.started_at)?;
-            }
-            let mut family = describe(&mut encoder, &family::CHECK_DURATION, MetricType::Gauge)?;
-            for (check, _, last) in last_runs() {
-                gauge(&mut family, &[("check", check)], last.duration)?;
-            }
+/// The families of each check's last result: status, state, start and duration.
+fn encode_last_results(encoder: &mut DescriptorEncoder<'_>, checks: &Checks) -> fmt::Result {
+    let last_runs = || {
+        checks
+            .iter()
+            .filter_map(|(name, s)| Some((name.as_str(), s, s.last?)))
+    };
+
+    if last_runs().next().is_some() {
+        let mut family = describe(encoder, &family::CHECK_STATUS, MetricType::Gauge)?;
+        for (check, series, last) in last_runs() {
+            let labels = [
+                ("check", check),
+                ("category", &series.category),
+                ("component", &series.component),
+            ];
+            gauge(&mut family, &labels, i64::from(last.state.code()))?;
         }
-
-        let mut family = describe(&mut encoder, &family::CHECK_RUNS, MetricType::Counter)?;
-        for (check, series) in checks.iter() {
+        let mut family = describe(encoder, &family::CHECK_STATE, MetricType::Gauge)?;
+        for (check, _, last) in last_runs() {
             for state in State::ALL {
-                let runs = series.runs[usize::from(state.code())];
-                counter(
+                gauge(
                     &mut family,
                     &[("check", check), ("state", state.as_str())],
-                    runs,
+                    i64::from(state == last.state),
                 )?;
             }
         }
-        let mut family = describe(&mut encoder, &family::CHECK_TIMEOUTS, MetricType::Counter)?;
-        for (check, series) in checks.iter() {
-            counter(&mut family, &[("check", check)], series.timeouts)?;
+        let mut family = describe(encoder, &family::CHECK_LAST_RUN, MetricType::Gauge)?;
+        for (check, _, last) in last_runs() {
+            gauge(&mut family, &[("check", check)], last.started_at)?;
         }
-        if checks.values().any(|s| !s.skipped.is_empty()) {
-            let mut family = describe(&mut encoder, &family::CHECK_SKIPPED, MetricType::Counter)?;
-            for (check, series) in checks.iter() {
-                for (reason, skipped) in &series.skipped {
-                    counter(
-                        &mut family,
-                        &[("check", check), ("reason", reason)],
-                        *skipped,
-                    )?;
-                }
-            }
+        let mut family = describe(encoder, &family::CHECK_DURATION, MetricType::Gauge)?;
+        for (check, _, last) in last_runs() {
+            gauge(&mut family, &[("check", check)], last.duration)?;
         }
-
-        let perfdata = || {
-            checks
-                .iter()
-                .flat_map(|(check, s)| s.perfdata.iter().map(move |p| (check.as_str(), p)))
-        };
-        if perfdata().any(|(_, p)| p.value.is_some()) {
-            let mut family = describe(&mut encoder, &family::PERFDATA_VALUE, MetricType::Gauge)?;
-            for (check, p) in perfdata() {
-                if let Some(value) = p.value {
-                    gauge(
-                        &mut family,
-                        &[("check", check), ("label", &p.label), ("unit", &p.unit)],
-                        value,
-                    )?;
-                }
-            }
-        }
-        if perfdata().any(|(_, p)| p.thresholds().next().is_some()) {
-            let mut family =
-                describe(&mut encoder, &family::PERFDATA_THRESHOLD, MetricType::Gauge)?;
-            for (check, p) in perfdata() {
-                for (kind, bound, value) in p.thresholds() {
-                    let labels = [
-                        ("check", check),
-                        ("label", &p.label),
-                        ("kind", kind),
-                        ("bound", bound),
-                    ];
-                    gauge(&mut family, &labels, value)?;
-                }
-            }
-        }
-        for (desc, pick) in [
-            (
-                &family::PERFDATA_MIN,
-                (|p: &PerfSeries| p.min) as fn(&PerfSeries) -> Option<f64>,
-            ),
-            (&family::PERFDATA_MAX, |p: &PerfSeries| p.max),
-        ] {
-            if perfdata().any(|(_, p)| pick(p).is_some()) {
-                let mut family = describe(&mut encoder, desc, MetricType::Gauge)?;
-                for (check, p) in perfdata() {
-                    if let Some(value) = pick(p) {
-                        gauge(&mut family, &[("check", check), ("label", &p.label)], value)?;
-                    }
-                }
-            }
-        }
-        let mut family = describe(&mut encoder, &family::PERFDATA_DROPPED, MetricType::Counter)?;
-        for (check, series) in checks.iter() {
-            counter(&mut family, &[("check", check)], series.perfdata_dropped)?;
-        }
-        Ok(())
     }
+    Ok(())
+}
+
+/// Runs by state, timeouts and skipped runs of each check.
+fn encode_run_counters(encoder: &mut DescriptorEncoder<'_>, checks: &Checks) -> fmt::Result {
+    let mut family = describe(encoder, &family::CHECK_RUNS, MetricType::Counter)?;
+    for (check, series) in checks.iter() {
+        for state in State::ALL {
+            let runs = series.runs[usize::from(state.code())];
+            counter(
+                &mut family,
+                &[("check", check), ("state", state.as_str())],
+                runs,
+            )?;
+        }
+    }
+    let mut family = describe(encoder, &family::CHECK_TIMEOUTS, MetricType::Counter)?;
+    for (check, series) in checks.iter() {
+        counter(&mut family, &[("check", check)], series.timeouts)?;
+    }
+    if checks.values().any(|s| !s.skipped.is_empty()) {
+        let mut family = describe(encoder, &family::CHECK_SKIPPED, MetricType::Counter)?;
+        for (check, series) in checks.iter() {
+            for (reason, skipped) in &series.skipped {
+                counter(
+                    &mut family,
+                    &[("check", check), ("reason", reason)],
+                    *skipped,
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The perfdata families: values, thresholds, min, max and dropped items.
+fn encode_perfdata(encoder: &mut DescriptorEncoder<'_>, checks: &Checks) -> fmt::Result {
+    let perfdata = || {
+        checks
+            .iter()
+            .flat_map(|(check, s)| s.perfdata.iter().map(move |p| (check.as_str(), p)))
+    };
+    if perfdata().any(|(_, p)| p.value.is_some()) {
+        let mut family = describe(encoder, &family::PERFDATA_VALUE, MetricType::Gauge)?;
+        for (check, p) in perfdata() {
+            if let Some(value) = p.value {
+                gauge(
+                    &mut family,
+                    &[("check", check), ("label", &p.label), ("unit", &p.unit)],
+                    value,
+                )?;
+            }
+        }
+    }
+    if perfdata().any(|(_, p)| p.thresholds().next().is_some()) {
+        let mut family = describe(encoder, &family::PERFDATA_THRESHOLD, MetricType::Gauge)?;
+        for (check, p) in perfdata() {
+            for (kind, bound, value) in p.thresholds() {
+                let labels = [
+                    ("check", check),
+                    ("label", &p.label),
+                    ("kind", kind),
+                    ("bound", bound),
+                ];
+                gauge(&mut family, &labels, value)?;
+            }
+        }
+    }
+    for (desc, pick) in [
+        (
+            &family::PERFDATA_MIN,
+            (|p: &PerfSeries| p.min) as fn(&PerfSeries) -> Option<f64>,
+        ),
+        (&family::PERFDATA_MAX, |p: &PerfSeries| p.max),
+    ] {
+        if perfdata().any(|(_, p)| pick(p).is_some()) {
+            let mut family = describe(encoder, desc, MetricType::Gauge)?;
+            for (check, p) in perfdata() {
+                if let Some(value) = pick(p) {
+                    gauge(&mut family, &[("check", check), ("label", &p.label)], value)?;
+                }
+            }
+        }
+    }
+    let mut family = describe(encoder, &family::PERFDATA_DROPPED, MetricType::Counter)?;
+    for (check, series) in checks.iter() {
+        counter(&mut family, &[("check", check)], series.perfdata_dropped)?;
+    }
+    Ok(())
 }

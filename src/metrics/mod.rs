@@ -10,6 +10,7 @@
 //! NSCA spool occupancy are read at scrape time from what `watch_*` was given.
 
 mod checks;
+pub mod family;
 pub mod perfdata;
 
 use std::{
@@ -47,155 +48,6 @@ pub const OPENMETRICS_CONTENT_TYPE: &str =
     "application/openmetrics-text; version=1.0.0; charset=utf-8";
 /// `Content-Type` of the Prometheus text 0.0.4 answer.
 pub const TEXT_CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
-
-/// Every metric family smoker exports (D7), in one place. `name` is the family name
-/// without the suffixes the encoders add: `_total` for counters, `_seconds`/`_bytes`
-/// when `unit` is set.
-pub mod family {
-    use prometheus_client::registry::Unit;
-
-    #[derive(Debug)]
-    pub struct Desc {
-        pub name: &'static str,
-        /// Ends with a period, as `prometheus-client` writes registered help texts.
-        pub help: &'static str,
-        pub unit: Option<&'static Unit>,
-    }
-
-    static SECONDS: Unit = Unit::Seconds;
-    static BYTES: Unit = Unit::Bytes;
-
-    const fn desc(name: &'static str, help: &'static str) -> Desc {
-        Desc {
-            name,
-            help,
-            unit: None,
-        }
-    }
-
-    const fn seconds(name: &'static str, help: &'static str) -> Desc {
-        Desc {
-            name,
-            help,
-            unit: Some(&SECONDS),
-        }
-    }
-
-    // Per check.
-    /// `{check,category,component}`: state code of the last result, 0–3.
-    pub static CHECK_STATUS: Desc = desc(
-        "smoker_check_status",
-        "Nagios state code of the last result: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
-    );
-    /// `{check,state}`: 1 for the state of the last result, 0 for the other three.
-    pub static CHECK_STATE: Desc = desc(
-        "smoker_check_state",
-        "1 for the state of the last result, 0 for the others.",
-    );
-    /// `{check}`
-    pub static CHECK_LAST_RUN: Desc = seconds(
-        "smoker_check_last_run_timestamp",
-        "Unix time the last run of the check started.",
-    );
-    /// `{check}`
-    pub static CHECK_DURATION: Desc = seconds(
-        "smoker_check_duration",
-        "Wall time the last run of the check took.",
-    );
-    /// `{check,state}`
-    pub static CHECK_RUNS: Desc =
-        desc("smoker_check_runs", "Runs of the check by resulting state.");
-    /// `{check}`
-    pub static CHECK_TIMEOUTS: Desc = desc(
-        "smoker_check_timeouts",
-        "Runs of the check killed at its Timeout.",
-    );
-    /// `{check,reason}`
-    pub static CHECK_SKIPPED: Desc = desc(
-        "smoker_check_skipped",
-        "Scheduled runs of the check not started, by reason.",
-    );
-    /// `{check,label,unit}`
-    pub static PERFDATA_VALUE: Desc = desc(
-        "smoker_perfdata_value",
-        "Last perfdata value of the check, in the base unit named by the unit label.",
-    );
-    /// `{check,label,kind,bound}`
-    pub static PERFDATA_THRESHOLD: Desc = desc(
-        "smoker_perfdata_threshold",
-        "Finite bounds of the perfdata warn and crit ranges, in the base unit of the value.",
-    );
-    /// `{check,label}`
-    pub static PERFDATA_MIN: Desc = desc(
-        "smoker_perfdata_min",
-        "Perfdata minimum, in the base unit of the value.",
-    );
-    /// `{check,label}`
-    pub static PERFDATA_MAX: Desc = desc(
-        "smoker_perfdata_max",
-        "Perfdata maximum, in the base unit of the value.",
-    );
-    /// `{check}`
-    pub static PERFDATA_DROPPED: Desc = desc(
-        "smoker_perfdata_dropped",
-        "Perfdata items not exported: over the per-check cap, duplicate or over-long label.",
-    );
-
-    // Daemon.
-    /// `{version}`, always 1.
-    pub static BUILD_INFO: Desc = desc(
-        "smoker_build_info",
-        "Build information; the value is always 1.",
-    );
-    /// `{result="success|failure"}`
-    pub static CONFIG_RELOADS: Desc =
-        desc("smoker_config_reloads", "Configuration reloads by result.");
-    pub static CONFIG_LAST_RELOAD_SUCCESS: Desc = desc(
-        "smoker_config_last_reload_success",
-        "1 if the last configuration load succeeded, 0 if the daemon runs an older configuration.",
-    );
-    pub static EXECUTOR_RUNNING: Desc =
-        desc("smoker_executor_running", "Check processes running now.");
-    pub static SCHEDULER_LATENESS: Desc = seconds(
-        "smoker_scheduler_lateness",
-        "How late scheduled runs started after their due time.",
-    );
-    /// `{route,code}`
-    pub static API_REQUESTS: Desc = desc(
-        "smoker_api_requests",
-        "API requests by route and status code.",
-    );
-    /// `{route}`
-    pub static API_REQUEST_DURATION: Desc = seconds(
-        "smoker_api_request_duration",
-        "API request latency by route.",
-    );
-    pub static NSCA_SPOOL_RESULTS: Desc = desc(
-        "smoker_nsca_spool_results",
-        "Results waiting in the NSCA spool.",
-    );
-    pub static NSCA_SPOOL_BYTES: Desc = Desc {
-        name: "smoker_nsca_spool",
-        help: "Size of the results waiting in the NSCA spool.",
-        unit: Some(&BYTES),
-    };
-    pub static NSCA_SEND_ERRORS: Desc = desc(
-        "smoker_nsca_send_errors",
-        "Failed NSCA batch deliveries; the batch is sent again.",
-    );
-    pub static NSCA_DROPPED: Desc = desc(
-        "smoker_nsca_dropped",
-        "Results not queued for NSCA because the spool was full.",
-    );
-    pub static NRPE_REQUESTS: Desc = desc("smoker_nrpe_requests", "NRPE requests received.");
-    /// `{reason}`
-    pub static NRPE_REJECTED: Desc =
-        desc("smoker_nrpe_rejected", "NRPE requests refused, by reason.");
-    pub static STORE_PERSISTENT: Desc = desc(
-        "smoker_store_persistent",
-        "1 while results are written to the durable store, 0 while they are kept in memory only.",
-    );
-}
 
 /// Buckets of `smoker_scheduler_lateness_seconds`.
 const LATENESS_BUCKETS: [f64; 11] = [
@@ -319,56 +171,25 @@ impl Metrics {
 
         let mut registry = Registry::default();
         use family::*;
-        register(&mut registry, &BUILD_INFO, build_info);
+        let (reg, m) = (&mut registry, &metrics);
+        register(reg, &BUILD_INFO, build_info);
+        register(reg, &CONFIG_RELOADS, m.config_reloads.clone());
         register(
-            &mut registry,
-            &CONFIG_RELOADS,
-            metrics.config_reloads.clone(),
-        );
-        register(
-            &mut registry,
+            reg,
             &CONFIG_LAST_RELOAD_SUCCESS,
-            metrics.config_last_reload_success.clone(),
+            m.config_last_reload_success.clone(),
         );
-        register(
-            &mut registry,
-            &EXECUTOR_RUNNING,
-            metrics.executor_running.clone(),
-        );
-        register(
-            &mut registry,
-            &SCHEDULER_LATENESS,
-            metrics.scheduler_lateness.clone(),
-        );
-        register(&mut registry, &API_REQUESTS, metrics.api_requests.clone());
-        register(
-            &mut registry,
-            &API_REQUEST_DURATION,
-            metrics.api_request_duration.clone(),
-        );
-        register(
-            &mut registry,
-            &NSCA_SPOOL_RESULTS,
-            metrics.nsca_spool_results.clone(),
-        );
-        register(
-            &mut registry,
-            &NSCA_SPOOL_BYTES,
-            metrics.nsca_spool_bytes.clone(),
-        );
-        register(
-            &mut registry,
-            &NSCA_SEND_ERRORS,
-            metrics.nsca_send_errors.clone(),
-        );
-        register(&mut registry, &NSCA_DROPPED, metrics.nsca_dropped.clone());
-        register(&mut registry, &NRPE_REQUESTS, metrics.nrpe_requests.clone());
-        register(&mut registry, &NRPE_REJECTED, metrics.nrpe_rejected.clone());
-        register(
-            &mut registry,
-            &STORE_PERSISTENT,
-            metrics.store_persistent.clone(),
-        );
+        register(reg, &EXECUTOR_RUNNING, m.executor_running.clone());
+        register(reg, &SCHEDULER_LATENESS, m.scheduler_lateness.clone());
+        register(reg, &API_REQUESTS, m.api_requests.clone());
+        register(reg, &API_REQUEST_DURATION, m.api_request_duration.clone());
+        register(reg, &NSCA_SPOOL_RESULTS, m.nsca_spool_results.clone());
+        register(reg, &NSCA_SPOOL_BYTES, m.nsca_spool_bytes.clone());
+        register(reg, &NSCA_SEND_ERRORS, m.nsca_send_errors.clone());
+        register(reg, &NSCA_DROPPED, m.nsca_dropped.clone());
+        register(reg, &NRPE_REQUESTS, m.nrpe_requests.clone());
+        register(reg, &NRPE_REJECTED, m.nrpe_rejected.clone());
+        register(reg, &STORE_PERSISTENT, m.store_persistent.clone());
         registry.register_collector(Box::new(Arc::clone(&metrics.checks)));
         Metrics {
             registry,

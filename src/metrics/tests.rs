@@ -82,10 +82,8 @@ fn sample() -> Metrics {
     metrics
 }
 
-#[test]
-fn per_check_families_render_exactly_as_prometheus_text() {
-    let text = sample().render(false);
-    let expected = r#"# HELP smoker_check_status Nagios state code of the last result: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+/// The per-check families of [`sample`] in Prometheus text 0.0.4.
+const PER_CHECK_TEXT: &str = r#"# HELP smoker_check_status Nagios state code of the last result: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 # TYPE smoker_check_status gauge
 smoker_check_status{check="web",category="http",component="frontend"} 1
 # HELP smoker_check_state 1 for the state of the last result, 0 for the others.
@@ -131,7 +129,37 @@ smoker_perfdata_max{check="web",label="size"} 4096.0
 # TYPE smoker_perfdata_dropped_total counter
 smoker_perfdata_dropped_total{check="web"} 0
 "#;
-    assert_eq!(check_lines(&text), expected);
+
+/// The OpenMetrics form of Prometheus text of gauges and counters, from the line starting
+/// with `from`: counter families lose `_total` in HELP and TYPE, `_seconds` families get
+/// a UNIT line, and `# EOF` ends it.
+fn as_openmetrics(text: &str, from: &str) -> String {
+    let start = text.find(from).expect("start line present");
+    let mut out = String::new();
+    for line in text[start..].lines() {
+        let words: Vec<&str> = line.splitn(4, ' ').collect();
+        let (comment, name) = match words[..] {
+            ["#", kind @ ("HELP" | "TYPE"), name, ..] => (Some(kind), name),
+            _ => (None, ""),
+        };
+        if comment.is_some() && name.ends_with("_total") {
+            out.push_str(&line.replacen("_total", "", 1));
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+        if comment == Some("TYPE") && name.ends_with("_seconds") {
+            out.push_str(&format!("# UNIT {name} seconds\n"));
+        }
+    }
+    out.push_str("# EOF\n");
+    out
+}
+
+#[test]
+fn per_check_families_render_exactly_as_prometheus_text() {
+    let text = sample().render(false);
+    assert_eq!(check_lines(&text), PER_CHECK_TEXT);
 }
 
 #[test]
@@ -230,47 +258,11 @@ smoker_store_persistent 0
 #[test]
 fn openmetrics_has_units_unsuffixed_counter_families_and_eof() {
     let text = sample().render(true);
-    let expected_tail = r#"# HELP smoker_check_last_run_timestamp_seconds Unix time the last run of the check started.
-# TYPE smoker_check_last_run_timestamp_seconds gauge
-# UNIT smoker_check_last_run_timestamp_seconds seconds
-smoker_check_last_run_timestamp_seconds{check="web"} 1700000000.25
-# HELP smoker_check_duration_seconds Wall time the last run of the check took.
-# TYPE smoker_check_duration_seconds gauge
-# UNIT smoker_check_duration_seconds seconds
-smoker_check_duration_seconds{check="web"} 1.5
-# HELP smoker_check_runs Runs of the check by resulting state.
-# TYPE smoker_check_runs counter
-smoker_check_runs_total{check="web",state="OK"} 0
-smoker_check_runs_total{check="web",state="WARNING"} 1
-smoker_check_runs_total{check="web",state="CRITICAL"} 0
-smoker_check_runs_total{check="web",state="UNKNOWN"} 0
-# HELP smoker_check_timeouts Runs of the check killed at its Timeout.
-# TYPE smoker_check_timeouts counter
-smoker_check_timeouts_total{check="web"} 0
-# HELP smoker_check_skipped Scheduled runs of the check not started, by reason.
-# TYPE smoker_check_skipped counter
-smoker_check_skipped_total{check="web",reason="overlap"} 1
-# HELP smoker_perfdata_value Last perfdata value of the check, in the base unit named by the unit label.
-# TYPE smoker_perfdata_value gauge
-smoker_perfdata_value{check="web",label="time",unit="seconds"} 0.5
-smoker_perfdata_value{check="web",label="size",unit="bytes"} 2048.0
-# HELP smoker_perfdata_threshold Finite bounds of the perfdata warn and crit ranges, in the base unit of the value.
-# TYPE smoker_perfdata_threshold gauge
-smoker_perfdata_threshold{check="web",label="time",kind="warn",bound="start"} 0.0
-smoker_perfdata_threshold{check="web",label="time",kind="warn",bound="end"} 0.25
-smoker_perfdata_threshold{check="web",label="time",kind="crit",bound="end"} 1.0
-# HELP smoker_perfdata_min Perfdata minimum, in the base unit of the value.
-# TYPE smoker_perfdata_min gauge
-smoker_perfdata_min{check="web",label="time"} 0.0
-# HELP smoker_perfdata_max Perfdata maximum, in the base unit of the value.
-# TYPE smoker_perfdata_max gauge
-smoker_perfdata_max{check="web",label="size"} 4096.0
-# HELP smoker_perfdata_dropped Perfdata items not exported: over the per-check cap, duplicate or over-long label.
-# TYPE smoker_perfdata_dropped counter
-smoker_perfdata_dropped_total{check="web"} 0
-# EOF
-"#;
-    assert!(text.ends_with(expected_tail), "{text}");
+    let expected_tail = as_openmetrics(
+        PER_CHECK_TEXT,
+        "# HELP smoker_check_last_run_timestamp_seconds",
+    );
+    assert!(text.ends_with(&expected_tail), "{text}");
     assert!(
         text.contains("# TYPE smoker_config_reloads counter\nsmoker_config_reloads_total{result="),
         "{text}"

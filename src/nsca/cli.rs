@@ -247,7 +247,11 @@ fn run(prog: &str, args: &[OsString], out: &mut String, err: &mut String) -> i32
             return EXIT_CRITICAL;
         }
     };
-    let server = String::from_utf8_lossy(&a.server);
+    report(outcome, &a, out, err)
+}
+
+/// Prints what happened the way send_nsca does; returns the exit code.
+fn report(outcome: Outcome, a: &Args, out: &mut String, err: &mut String) -> i32 {
     match outcome {
         Outcome::Sent { count, too_long } => {
             if too_long {
@@ -261,46 +265,7 @@ fn run(prog: &str, args: &[OsString], out: &mut String, err: &mut String) -> i32
             }
             if count == 0 { EXIT_CRITICAL } else { EXIT_OK }
         }
-        Outcome::Failed(e) => {
-            match &e {
-                NscaError::Resolve { .. } => {
-                    err.push_str(&format!("{e}\n"));
-                    err.push_str(&format!(
-                        "Error: Could not connect to host {server} on port {}\n",
-                        a.port
-                    ));
-                }
-                NscaError::Connect { source, .. } => {
-                    let why = match source.kind() {
-                        std::io::ErrorKind::ConnectionRefused => "Connection refused by host",
-                        std::io::ErrorKind::TimedOut => "Timeout while attempting connection",
-                        std::io::ErrorKind::NetworkUnreachable => "Network is unreachable",
-                        _ => "Connection refused or timed out",
-                    };
-                    err.push_str(&format!("{why}\n"));
-                    err.push_str(&format!(
-                        "Error: Could not connect to host {server} on port {}\n",
-                        a.port
-                    ));
-                }
-                NscaError::InitClosed | NscaError::Init(_) => {
-                    err.push_str(
-                        "Error: Server closed connection before init packet was received\n",
-                    );
-                    err.push_str("Error: Could not read init packet from server\n");
-                }
-                NscaError::Timeout(..) => {
-                    err.push_str(&format!("Error: Timeout after {seconds} seconds\n"));
-                }
-                NscaError::Send(_) | NscaError::Close(_) => {
-                    // send_nsca's wording; the cause (e.g. a reset after the server
-                    // dropped a packet with a bad CRC) is not part of it.
-                    err.push_str("Error: Could not send data to host\n");
-                    return EXIT_UNKNOWN;
-                }
-            }
-            EXIT_CRITICAL
-        }
+        Outcome::Failed(e) => report_failure(&e, a, err),
         Outcome::Cipher(n) => {
             err.push_str(&format!(
                 "Error: Failed to initialize encryption libraries for method {n}\n"
@@ -312,6 +277,47 @@ fn run(prog: &str, args: &[OsString], out: &mut String, err: &mut String) -> i32
             EXIT_CRITICAL
         }
     }
+}
+
+/// send_nsca's messages for a failed session; returns the exit code.
+fn report_failure(e: &NscaError, a: &Args, err: &mut String) -> i32 {
+    let server = String::from_utf8_lossy(&a.server);
+    match e {
+        NscaError::Resolve { .. } => {
+            err.push_str(&format!("{e}\n"));
+            err.push_str(&format!(
+                "Error: Could not connect to host {server} on port {}\n",
+                a.port
+            ));
+        }
+        NscaError::Connect { source, .. } => {
+            let why = match source.kind() {
+                std::io::ErrorKind::ConnectionRefused => "Connection refused by host",
+                std::io::ErrorKind::TimedOut => "Timeout while attempting connection",
+                std::io::ErrorKind::NetworkUnreachable => "Network is unreachable",
+                _ => "Connection refused or timed out",
+            };
+            err.push_str(&format!("{why}\n"));
+            err.push_str(&format!(
+                "Error: Could not connect to host {server} on port {}\n",
+                a.port
+            ));
+        }
+        NscaError::InitClosed | NscaError::Init(_) => {
+            err.push_str("Error: Server closed connection before init packet was received\n");
+            err.push_str("Error: Could not read init packet from server\n");
+        }
+        NscaError::Timeout(..) => {
+            err.push_str(&format!("Error: Timeout after {} seconds\n", a.timeout));
+        }
+        NscaError::Send(_) | NscaError::Close(_) => {
+            // send_nsca's wording; the cause (e.g. a reset after the server
+            // dropped a packet with a bad CRC) is not part of it.
+            err.push_str("Error: Could not send data to host\n");
+            return EXIT_UNKNOWN;
+        }
+    }
+    EXIT_CRITICAL
 }
 
 fn read_config(path: &[u8], name: &str) -> Result<SendNscaConfig, String> {

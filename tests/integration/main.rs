@@ -13,3 +13,4 @@ mod nrpe;
 mod nsca;
 mod packaging;
 mod serial_cli;
+mod tidy;

@@ -10,8 +10,6 @@ pub mod xml;
 
 use std::str::FromStr;
 
-use serde_json::Value;
-
 use super::model::Report;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,62 +77,6 @@ pub fn render(report: &Report, format: Format, options: &RenderOptions) -> Strin
     }
 }
 
-/// Python `str()` of a JSON value, as the original prints parameters (`None`, `True`, `['a']`).
-pub fn py_str(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        other => py_repr(other),
-    }
-}
-
-/// Python `repr()` of a JSON value.
-pub fn py_repr(value: &Value) -> String {
-    match value {
-        Value::Null => "None".into(),
-        Value::Bool(true) => "True".into(),
-        Value::Bool(false) => "False".into(),
-        Value::Number(number) => number.to_string(),
-        Value::String(text) => {
-            let quote = if text.contains('\'') && !text.contains('"') {
-                '"'
-            } else {
-                '\''
-            };
-            let mut out = String::with_capacity(text.len() + 2);
-            out.push(quote);
-            for c in text.chars() {
-                match c {
-                    '\\' => out.push_str("\\\\"),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    '\t' => out.push_str("\\t"),
-                    c if c == quote => {
-                        out.push('\\');
-                        out.push(c);
-                    }
-                    c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                        out.push_str(&format!("\\x{:02x}", c as u32))
-                    }
-                    c => out.push(c),
-                }
-            }
-            out.push(quote);
-            out
-        }
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(py_repr).collect::<Vec<_>>().join(", ")
-        ),
-        Value::Object(map) => format!(
-            "{{{}}}",
-            map.iter()
-                .map(|(k, v)| format!("{}: {}", py_repr(&Value::String(k.clone())), py_repr(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod fixtures {
     //! The report of smoker-compat.md §4.3's example host, used by every formatter's tests.
@@ -196,6 +138,7 @@ pub(crate) mod fixtures {
 mod tests {
     use super::*;
     use serde_json::json;
+    use smoker_compat::pyrepr::python_str;
 
     #[test]
     fn formats_parse() {
@@ -208,13 +151,15 @@ mod tests {
 
     #[test]
     fn python_spelling_of_values() {
-        assert_eq!(py_str(&json!(null)), "None");
-        assert_eq!(py_str(&json!(true)), "True");
-        assert_eq!(py_str(&json!(30)), "30");
-        assert_eq!(py_str(&json!(1.5)), "1.5");
-        assert_eq!(py_str(&json!("echo hi")), "echo hi");
+        assert_eq!(python_str(&json!(null)), "None");
+        assert_eq!(python_str(&json!(true)), "True");
+        assert_eq!(python_str(&json!(30)), "30");
+        assert_eq!(python_str(&json!(1.5)), "1.5");
+        assert_eq!(python_str(&json!("echo hi")), "echo hi");
         assert_eq!(
-            py_str(&json!({"Command": "echo 'x'", "Module": null, "Timeout": 60, "L": ["a", 1]})),
+            python_str(
+                &json!({"Command": "echo 'x'", "Module": null, "Timeout": 60, "L": ["a", 1]})
+            ),
             r#"{'Command': "echo 'x'", 'Module': None, 'Timeout': 60, 'L': ['a', 1]}"#
         );
     }

@@ -4,7 +4,7 @@
 
 use crate::cli::model::{ComponentView, HostView, MessageLevels, PluginView, Report, Status};
 
-use super::py_str;
+use smoker_compat::pyrepr::python_str;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Detail {
@@ -130,7 +130,7 @@ fn render_plugin(lines: &mut Vec<String>, plugin: &PluginView, detail: Detail, p
             plugin.next_run.as_deref().unwrap_or("None")
         ));
         for (key, value) in &plugin.parameters {
-            lines.push(format!("  {key:<10} {}", py_str(value)));
+            lines.push(format!("  {key:<10} {}", python_str(value)));
         }
     }
     let Some(result) = &plugin.result else {

@@ -194,7 +194,7 @@ fn escape(text: &str) -> String {
 fn list_repr(lines: &[String]) -> String {
     let items: Vec<String> = lines
         .iter()
-        .map(|l| super::py_repr(&serde_json::Value::String(l.clone())))
+        .map(|l| smoker_compat::pyrepr::python_repr(&serde_json::Value::String(l.clone())))
         .collect();
     format!("[{}]", items.join(", "))
 }
