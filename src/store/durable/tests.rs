@@ -1,10 +1,13 @@
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use chrono::{DateTime, Local, TimeZone, Utc};
 use indexmap::IndexMap;
 use smoker_compat::output::PerfDatum;
 
-use super::*;
+use super::{tables::RESULTS, *};
 use crate::check::{CheckResult, ComponentResult, Messages, State};
 
 fn started(secs: i64) -> DateTime<Local> {
