@@ -302,6 +302,10 @@ fn child_environment() {
 #[tokio::test]
 async fn acl_matching() {
     let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let allowed = |hosts: Option<&[AllowedHost]>, ip: IpAddr| {
+        let hosts = AllowedHosts::from_entries(hosts.map(<[_]>::to_vec));
+        async move { hosts.allows(ip).await }
+    };
     assert!(allowed(None, ip("192.0.2.1")).await);
     let hosts = vec![
         AllowedHost::V4 {
@@ -313,7 +317,10 @@ async fn acl_matching() {
     assert!(allowed(Some(&hosts), ip("10.9.9.9")).await);
     assert!(allowed(Some(&hosts), ip("127.0.0.1")).await);
     assert!(!allowed(Some(&hosts), ip("192.0.2.1")).await);
-    assert!(!allowed(Some(&hosts), ip("::ffff:10.0.0.1")).await);
+    // An IPv4-mapped peer (a dual-stack `::` listener) is its IPv4 address, as for
+    // the API (issue 15): nrpe itself only ever sees one on a socket it did not bind.
+    assert!(allowed(Some(&hosts), ip("::ffff:10.0.0.1")).await);
+    assert!(!allowed(Some(&hosts), ip("::ffff:192.0.2.1")).await);
     assert!(!allowed(Some(&[]), ip("127.0.0.1")).await);
 }
 
