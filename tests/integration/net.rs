@@ -4,8 +4,7 @@
 //! `127.0.0.1` by the API and NRPE alike; `::1` is refused by both.
 
 use std::{
-    io::{Read, Write},
-    net::{SocketAddr, TcpStream},
+    net::SocketAddr,
     os::unix::fs::PermissionsExt,
     process::{Child, Command, Stdio},
     time::Duration,
@@ -13,7 +12,7 @@ use std::{
 
 use smoker_compat::nrpe_packet::{self, QUERY, Version};
 
-use crate::common::{bin, free_port, temp_dir, wait_until};
+use crate::common::{bin, exchange, free_port, temp_dir, wait_until};
 
 /// smokerd with its stderr in a file, killed on drop.
 struct Daemon {
@@ -32,21 +31,6 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Writes `data` to `addr`, half-closes and reads the answer (empty when the
-/// server closed without a byte, or the connection failed).
-fn exchange(addr: SocketAddr, data: &[u8]) -> Vec<u8> {
-    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(5)) else {
-        return Vec::new();
-    };
-    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-    s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
-    let _ = s.write_all(data);
-    let _ = s.shutdown(std::net::Shutdown::Write);
-    let mut out = Vec::new();
-    let _ = s.take(1 << 20).read_to_end(&mut out);
-    out
 }
 
 const GET: &[u8] = b"GET /plugins HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
