@@ -16,6 +16,7 @@ pub mod executor;
 pub mod jobs;
 pub mod logging;
 pub mod metrics;
+pub mod net;
 pub mod nrpe;
 pub mod nsca;
 pub mod privileges;

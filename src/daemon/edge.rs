@@ -179,14 +179,12 @@ fn local_addr(listener: &TcpListener) -> SocketAddr {
 }
 
 async fn bind(plan: &Plan, key: &'static str, addr: SocketAddr) -> Result<TcpListener, EdgeError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| EdgeError::Bind {
-            config: config_name(plan),
-            key,
-            addr,
-            source,
-        })
+    crate::net::bind(addr, crate::net::DEFAULT_BACKLOG, None).map_err(|source| EdgeError::Bind {
+        config: config_name(plan),
+        key,
+        addr,
+        source,
+    })
 }
 
 /// `bind_host:bind_port`, resolved.

@@ -459,11 +459,26 @@ pub async fn serve(
     metrics: Arc<Metrics>,
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    crate::net::accept::with_stop_flag(stop, |stop| serve_until(listener, metrics, stop)).await;
+}
+
+/// Serves [`router`] alone on `listener` until `stop` is cancelled, with the API's
+/// connection limit and HTTP timeouts (issue 10) and no TLS, tokens or ACL.
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    metrics: Arc<Metrics>,
+    stop: tokio_util::sync::CancellationToken,
+) {
     if let Ok(address) = listener.local_addr() {
         info!(%address, "Metrics listening.");
     }
-    // Same connection limits and timeouts as the API (issue 10).
-    crate::api::server::serve_plain(listener, router::<()>(metrics), stop).await;
+    let app = router::<()>(metrics);
+    let handler = crate::net::handler(move |tcp: tokio::net::TcpStream, _, drain| {
+        let _ = tcp.set_nodelay(true);
+        crate::net::http::serve(tcp, app.clone(), drain)
+    });
+    let permits = Arc::new(tokio::sync::Semaphore::new(crate::net::MAX_CONNECTIONS));
+    crate::net::accept::serve(listener, "Metrics", permits, handler, stop).await;
 }
 
 /// Middleware counting API requests by matched route and status code. Mount with

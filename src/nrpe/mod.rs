@@ -1,6 +1,8 @@
 //! NRPE server (issue 7, decisions.md D6): answers `check_nrpe` unchanged.
 //!
-//! Owns the listeners, the per-connection pipeline of protocols.md §1.4
+//! Owns the NRPE listeners on the shared edge ([`crate::net`]: binding, accept
+//! loop, `allowed_hosts`, TLS reload), served per set of bound addresses by
+//! [`NrpeServer`], and the per-connection pipeline of protocols.md §1.4
 //! (`allowed_hosts` before TLS, TLS/plain/auto, packet read with
 //! `connection_timeout`, validation, `_NRPE_CHECK`, command lookup, macro
 //! expansion, run through the shared [`Executor`] with nrpe's environment
@@ -21,8 +23,9 @@ use std::{
     time::Duration,
 };
 
+use openssl::ssl::SslContext;
 use smoker_compat::{
-    nrpe_cfg::{AllowedHost, NrpeConfig},
+    nrpe_cfg::NrpeConfig,
     nrpe_packet::{
         self, CommandEnd, HEADER_LEN, NRPE_CHECK, PacketError, QueryPolicy, Refusal, Version,
     },
@@ -34,6 +37,7 @@ use tokio::{
     task::JoinSet,
     time::timeout,
 };
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use crate::{
@@ -41,6 +45,7 @@ use crate::{
     config::{NrpeTls, nrpe::NrpeBridge},
     executor::{Environment, Executor, Exit, ProcessRequest, Program},
     metrics::Metrics,
+    net::{self, AllowedHosts, ServerTls},
 };
 
 /// The nrpe version we answer `_NRPE_CHECK` with and put in `NRPE_PROGRAMVERSION`.
@@ -116,7 +121,8 @@ struct Server {
     bridge: Arc<NrpeBridge>,
     executor: Arc<dyn HasExecutor>,
     metrics: Arc<Metrics>,
-    tls: Option<openssl::ssl::SslContext>,
+    tls: ServerTls,
+    hosts: AllowedHosts,
     /// `max_commands`; `None` = unlimited.
     commands: Option<Semaphore>,
     policy: QueryPolicy,
@@ -139,12 +145,12 @@ pub async fn serve(
     serve_on(listeners, bridge, executor, metrics, shutdown).await
 }
 
-/// Binds the listen addresses (IPv6 sockets are IPv6-only, as nrpe binds them).
+/// Binds the listen addresses of `bridge` (see [`v6only`] for IPv6 sockets).
 pub fn bind(bridge: &NrpeBridge) -> Result<Vec<TcpListener>, NrpeError> {
     let backlog = bridge.config.listen_queue_size.max(16) as i32;
     let mut out = Vec::new();
     for addr in &bridge.listen {
-        match bind_one(*addr, backlog) {
+        match net::bind(*addr, backlog, Some(v6only(addr, &bridge.listen))) {
             Ok(l) => out.push(l),
             Err(source) => {
                 let optional = addr.ip().is_unspecified()
@@ -164,17 +170,15 @@ pub fn bind(bridge: &NrpeBridge) -> Result<Vec<TcpListener>, NrpeError> {
     Ok(out)
 }
 
-fn bind_one(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
-    use socket2::{Domain, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
-    if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
-    }
-    socket.set_reuse_address(true)?;
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(backlog)?;
-    TcpListener::from_std(socket.into())
+/// Whether the IPv6 socket for `addr` is IPv6-only. nrpe binds every IPv6
+/// socket so, next to an IPv4 socket of its own (without `server_address`:
+/// `0.0.0.0` and `::`); so do we whenever `all` has an IPv4 address on the same
+/// port. A lone `::` (`server_address=::`) is bound dual-stack instead, as the
+/// API's `bind_host: "::"` is: IPv4 clients reach it as `::ffff:a.b.c.d`, which
+/// `allowed_hosts` judges as their IPv4 address.
+fn v6only(addr: &SocketAddr, all: &[SocketAddr]) -> bool {
+    let beside_ipv4 = all.iter().any(|a| a.is_ipv4() && a.port() == addr.port());
+    !addr.ip().is_unspecified() || beside_ipv4
 }
 
 /// [`serve`] on listeners bound already (tests bind port 0).
@@ -186,98 +190,118 @@ pub async fn serve_on(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), NrpeError> {
     let tls = load_tls(&bridge)?;
-    let (_keep, bridges) = watch::channel(bridge);
-    serve_updating(listeners, tls, bridges, executor, metrics, shutdown).await
+    let server = NrpeServer::new(bridge, tls, executor, metrics);
+    let stop = CancellationToken::new();
+    let stopping = async {
+        shutdown.await;
+        stop.cancel();
+    };
+    tokio::join!(server.serve(listeners, stop.clone()), stopping);
+    Ok(())
 }
 
 /// The TLS context `bridge` asks for (read while the daemon may still be root:
 /// the key is often readable by root only).
-fn load_tls(bridge: &NrpeBridge) -> Result<Option<openssl::ssl::SslContext>, NrpeError> {
+pub fn load_tls(bridge: &NrpeBridge) -> Result<Option<SslContext>, NrpeError> {
     Ok(match bridge.tls {
         NrpeTls::Off => None,
         NrpeTls::On | NrpeTls::Auto => Some(tls::context(&bridge.config)?),
     })
 }
 
-/// Serves on `listeners`; a new bridge sent on `bridges` (a reload) applies
-/// to the connections accepted from then on. Listen addresses stay.
-/// `tls` is the context of the first bridge, loaded by the caller.
-async fn serve_updating(
-    listeners: Vec<TcpListener>,
-    tls: Option<openssl::ssl::SslContext>,
-    mut bridges: watch::Receiver<Arc<NrpeBridge>>,
-    executor: Arc<dyn HasExecutor>,
-    metrics: Arc<Metrics>,
-    shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), NrpeError> {
-    let bridge = bridges.borrow_and_update().clone();
-    let server = Arc::new(Server::with_tls(
-        bridge,
-        tls,
-        executor.clone(),
-        metrics.clone(),
-    ));
-    server.log_start(&listeners);
-    let (server_tx, server_rx) = watch::channel(server);
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut accepters = JoinSet::new();
-    for listener in listeners {
-        accepters.spawn(accept_loop(listener, server_rx.clone(), stop_rx.clone()));
-    }
-    tokio::pin!(shutdown);
-    let mut updates_open = true;
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => break,
-            changed = bridges.changed(), if updates_open => {
-                if changed.is_err() {
-                    updates_open = false;
-                    continue;
-                }
-                let bridge = bridges.borrow_and_update().clone();
-                let previous = server_tx.borrow().tls.clone();
-                let tls = match load_tls(&bridge) {
-                    // After the privilege drop a root-only key cannot be read
-                    // again: keep the loaded one and apply the rest, as the API does.
-                    Err(e) if bridge.tls != NrpeTls::Off && previous.is_some() => {
-                        warn!(error = %e, "NRPE: keeping the previous TLS certificate and key.");
-                        Ok(previous)
-                    }
-                    tls => tls,
-                };
-                match tls.map(|tls| Server::with_tls(bridge, tls, executor.clone(), metrics.clone())) {
-                    Ok(server) => {
-                        info!(commands = server.bridge.config.commands.len(), "NRPE configuration reloaded.");
-                        for w in &server.bridge.warnings {
-                            warn!(warning = %w, "NRPE config.");
-                        }
-                        server_tx.send_replace(Arc::new(server));
-                    }
-                    Err(e) => error!(error = %e, "NRPE reload failed, keeping the running configuration."),
-                }
-            }
-        }
-    }
-    let _ = stop_tx.send(true);
-    while accepters.join_next().await.is_some() {}
-    Ok(())
+/// The running NRPE server: its configuration, replaced on reload by
+/// [`update`](Self::update), and the sets of bound listeners it serves. Each set
+/// is served by [`serve`](Self::serve) with a stop token of its own, so changed
+/// listen addresses can be bound before a reload commits and swapped after it.
+#[derive(Clone)]
+pub struct NrpeServer {
+    current: Arc<watch::Sender<Arc<Server>>>,
 }
 
-/// Resolves when `stop` turns true (or its sender is gone).
-async fn stopped(mut stop: watch::Receiver<bool>) {
-    while !*stop.borrow_and_update() {
-        if stop.changed().await.is_err() {
+impl NrpeServer {
+    /// A server for `bridge` with its TLS context loaded already ([`load_tls`]).
+    pub fn new(
+        bridge: Arc<NrpeBridge>,
+        tls: Option<SslContext>,
+        executor: Arc<dyn HasExecutor>,
+        metrics: Arc<Metrics>,
+    ) -> NrpeServer {
+        let server = Server::with_tls(bridge, ServerTls::from_built(tls), executor, metrics);
+        server.log_config();
+        NrpeServer {
+            current: Arc::new(watch::channel(Arc::new(server)).0),
+        }
+    }
+
+    /// The bridge being served.
+    pub fn bridge(&self) -> Arc<NrpeBridge> {
+        self.current.borrow().bridge.clone()
+    }
+
+    /// Applies a reloaded `bridge` (commands, ACL, TLS, timeouts) to the
+    /// connections accepted from now on. After the privilege drop a root-only
+    /// key cannot be read again: the loaded context is kept and the rest applied.
+    /// A TLS error with no context to keep leaves the running configuration.
+    /// Listen addresses are not rebound here ([`bind`], then [`serve`](Self::serve)).
+    pub fn update(&self, bridge: Arc<NrpeBridge>) {
+        let running = self.current.borrow().clone();
+        if bridge == running.bridge {
             return;
         }
+        match running.tls.reload("NRPE", load_tls(&bridge)) {
+            Ok(tls) => {
+                let server = Server::with_tls(
+                    bridge,
+                    tls,
+                    running.executor.clone(),
+                    running.metrics.clone(),
+                );
+                info!(
+                    commands = server.bridge.config.commands.len(),
+                    "NRPE configuration reloaded."
+                );
+                for w in &server.bridge.warnings {
+                    warn!(warning = %w, "NRPE config.");
+                }
+                self.current.send_replace(Arc::new(server));
+            }
+            Err(e) => error!(error = %e, "NRPE reload failed, keeping the running configuration."),
+        }
+    }
+
+    /// Serves `listeners` until `stop` is cancelled, then waits for their
+    /// connections to finish (bounded by their timeouts).
+    pub async fn serve(&self, listeners: Vec<TcpListener>, stop: CancellationToken) {
+        let bridge = self.bridge();
+        let mut accepters = JoinSet::new();
+        for listener in listeners {
+            if let Ok(addr) = listener.local_addr() {
+                info!(%addr, tls = ?bridge.tls, commands = bridge.config.commands.len(), "NRPE server listening.");
+            }
+            let servers = self.current.subscribe();
+            let handler = net::handler(move |tcp, peer, _drain| {
+                let server = servers.borrow().clone();
+                async move { server.connection(tcp, peer).await }
+            });
+            let permits = Arc::new(Semaphore::new(net::MAX_CONNECTIONS));
+            accepters.spawn(net::accept::serve(
+                listener,
+                "NRPE",
+                permits,
+                handler,
+                stop.clone(),
+            ));
+        }
+        while accepters.join_next().await.is_some() {}
     }
 }
 
 /// The plan's NRPE bridge bound and with its TLS context loaded, not serving
 /// yet: made before the daemon drops privileges (like nrpe), served after.
 pub struct Bound {
-    bridge: Arc<NrpeBridge>,
-    listeners: Vec<TcpListener>,
-    tls: Option<openssl::ssl::SslContext>,
+    pub bridge: Arc<NrpeBridge>,
+    pub listeners: Vec<TcpListener>,
+    pub tls: Option<SslContext>,
 }
 
 /// Binds the plan's NRPE bridge, if it has one, and loads its TLS context. A bind
@@ -305,7 +329,9 @@ pub struct Context {
 }
 
 /// Serves a [`Bound`] bridge until `stop` turns true, and follows reloads (new
-/// commands, ACL, TLS and timeouts; a changed `listen` needs a restart).
+/// commands, ACL, TLS and timeouts). A changed `listen` is only reported here:
+/// to apply it, bind the new addresses with [`bind`] and swap the listener sets
+/// of an [`NrpeServer`] (see [`NrpeServer::serve`]).
 pub fn start(
     ctx: Context,
     bound: Bound,
@@ -316,74 +342,32 @@ pub fn start(
         listeners,
         tls,
     } = bound;
-    let (bridge_tx, bridges) = watch::channel(bridge);
-    let executor: Arc<dyn HasExecutor> = ctx.executor.clone();
-    let metrics = ctx.metrics.clone();
-    let mut updates = ctx.plan.clone();
-    let follow = async move {
-        while updates.changed().await.is_ok() {
-            let plan = updates.borrow_and_update().clone();
-            let Some(new) = plan.nrpe.as_ref().and_then(|n| n.bridge.clone()) else {
-                warn!("The nrpe: section was removed: restart smokerd to stop the NRPE server.");
-                continue;
-            };
-            let current = bridge_tx.borrow().clone();
-            if new != current {
-                if new.listen != current.listen {
+    let server = NrpeServer::new(bridge, tls, ctx.executor, ctx.metrics);
+    let follow = {
+        let (server, mut updates) = (server.clone(), ctx.plan);
+        async move {
+            while updates.changed().await.is_ok() {
+                let plan = updates.borrow_and_update().clone();
+                let Some(new) = plan.nrpe.as_ref().and_then(|n| n.bridge.clone()) else {
+                    warn!(
+                        "The nrpe: section was removed: restart smokerd to stop the NRPE server."
+                    );
+                    continue;
+                };
+                if new.listen != server.bridge().listen {
                     warn!(listen = ?new.listen, "NRPE listen addresses changed: restart smokerd to apply them.");
                 }
-                bridge_tx.send_replace(new);
+                server.update(new);
             }
+            std::future::pending::<()>().await;
         }
     };
-    tokio::spawn(async move {
-        let shutdown = stopped(stop);
+    tokio::spawn(net::accept::with_stop_flag(stop, |stop| async move {
         tokio::select! {
-            result = serve_updating(listeners, tls, bridges, executor, metrics, shutdown) => {
-                if let Err(e) = result {
-                    error!(error = %e, "NRPE server failed.");
-                }
-            }
+            _ = server.serve(listeners, stop) => {}
             _ = follow => {}
         }
-    })
-}
-
-/// Connections served at once per listener (issue 10); more are closed at once.
-pub const MAX_CONNECTIONS: usize = 1024;
-
-async fn accept_loop(
-    listener: TcpListener,
-    servers: watch::Receiver<Arc<Server>>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut connections = JoinSet::new();
-    let mut backoff = Duration::from_millis(10);
-    loop {
-        tokio::select! {
-            _ = stop.changed() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    backoff = Duration::from_millis(10);
-                    if connections.len() >= MAX_CONNECTIONS {
-                        debug!(peer = %peer.ip(), "NRPE connection limit reached; closing.");
-                        drop(stream);
-                        continue;
-                    }
-                    let server = servers.borrow().clone();
-                    connections.spawn(async move { server.connection(stream, peer).await });
-                }
-                Err(e) => {
-                    warn!(error = %e, "NRPE accept failed.");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(1));
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-    drop(listener);
-    while connections.join_next().await.is_some() {}
+    }))
 }
 
 /// `AsyncRead + AsyncWrite` over plain TCP or TLS.
@@ -391,7 +375,7 @@ trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
 impl Server {
-    fn log_start(&self, listeners: &[TcpListener]) {
+    fn log_config(&self) {
         for w in &self.bridge.warnings {
             warn!(warning = %w, "NRPE config.");
         }
@@ -399,16 +383,11 @@ impl Server {
         if !ignored.is_empty() {
             info!(directives = ?ignored, "NRPE config: directives without effect in smokerd (logging, pid file, ...).");
         }
-        for l in listeners {
-            if let Ok(addr) = l.local_addr() {
-                info!(%addr, tls = ?self.bridge.tls, commands = self.bridge.config.commands.len(), "NRPE server listening.");
-            }
-        }
     }
 
     fn with_tls(
         bridge: Arc<NrpeBridge>,
-        tls: Option<openssl::ssl::SslContext>,
+        tls: ServerTls,
         executor: Arc<dyn HasExecutor>,
         metrics: Arc<Metrics>,
     ) -> Server {
@@ -428,6 +407,7 @@ impl Server {
         let env = child_env(c, uid.as_ref(), std::env::vars());
         Server {
             tls,
+            hosts: AllowedHosts::from_entries(c.allowed_hosts.clone()),
             commands: (c.max_commands > 0).then(|| Semaphore::new(c.max_commands as usize)),
             policy: QueryPolicy {
                 nasty_metachars: c.nasty_metachars.clone(),
@@ -462,11 +442,11 @@ impl Server {
 
     async fn exchange(&self, tcp: TcpStream, peer: SocketAddr) -> Result<(), Dropped> {
         let c = &self.bridge.config;
-        if !allowed(c.allowed_hosts.as_deref(), peer.ip()).await {
+        if !self.hosts.allows(peer.ip()).await {
             return Err(Dropped::Acl(peer.ip()));
         }
         let wait = Duration::from_secs(u64::from(c.connection_timeout));
-        let use_tls = match (self.bridge.tls, &self.tls) {
+        let use_tls = match (self.bridge.tls, self.tls.context()) {
             (NrpeTls::Off, _) | (_, None) => false,
             (NrpeTls::On, Some(_)) => true,
             (NrpeTls::Auto, Some(_)) => {
@@ -479,11 +459,11 @@ impl Server {
                 }
             }
         };
-        match (&self.tls, use_tls) {
+        match (self.tls.context(), use_tls) {
             (Some(ctx), true) => {
-                let mut stream = match timeout(wait, tls::accept(ctx, tcp)).await {
+                let mut stream = match timeout(wait, net::tls::accept(ctx, tcp)).await {
                     Err(_) => return Err(Dropped::Timeout(c.connection_timeout)),
-                    Ok(Err(e)) => return Err(Dropped::Handshake(e)),
+                    Ok(Err(e)) => return Err(Dropped::Handshake(e.to_string())),
                     Ok(Ok(s)) => s,
                 };
                 debug!(peer = %peer, version = stream.ssl().version_str(), cipher = stream.ssl().current_cipher().map_or("", |c| c.name()), "NRPE TLS session.");
@@ -605,30 +585,6 @@ async fn linger(tcp: &mut TcpStream) {
         }
     })
     .await;
-}
-
-/// `allowed_hosts`: `None` allows everyone; names are resolved on every
-/// connection and compared within the peer's family.
-async fn allowed(hosts: Option<&[AllowedHost]>, ip: IpAddr) -> bool {
-    let Some(hosts) = hosts else { return true };
-    if hosts.iter().any(|h| h.matches(ip)) {
-        return true;
-    }
-    for host in hosts {
-        if let AllowedHost::Name(name) = host {
-            match tokio::net::lookup_host((name.as_str(), 0)).await {
-                Ok(addrs) => {
-                    if addrs.map(|a| a.ip()).any(|a| a == ip) {
-                        return true;
-                    }
-                }
-                Err(e) => {
-                    debug!(host = %name, error = %e, "NRPE: allowed_hosts name does not resolve.")
-                }
-            }
-        }
-    }
-    false
 }
 
 /// The children's environment (protocols.md §1.7): `NRPE_MULTILINESUPPORT`,

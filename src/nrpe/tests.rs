@@ -1,6 +1,11 @@
 //! The server in-process against the real `check_nrpe` and raw packets.
 
-use std::{path::PathBuf, process::Stdio, sync::Arc, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::Arc,
+    time::Duration,
+};
 
 use smoker_compat::{
     nrpe_cfg::{self, AllowedHost},
@@ -32,22 +37,27 @@ impl Drop for Running {
     }
 }
 
-async fn start(cfg: &str, tls: NrpeTls) -> Running {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("nrpe.cfg");
+/// A bridge for `cfg` (written into `dir`) listening on `listen`.
+fn bridge(dir: &Path, cfg: &str, tls: NrpeTls, listen: Vec<SocketAddr>) -> Arc<NrpeBridge> {
+    let path = dir.join("nrpe.cfg");
     std::fs::write(&path, cfg).unwrap();
     let loaded = nrpe_cfg::load(&path.to_string_lossy(), &mut crate::config::nrpe::FsLoader)
         .unwrap_or_else(|e| panic!("{e}"));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let bridge = Arc::new(NrpeBridge {
+    Arc::new(NrpeBridge {
         config_path: PathBuf::from(&path),
         config: Arc::new(loaded.config),
-        listen: vec![listener.local_addr().unwrap()],
+        listen,
         tls,
         interval: None,
         warnings: loaded.warnings,
-    });
+    })
+}
+
+async fn start(cfg: &str, tls: NrpeTls) -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let bridge = bridge(dir.path(), cfg, tls, vec![listener.local_addr().unwrap()]);
     let metrics = Arc::new(Metrics::new());
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(serve_on(
@@ -302,6 +312,10 @@ fn child_environment() {
 #[tokio::test]
 async fn acl_matching() {
     let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let allowed = |hosts: Option<&[AllowedHost]>, ip: IpAddr| {
+        let hosts = AllowedHosts::from_entries(hosts.map(<[_]>::to_vec));
+        async move { hosts.allows(ip).await }
+    };
     assert!(allowed(None, ip("192.0.2.1")).await);
     let hosts = vec![
         AllowedHost::V4 {
@@ -313,7 +327,10 @@ async fn acl_matching() {
     assert!(allowed(Some(&hosts), ip("10.9.9.9")).await);
     assert!(allowed(Some(&hosts), ip("127.0.0.1")).await);
     assert!(!allowed(Some(&hosts), ip("192.0.2.1")).await);
-    assert!(!allowed(Some(&hosts), ip("::ffff:10.0.0.1")).await);
+    // An IPv4-mapped peer (a dual-stack `::` listener) is its IPv4 address, as for
+    // the API (issue 15): nrpe itself only ever sees one on a socket it did not bind.
+    assert!(allowed(Some(&hosts), ip("::ffff:10.0.0.1")).await);
+    assert!(!allowed(Some(&hosts), ip("::ffff:192.0.2.1")).await);
     assert!(!allowed(Some(&[]), ip("127.0.0.1")).await);
 }
 
@@ -330,4 +347,78 @@ async fn max_commands_bounds_concurrent_children() {
     assert_eq!(b, (0, "rested\n".into()));
     let took = started.elapsed();
     assert!(took >= Duration::from_millis(790), "{took:?}");
+}
+
+/// The query `hello` as a plain v2 packet to `port`: the reply's text, if any.
+async fn hello(port: u16) -> Option<String> {
+    let reply = raw(port, &nrpe_packet::encode(Version::V2, QUERY, 0, b"hello")).await;
+    let p = nrpe_packet::decode(&reply).ok()?;
+    Some(String::from_utf8_lossy(&p.buffer).into_owned())
+}
+
+#[tokio::test]
+async fn listener_sets_swap_and_updates_apply_to_every_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let bind_set = || {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let b = bridge(
+            dir.path(),
+            "command[hello]=echo one\n",
+            NrpeTls::Off,
+            vec![addr],
+        );
+        let listeners = bind(&b).unwrap();
+        let port = listeners[0].local_addr().unwrap().port();
+        (b, listeners, port)
+    };
+    let (first, listeners, old_port) = bind_set();
+    let executor: Arc<dyn HasExecutor> = Arc::new(Executor::new(None));
+    let server = NrpeServer::new(first, None, executor, Arc::new(Metrics::new()));
+    let old_stop = CancellationToken::new();
+    let old = tokio::spawn({
+        let server = server.clone();
+        let stop = old_stop.clone();
+        async move { server.serve(listeners, stop).await }
+    });
+    assert_eq!(hello(old_port).await.as_deref(), Some("one"));
+    // A reload with new listen addresses: the new set is bound first, served
+    // next to the old one, then the old one stops.
+    let (moved, listeners, new_port) = bind_set();
+    let new_stop = CancellationToken::new();
+    let new = tokio::spawn({
+        let server = server.clone();
+        let stop = new_stop.clone();
+        async move { server.serve(listeners, stop).await }
+    });
+    old_stop.cancel();
+    timeout(Duration::from_secs(5), old).await.unwrap().unwrap();
+    assert!(TcpStream::connect(("127.0.0.1", old_port)).await.is_err());
+    assert_eq!(hello(new_port).await.as_deref(), Some("one"));
+    // A changed command applies to the set being served.
+    let listen = moved.listen.clone();
+    server.update(bridge(
+        dir.path(),
+        "command[hello]=echo two\n",
+        NrpeTls::Off,
+        listen,
+    ));
+    assert_eq!(hello(new_port).await.as_deref(), Some("two"));
+    new_stop.cancel();
+    timeout(Duration::from_secs(5), new).await.unwrap().unwrap();
+}
+
+#[test]
+fn ipv6_sockets_are_v6_only_beside_ipv4_and_a_lone_wildcard_is_dual_stack() {
+    let a = |s: &str| s.parse::<SocketAddr>().unwrap();
+    // nrpe's default pair: `::` leaves IPv4 to `0.0.0.0`.
+    let pair = [a("0.0.0.0:5666"), a("[::]:5666")];
+    assert!(v6only(&pair[1], &pair));
+    // `server_address=::`: IPv4 clients too, as v4-mapped peers.
+    assert!(!v6only(&a("[::]:5666"), &[a("[::]:5666")]));
+    // An IPv4 address on another port does not share the socket's port.
+    assert!(!v6only(
+        &a("[::]:5666"),
+        &[a("[::]:5666"), a("127.0.0.1:5667")]
+    ));
+    assert!(v6only(&a("[::1]:5666"), &[a("[::1]:5666")]));
 }

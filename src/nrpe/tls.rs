@@ -2,16 +2,13 @@
 //! anonymous DH/ECDH at security level 0 (what check_nrpe's default
 //! `ALL:!MD5:@STRENGTH:@SECLEVEL=0` negotiates), TLS 1.2 at most without a
 //! certificate, certificate mode with optional client-certificate checking.
-
-use std::pin::Pin;
+//! The handshake and the keep-the-previous-context rule are [`crate::net::tls`]'s.
 
 use openssl::{
     dh::Dh,
-    ssl::{Ssl, SslContext, SslFiletype, SslMethod, SslVerifyMode, SslVersion},
+    ssl::{SslContext, SslFiletype, SslMethod, SslVerifyMode, SslVersion},
 };
 use smoker_compat::nrpe_cfg::{NrpeConfig, TlsVersion};
-use tokio::net::TcpStream;
-use tokio_openssl::SslStream;
 
 /// TLS setup failure, naming the step.
 #[derive(Debug, thiserror::Error)]
@@ -96,15 +93,4 @@ pub fn context(c: &NrpeConfig) -> Result<SslContext, TlsError> {
         _ => b.set_verify(SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT),
     }
     Ok(b.build())
-}
-
-/// Server-side handshake on an accepted connection.
-pub async fn accept(ctx: &SslContext, tcp: TcpStream) -> Result<SslStream<TcpStream>, String> {
-    let ssl = Ssl::new(ctx).map_err(|e| e.to_string())?;
-    let mut stream = SslStream::new(ssl, tcp).map_err(|e| e.to_string())?;
-    Pin::new(&mut stream)
-        .accept()
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(stream)
 }

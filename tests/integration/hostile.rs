@@ -3,7 +3,7 @@
 //! smokercli; the daemon must keep answering correctly and not grow.
 
 use std::{
-    io::{Read, Write},
+    io::Write,
     net::TcpStream,
     os::unix::fs::PermissionsExt,
     process::{Child, Command},
@@ -12,7 +12,9 @@ use std::{
 
 use smoker_compat::nrpe_packet::{self, QUERY, Version};
 
-use crate::common::{TestDaemon, bin, free_port, http, spawn_smokerd, temp_dir, wait_until};
+use crate::common::{
+    TestDaemon, bin, exchange, free_port, http, spawn_smokerd, temp_dir, wait_until,
+};
 
 /// xorshift64*: deterministic garbage.
 struct Rng(u64);
@@ -45,16 +47,7 @@ fn rss_kib(pid: u32) -> u64 {
 
 /// Writes `data`, half-closes, and reads what comes back (bounded).
 fn send_raw(port: u16, data: &[u8]) -> Vec<u8> {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return Vec::new();
-    };
-    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-    s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
-    let _ = s.write_all(data);
-    let _ = s.shutdown(std::net::Shutdown::Write);
-    let mut out = Vec::new();
-    let _ = s.take(1 << 20).read_to_end(&mut out);
-    out
+    exchange(std::net::SocketAddr::from(([127, 0, 0, 1], port)), data)
 }
 
 fn status_of(raw: &[u8]) -> u16 {

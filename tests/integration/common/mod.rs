@@ -87,6 +87,21 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     cond()
 }
 
+/// Writes `data` to `addr`, half-closes and reads what comes back (bounded); empty
+/// when the server closed without a byte or the connection failed.
+pub fn exchange(addr: std::net::SocketAddr, data: &[u8]) -> Vec<u8> {
+    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(5)) else {
+        return Vec::new();
+    };
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = s.write_all(data);
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    let mut out = Vec::new();
+    let _ = s.take(1 << 20).read_to_end(&mut out);
+    out
+}
+
 /// A raw HTTP/1.1 response.
 #[derive(Debug, Clone)]
 pub struct HttpResponse {
