@@ -8,6 +8,7 @@
 //! result.
 
 use std::{
+    collections::HashSet,
     future::Future,
     pin::Pin,
     process::{ExitStatus, Stdio},
@@ -98,6 +99,8 @@ pub struct Executor {
     interrupt: watch::Sender<bool>,
     /// `run_as_root` (issue 10): `false` refuses children that would run as uid 0.
     run_as_root: AtomicBool,
+    /// Process groups (leader pids) running now, for [`Executor::kill_all`].
+    groups: Mutex<HashSet<u32>>,
 }
 
 impl Executor {
@@ -107,6 +110,7 @@ impl Executor {
             running: AtomicUsize::new(0),
             interrupt: watch::channel(false).0,
             run_as_root: AtomicBool::new(true),
+            groups: Mutex::new(HashSet::new()),
         }
     }
 
@@ -129,6 +133,15 @@ impl Executor {
     /// Terminates every running process group (shutdown); later runs end at once as interrupted.
     pub fn interrupt_all(&self) {
         self.interrupt.send_replace(true);
+    }
+
+    /// SIGKILLs every running process group at once (a second stop signal: the
+    /// daemon exits right after, so nothing waits for the runs to notice).
+    pub fn kill_all(&self) {
+        let groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+        for pid in groups.iter().filter_map(|p| i32::try_from(*p).ok()) {
+            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+        }
     }
 
     pub async fn run(&self, request: ProcessRequest) -> ProcessOutcome {
@@ -171,14 +184,24 @@ impl Executor {
         self.running.fetch_add(1, Ordering::Relaxed);
         let _guard = RunningGuard(&self.running);
         let root_ok = self.run_as_root.load(Ordering::Relaxed);
-        run_process(
+        let groups = &self.groups;
+        let lock = || groups.lock().unwrap_or_else(|e| e.into_inner());
+        let register = |pid: u32| {
+            lock().insert(pid);
+            on_spawn(pid);
+        };
+        let outcome = run_process(
             request,
             self.interrupt.subscribe(),
             cancel,
-            on_spawn,
+            &register,
             root_ok,
         )
-        .await
+        .await;
+        if let Some(pid) = outcome.pid {
+            lock().remove(&pid);
+        }
+        outcome
     }
 }
 
@@ -526,6 +549,33 @@ mod tests {
         assert_eq!(out.exit, Exit::Interrupted);
         assert!(
             start.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn kill_all_kills_every_running_group_at_once() {
+        let exec = Executor::new(None);
+        let start = Instant::now();
+        let runs = async {
+            tokio::join!(
+                exec.run(shell("sleep 30 & sleep 30", 60_000)),
+                exec.run(shell("sleep 31", 60_000))
+            )
+        };
+        let kill = async {
+            while exec.groups.lock().unwrap().len() < 2 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            exec.kill_all();
+        };
+        let ((first, second), ()) = tokio::join!(runs, kill);
+        assert_eq!(first.exit, Exit::Signal(9));
+        assert_eq!(second.exit, Exit::Signal(9));
+        assert!(exec.groups.lock().unwrap().is_empty());
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
             "{:?}",
             start.elapsed()
         );

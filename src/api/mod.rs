@@ -26,7 +26,6 @@ use axum::{
     middleware,
     routing::{MethodRouter, get, post},
 };
-use tokio::sync::watch;
 
 use admin::{healthz, reload};
 use plugins::{about, plugin, plugins};
@@ -36,12 +35,12 @@ use reply::{method_not_allowed_json, not_found};
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
 
-/// Serves the API on `listener` until `stop` turns true.
+/// Serves the API on `listener` until `stop` is cancelled.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     ctx: Arc<Context>,
     access: server::Access,
-    stop: watch::Receiver<bool>,
+    stop: tokio_util::sync::CancellationToken,
 ) {
     let plan = ctx.plan.clone();
     let app = router(ctx);

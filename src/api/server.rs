@@ -81,20 +81,17 @@ impl Access {
     }
 }
 
-/// Serves `app` on `listener` with `access` until `stop` turns true, following the
-/// plan's `api:` settings.
+/// Serves `app` on `listener` with `access` until `stop` is cancelled, following
+/// the plan's `api:` settings.
 pub async fn serve(
     listener: TcpListener,
     plan: PlanWatch,
     access: Access,
     app: Router,
-    stop: watch::Receiver<bool>,
+    stop: CancellationToken,
 ) {
     let settings = |plan: &Arc<Plan>| plan.api.clone();
-    net::accept::with_stop_flag(stop, |stop| {
-        serve_following(listener, access, plan, settings, app, stop)
-    })
-    .await;
+    serve_following(listener, access, plan, settings, app, stop).await;
 }
 
 /// Serves `app` on `listener` with `access` until `stop` is cancelled; each

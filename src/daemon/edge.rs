@@ -3,15 +3,20 @@
 //! address that is new and loads the TLS keys (before privileges are dropped at
 //! start; before the plan is swapped on reload, so a port that cannot be bound
 //! refuses the reload), then [`Edge::serve`] starts the new servers and lets the
-//! replaced ones finish their requests.
+//! replaced ones finish their requests. Every server stops on its own token.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
-use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use super::state::Daemon;
-use crate::{api, config::Plan, nrpe};
+use crate::{
+    api,
+    config::{Plan, nrpe::NrpeBridge},
+    net, nrpe,
+};
 
 /// Longest wait for a replaced listener to finish its requests.
 const OLD_LISTENER_GRACE: Duration = Duration::from_secs(5);
@@ -35,33 +40,33 @@ pub enum EdgeError {
     },
     #[error("{0}")]
     Tls(#[from] api::server::TlsError),
-    #[error("nrpe: {0}")]
-    Nrpe(#[from] nrpe::NrpeError),
+    #[error("{config}: nrpe: {source}")]
+    Nrpe {
+        config: String,
+        #[source]
+        source: nrpe::NrpeError,
+    },
 }
 
-/// One running server.
+/// One running server task.
 struct Server {
-    addr: SocketAddr,
-    stop: watch::Sender<bool>,
+    stop: CancellationToken,
     task: JoinHandle<()>,
 }
 
 impl Server {
-    fn start(
-        addr: SocketAddr,
-        serve: impl FnOnce(watch::Receiver<bool>) -> JoinHandle<()>,
-    ) -> Server {
-        let (stop, stop_rx) = watch::channel(false);
-        Server {
-            addr,
-            stop,
-            task: serve(stop_rx),
-        }
+    fn spawn<F>(serve: impl FnOnce(CancellationToken) -> F) -> Server
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(serve(stop.clone()));
+        Server { stop, task }
     }
 
     /// Stops accepting; requests in flight get up to `grace` to finish.
     async fn stop(self, grace: Duration) {
-        self.stop.send_replace(true);
+        self.stop.cancel();
         let mut task = self.task;
         if tokio::time::timeout(grace, &mut task).await.is_err() {
             task.abort();
@@ -69,122 +74,216 @@ impl Server {
     }
 }
 
+/// The NRPE server: its configuration follows the plan; its listener set is
+/// swapped when `listen` changes.
+struct Nrpe {
+    server: nrpe::NrpeServer,
+    listen: Vec<SocketAddr>,
+    listeners: Server,
+    follow: Server,
+}
+
+/// What a plan changes at the NRPE edge.
+enum NrpeChange {
+    Start(nrpe::Bound),
+    Rebind(Arc<NrpeBridge>, Vec<TcpListener>),
+    Stop,
+}
+
 /// Listeners bound for a plan, not served yet.
 pub struct Bound {
-    api: Option<(TcpListener, api::server::Access)>,
+    api: Option<(TcpListener, SocketAddr, api::server::Access)>,
     /// `Some(None)`: stop serving `metrics.listen`.
-    metrics: Option<Option<TcpListener>>,
-    nrpe: Option<nrpe::Bound>,
+    metrics: Option<Option<(TcpListener, SocketAddr)>>,
+    nrpe: Option<NrpeChange>,
 }
 
 impl Bound {
     /// The new API address, when the API moves (or starts).
     pub fn api_addr(&self) -> Option<SocketAddr> {
-        self.api.as_ref().map(|(listener, _)| local_addr(listener))
+        self.api.as_ref().map(|(_, addr, _)| *addr)
     }
 }
 
 /// The servers running now.
 #[derive(Default)]
 pub struct Edge {
-    api: Option<Server>,
-    metrics: Option<Server>,
-    nrpe: Option<Server>,
+    api: Option<(SocketAddr, Server)>,
+    metrics: Option<(SocketAddr, Server)>,
+    nrpe: Option<Nrpe>,
 }
 
 impl Edge {
     /// Binds what `plan` asks for and is not served yet (everything at start-up,
     /// when `old` is `None`), and loads the API and NRPE TLS keys for it.
     pub async fn bind(&self, old: Option<&Plan>, plan: &Plan) -> Result<Bound, EdgeError> {
+        Ok(Bound {
+            api: self.bind_api(old, plan)?,
+            metrics: self.bind_metrics(plan)?,
+            nrpe: self.bind_nrpe(plan)?,
+        })
+    }
+
+    fn bind_api(
+        &self,
+        old: Option<&Plan>,
+        plan: &Plan,
+    ) -> Result<Option<(TcpListener, SocketAddr, api::server::Access)>, EdgeError> {
         let addr = listen_addr(plan)?;
-        let api_moved = old.is_none_or(|old| !same_listen(old, plan));
-        let api = if self.api.as_ref().map(|s| s.addr) != Some(addr) && api_moved {
-            let listener = bind(plan, "bind_port", addr).await?;
-            let access = match old {
-                // At start a broken key fails the start; on reload it refuses connections.
-                None => api::server::Access::new(&plan.api, api::server::tls_acceptor(&plan.api)?),
-                Some(_) => api::server::Access::build(&plan.api, None),
-            };
-            Some((listener, access))
-        } else {
-            None
+        let moved = old.is_none_or(|old| !same_listen(old, plan));
+        if self.api.as_ref().map(|(a, _)| *a) == Some(addr) || !moved {
+            return Ok(None);
+        }
+        let (listener, addr) = bind(plan, "bind_port", addr)?;
+        let access = match old {
+            // At start a broken key fails the start; on reload it refuses connections.
+            None => api::server::Access::new(&plan.api, api::server::tls_acceptor(&plan.api)?),
+            Some(_) => api::server::Access::build(&plan.api, None),
         };
-        let metrics_addr = self.metrics.as_ref().map(|s| s.addr);
-        let metrics = match plan.metrics_listen {
-            Some(addr) if Some(addr) != metrics_addr => {
-                Some(Some(bind(plan, "metrics.listen", addr).await?))
-            }
+        Ok(Some((listener, addr, access)))
+    }
+
+    fn bind_metrics(
+        &self,
+        plan: &Plan,
+    ) -> Result<Option<Option<(TcpListener, SocketAddr)>>, EdgeError> {
+        let running = self.metrics.as_ref().map(|(a, _)| *a);
+        Ok(match plan.metrics_listen {
+            Some(addr) if Some(addr) != running => Some(Some(bind(plan, "metrics.listen", addr)?)),
             Some(_) => None,
-            None if metrics_addr.is_some() => Some(None),
+            None if running.is_some() => Some(None),
             None => None,
+        })
+    }
+
+    fn bind_nrpe(&self, plan: &Plan) -> Result<Option<NrpeChange>, EdgeError> {
+        let failed = |source| EdgeError::Nrpe {
+            config: config_name(plan),
+            source,
         };
-        // NRPE listeners are bound once, at start (a changed `listen` needs a restart).
-        let nrpe = match old {
-            None => nrpe::bind_bridge(plan)?,
-            Some(_) => None,
-        };
-        Ok(Bound { api, metrics, nrpe })
+        let wanted = plan.nrpe.as_ref().and_then(|n| n.bridge.clone());
+        Ok(match (&self.nrpe, wanted) {
+            (None, Some(_)) => nrpe::bind_bridge(plan)
+                .map_err(failed)?
+                .map(NrpeChange::Start),
+            (Some(_), None) => Some(NrpeChange::Stop),
+            (Some(running), Some(bridge)) if running.listen != bridge.listen => {
+                let listeners = nrpe::bind(&bridge).map_err(failed)?;
+                Some(NrpeChange::Rebind(bridge, listeners))
+            }
+            _ => None,
+        })
     }
 
     /// Serves what `bound` holds; servers it replaces stop in the background.
     pub fn serve(&mut self, bound: Bound, daemon: &Daemon) {
-        if let Some((listener, access)) = bound.api {
-            let addr = local_addr(&listener);
+        if let Some((listener, addr, access)) = bound.api {
             let ctx = daemon.api_context();
-            let server = Server::start(addr, |stop| {
-                tokio::spawn(api::serve(listener, ctx, access, stop))
-            });
-            replace(&mut self.api, Some(server));
+            let server = Server::spawn(|stop| api::serve(listener, ctx, access, stop));
+            replace(&mut self.api, Some((addr, server)));
         }
-        if let Some(listener) = bound.metrics {
-            let server = listener.map(|listener| {
+        if let Some(metrics) = bound.metrics {
+            let server = metrics.map(|(listener, addr)| {
                 let metrics = daemon.metrics.clone();
-                Server::start(local_addr(&listener), |stop| {
-                    tokio::spawn(crate::metrics::serve(listener, metrics, stop))
-                })
+                let server =
+                    Server::spawn(|stop| crate::metrics::serve_until(listener, metrics, stop));
+                (addr, server)
             });
             if server.is_none() {
                 info!("Metrics listener closed.");
             }
             replace(&mut self.metrics, server);
         }
-        if let Some(bound) = bound.nrpe {
-            let ctx = daemon.nrpe_context();
-            let addr = SocketAddr::from(([0, 0, 0, 0], 0));
-            let server = Server::start(addr, |stop| nrpe::start(ctx, bound, stop));
-            replace(&mut self.nrpe, Some(server));
+        if let Some(change) = bound.nrpe {
+            self.serve_nrpe(change, daemon);
+        }
+    }
+
+    fn serve_nrpe(&mut self, change: NrpeChange, daemon: &Daemon) {
+        match change {
+            NrpeChange::Start(bound) => {
+                let ctx = daemon.nrpe_context();
+                let listen = bound.bridge.listen.clone();
+                let server =
+                    nrpe::NrpeServer::new(bound.bridge, bound.tls, ctx.executor, ctx.metrics);
+                let listeners = serve_set(&server, bound.listeners);
+                let follow = {
+                    let server = server.clone();
+                    Server::spawn(move |stop| async move { server.follow(ctx.plan, stop).await })
+                };
+                let old = self.nrpe.replace(Nrpe {
+                    server,
+                    listen,
+                    listeners,
+                    follow,
+                });
+                stop_nrpe(old);
+            }
+            NrpeChange::Rebind(bridge, listeners) => {
+                if let Some(running) = &mut self.nrpe {
+                    info!(listen = ?bridge.listen, "NRPE listening on the new addresses.");
+                    let set = serve_set(&running.server, listeners);
+                    let old = std::mem::replace(&mut running.listeners, set);
+                    running.listen = bridge.listen.clone();
+                    tokio::spawn(old.stop(OLD_LISTENER_GRACE));
+                }
+            }
+            NrpeChange::Stop => {
+                info!("The nrpe: section was removed; NRPE server stopped.");
+                stop_nrpe(self.nrpe.take());
+            }
         }
     }
 
     /// Stops every server; requests in flight get up to `grace` (end of shutdown).
     pub async fn stop(&mut self, grace: Duration) {
-        let servers = [self.nrpe.take(), self.api.take(), self.metrics.take()];
-        for server in servers.into_iter().flatten() {
+        if let Some(nrpe) = self.nrpe.take() {
+            nrpe.follow.stop(grace).await;
+            nrpe.listeners.stop(grace).await;
+        }
+        let servers = [self.api.take(), self.metrics.take()];
+        for (_, server) in servers.into_iter().flatten() {
             server.stop(grace).await;
         }
     }
 }
 
+fn serve_set(server: &nrpe::NrpeServer, listeners: Vec<TcpListener>) -> Server {
+    let server = server.clone();
+    Server::spawn(move |stop| async move { server.serve(listeners, stop).await })
+}
+
+fn stop_nrpe(old: Option<Nrpe>) {
+    if let Some(old) = old {
+        old.follow.stop.cancel();
+        tokio::spawn(old.listeners.stop(OLD_LISTENER_GRACE));
+    }
+}
+
 /// Swaps the server in `slot`; the old one stops in the background.
-fn replace(slot: &mut Option<Server>, server: Option<Server>) {
-    if let Some(old) = std::mem::replace(slot, server) {
+fn replace(slot: &mut Option<(SocketAddr, Server)>, server: Option<(SocketAddr, Server)>) {
+    if let Some((_, old)) = std::mem::replace(slot, server) {
         tokio::spawn(old.stop(OLD_LISTENER_GRACE));
     }
 }
 
-fn local_addr(listener: &TcpListener) -> SocketAddr {
-    listener
-        .local_addr()
-        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
-}
-
-async fn bind(plan: &Plan, key: &'static str, addr: SocketAddr) -> Result<TcpListener, EdgeError> {
-    crate::net::bind(addr, crate::net::DEFAULT_BACKLOG, None).map_err(|source| EdgeError::Bind {
-        config: config_name(plan),
-        key,
-        addr,
-        source,
-    })
+/// Binds `addr` (`key` names it in errors); returns the listener and its address.
+fn bind(
+    plan: &Plan,
+    key: &'static str,
+    addr: SocketAddr,
+) -> Result<(TcpListener, SocketAddr), EdgeError> {
+    let bound = net::bind(addr, net::DEFAULT_BACKLOG, None)
+        .and_then(|listener| Ok((listener.local_addr()?, listener)));
+    match bound {
+        Ok((addr, listener)) => Ok((listener, addr)),
+        Err(source) => Err(EdgeError::Bind {
+            config: config_name(plan),
+            key,
+            addr,
+            source,
+        }),
+    }
 }
 
 /// `bind_host:bind_port`, resolved.

@@ -453,15 +453,6 @@ pub fn router<S>(metrics: Arc<Metrics>) -> axum::Router<S> {
         .with_state(metrics)
 }
 
-/// Serves [`router`] alone on `listener` (`metrics: {listen}`) until `stop` turns true.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    metrics: Arc<Metrics>,
-    stop: tokio::sync::watch::Receiver<bool>,
-) {
-    crate::net::accept::with_stop_flag(stop, |stop| serve_until(listener, metrics, stop)).await;
-}
-
 /// Serves [`router`] alone on `listener` until `stop` is cancelled, with the API's
 /// connection limit and HTTP timeouts (issue 10) and no TLS, tokens or ACL.
 pub async fn serve_until(

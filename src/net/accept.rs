@@ -12,7 +12,7 @@ use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
 
 use tokio::{
     net::{TcpListener, TcpStream},
-    sync::{Semaphore, watch},
+    sync::Semaphore,
     task::JoinSet,
 };
 use tokio_util::sync::CancellationToken;
@@ -86,28 +86,6 @@ pub async fn serve(
     drop(listener);
     drain.cancel();
     while connections.join_next().await.is_some() {}
-}
-
-/// Runs `serve` with a stop token that is cancelled when `flag` turns true or its
-/// sender is gone: a bridge for callers that still stop servers with a
-/// `watch::Receiver<bool>`.
-pub async fn with_stop_flag<F>(
-    mut flag: watch::Receiver<bool>,
-    serve: impl FnOnce(CancellationToken) -> F,
-) where
-    F: Future<Output = ()>,
-{
-    let stop = CancellationToken::new();
-    let served = serve(stop.clone());
-    let flagged = async {
-        let _ = flag.wait_for(|stopped| *stopped).await;
-        stop.cancel();
-        std::future::pending::<()>().await;
-    };
-    tokio::select! {
-        _ = served => {}
-        _ = flagged => {}
-    }
 }
 
 #[cfg(test)]

@@ -328,46 +328,21 @@ pub struct Context {
     pub plan: crate::config::PlanWatch,
 }
 
-/// Serves a [`Bound`] bridge until `stop` turns true, and follows reloads (new
-/// commands, ACL, TLS and timeouts). A changed `listen` is only reported here:
-/// to apply it, bind the new addresses with [`bind`] and swap the listener sets
-/// of an [`NrpeServer`] (see [`NrpeServer::serve`]).
-pub fn start(
-    ctx: Context,
-    bound: Bound,
-    stop: watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<()> {
-    let Bound {
-        bridge,
-        listeners,
-        tls,
-    } = bound;
-    let server = NrpeServer::new(bridge, tls, ctx.executor, ctx.metrics);
-    let follow = {
-        let (server, mut updates) = (server.clone(), ctx.plan);
-        async move {
-            while updates.changed().await.is_ok() {
-                let plan = updates.borrow_and_update().clone();
-                let Some(new) = plan.nrpe.as_ref().and_then(|n| n.bridge.clone()) else {
-                    warn!(
-                        "The nrpe: section was removed: restart smokerd to stop the NRPE server."
-                    );
-                    continue;
-                };
-                if new.listen != server.bridge().listen {
-                    warn!(listen = ?new.listen, "NRPE listen addresses changed: restart smokerd to apply them.");
-                }
-                server.update(new);
+impl NrpeServer {
+    /// Follows the running plan's `nrpe:` section (commands, ACL, TLS, timeouts)
+    /// until `stop`; changed listen addresses are bound and swapped by the daemon.
+    pub async fn follow(&self, mut plan: crate::config::PlanWatch, stop: CancellationToken) {
+        loop {
+            tokio::select! {
+                changed = plan.changed() => if changed.is_err() { return },
+                _ = stop.cancelled() => return,
             }
-            std::future::pending::<()>().await;
+            let current = plan.borrow_and_update().clone();
+            if let Some(bridge) = current.nrpe.as_ref().and_then(|n| n.bridge.clone()) {
+                self.update(bridge);
+            }
         }
-    };
-    tokio::spawn(net::accept::with_stop_flag(stop, |stop| async move {
-        tokio::select! {
-            _ = server.serve(listeners, stop) => {}
-            _ = follow => {}
-        }
-    }))
+    }
 }
 
 /// `AsyncRead + AsyncWrite` over plain TCP or TLS.

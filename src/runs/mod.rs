@@ -144,15 +144,6 @@ impl Runs {
 
     /// SIGKILLs the process group of every run in progress (a second signal).
     pub fn kill_all(&self) {
-        use nix::{
-            sys::signal::{Signal, killpg},
-            unistd::Pid,
-        };
-        for entry in self.inner.pipeline.store.checks().values() {
-            let pid = entry.running().and_then(|(_, pid)| i32::try_from(pid).ok());
-            if let Some(pid) = pid.filter(|pid| *pid > 0) {
-                let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-            }
-        }
+        self.inner.pipeline.executor.kill_all();
     }
 }

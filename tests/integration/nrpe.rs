@@ -667,3 +667,56 @@ fn reload_after_the_privilege_drop_keeps_a_root_only_key() {
     );
     drop(dir);
 }
+
+#[test]
+fn a_changed_listen_applies_on_reload_and_a_removed_section_stops_the_server() {
+    let first = free_port();
+    let (dir, path) = write_cfg("command[hello]=/bin/echo hello\n", first);
+    let daemon = TestDaemon::start(&format!(
+        "plugins:\n  a: {{Command: 'true'}}\nnrpe:\n  config: {}\n  listen: \"127.0.0.1:{first}\"\n  tls: off\n",
+        path.display()
+    ));
+    wait_listening(first, "smokerd's NRPE server");
+    assert_eq!(
+        check_nrpe(first, &["-n", "-c", "hello"]),
+        (0, "hello\n".to_string())
+    );
+    // A new port: bound on reload, the old one closed, nothing restarted.
+    let second = free_port();
+    let yaml = std::fs::read_to_string(&daemon.config).unwrap().replace(
+        &format!("127.0.0.1:{first}"),
+        &format!("127.0.0.1:{second}"),
+    );
+    std::fs::write(&daemon.config, yaml).unwrap();
+    daemon.signal("HUP");
+    wait_listening(second, "smokerd's NRPE server on the new port");
+    assert_eq!(
+        check_nrpe(second, &["-n", "-c", "hello"]),
+        (0, "hello\n".to_string())
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || TcpStream::connect((
+            "127.0.0.1",
+            first
+        ))
+        .is_err()),
+        "the old port still listens\n{}",
+        daemon.stderr()
+    );
+    // Without the nrpe: section the server stops.
+    let yaml = std::fs::read_to_string(&daemon.config).unwrap();
+    let yaml = yaml[..yaml.find("nrpe:").unwrap()].to_string();
+    std::fs::write(&daemon.config, yaml).unwrap();
+    daemon.signal("HUP");
+    assert!(
+        wait_until(Duration::from_secs(10), || TcpStream::connect((
+            "127.0.0.1",
+            second
+        ))
+        .is_err()),
+        "the NRPE server still listens\n{}",
+        daemon.stderr()
+    );
+    assert_eq!(daemon.get("/healthz").status, 200, "{}", daemon.stderr());
+    drop(dir);
+}
