@@ -9,7 +9,7 @@ use std::{path::Path, time::Duration};
 
 use serde_json::json;
 
-use super::{ConfigErrors, Loaded, load_conf_d, load_default, load_file, load_str, summary};
+use super::{ConfigErrors, Loaded, keys, load_conf_d, load_default, load_file, load_str, summary};
 use crate::{
     check::{ActionTrigger, CheckSpec, Command, Principal, Schedule, State},
     config::ActionKind,
@@ -334,6 +334,29 @@ fn example_full_documents_and_loads_every_key() {
     assert_eq!(nsca.encryption, crate::config::NscaMethod::TripleDes);
     assert_eq!(nsca.service, "%(name)s");
     assert_eq!(check(&loaded, "uptime").actions, Vec::<String>::new());
+
+    // Every key of the key table is documented there (commented out or not).
+    let text = std::fs::read_to_string("config/example-full.yaml").unwrap();
+    let missing: Vec<String> = keys::all()
+        .filter(|k| !documents(&text, k))
+        .map(|k| format!("{:?} {} ({})", k.section, k.name, k.about))
+        .collect();
+    assert!(missing.is_empty(), "example-full.yaml lacks {missing:?}");
+}
+
+/// Whether `text` shows `key` as a key: top-level keys at the start of a line (after
+/// `# ` when commented out), the others indented or in a flow mapping.
+fn documents(text: &str, key: &keys::Key) -> bool {
+    let written = format!("{}:", key.name);
+    text.lines().any(|line| {
+        let line = line.strip_prefix("# ").unwrap_or(line);
+        if key.section == keys::Section::Top {
+            return line.starts_with(&written);
+        }
+        let inner = line.trim_start_matches(['#', ' ']);
+        (inner.len() < line.len() && inner.starts_with(&written))
+            || line.contains(&format!("{{{written}"))
+    })
 }
 
 #[test]
