@@ -5,30 +5,48 @@
 //! of issues 3, 5, 7, 10 and 11. Every problem found is collected and reported at once
 //! as `FILE:LINE:COL: plugins.NAME.Key: message`.
 //!
-//! Here: entry points, error types, the top-level walk. `values` reads typed scalars,
-//! `sections` the settings sections and actions, `plugin` turns plugins into checks.
+//! Here: the entry points and [`build`], the walk in phases. The readers, by concern:
+//! `server` (top-level keys: server, store, logging), `api` (`api:`, `metrics:`),
+//! `nrpe_section`, `actions` (one reader per action kind) and `nsca`, `plugin`
+//! (templates, plugins and their key groups). `keys` is the one table of keys, `ctx`
+//! collects errors and warnings, `values` and `ids` read typed scalars.
+
+mod actions;
+mod api;
+mod ctx;
+mod ids;
+pub mod keys;
+mod nrpe_section;
+mod nsca;
+mod plugin;
+mod server;
+mod values;
 
 use std::{
     collections::HashSet,
-    fmt,
-    net::SocketAddr,
     path::{Path, PathBuf},
-    str::FromStr,
     sync::Arc,
     time::Duration,
 };
 
 use indexmap::IndexMap;
-use serde_json::{Value, json};
+use serde_json::Value;
 
+pub use self::values::{SizeError, parse_size};
+use self::{
+    actions::{read_actions, read_default_actions},
+    api::{read_api, read_metrics},
+    ctx::Ctx,
+    nrpe_section::read_nrpe,
+    plugin::{draft::PluginDraft, finish_plugin, read_plugins, read_templates, warn_typos},
+    server::{Top, read_logging, read_server, read_store},
+};
+pub use super::error::{ConfigError, ConfigErrors};
 use super::{
-    ActionKind, ActionSpec, ApiSettings, LogFormat, NrpeSettings, NrpeTls, NscaMethod,
-    NscaSettings, Plan, SpoolSettings, subst,
+    plan::{ApiSettings, LogFormat, Plan, SpoolSettings},
     yaml::{self, Kind, Node, Pos},
 };
-use crate::check::{
-    ActionTrigger, CheckSpec, Command, ExitCodes, Overlap, Principal, Schedule, State,
-};
+use crate::check::Schedule;
 
 /// The embedded default config (`smokerd` with no `-c` and no `/etc/smokerd/smokerd.yaml`).
 pub const DEFAULT_CONFIG: &str = include_str!("../../config/smokerd.yaml");
@@ -41,66 +59,6 @@ const DEFAULT_NAME: &str = "<default config>";
 pub struct Loaded {
     pub plan: Plan,
     pub warnings: Vec<String>,
-}
-
-/// One config problem.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    pub pos: Option<Pos>,
-    /// `plugins.NAME.Key`, `bind_port`, … (empty for syntax errors).
-    pub path: String,
-    pub message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(pos) = &self.pos {
-            write!(f, "{pos}: ")?;
-        }
-        if !self.path.is_empty() {
-            write!(f, "{}: ", self.path)?;
-        }
-        f.write_str(&self.message)
-    }
-}
-
-/// Every problem of a config, in file order of discovery (D4: reported at once, exit 2).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigErrors {
-    pub errors: Vec<ConfigError>,
-}
-
-impl ConfigErrors {
-    /// Each error rendered as `FILE:LINE:COL: path: message`.
-    pub fn lines(&self) -> Vec<String> {
-        self.errors.iter().map(ToString::to_string).collect()
-    }
-}
-
-impl fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.errors.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            write!(f, "{e}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigErrors {}
-
-impl From<yaml::YamlError> for ConfigErrors {
-    fn from(e: yaml::YamlError) -> Self {
-        ConfigErrors {
-            errors: vec![ConfigError {
-                pos: e.pos,
-                path: String::new(),
-                message: e.message,
-            }],
-        }
-    }
 }
 
 /// Loads and validates a config file.
@@ -168,204 +126,97 @@ pub fn summary(plan: &Plan) -> String {
 }
 
 // ---------------------------------------------------------------------------------------
-// Collecting errors
-
-struct Ctx {
-    errors: Vec<ConfigError>,
-    warnings: Vec<String>,
-}
-
-impl Ctx {
-    fn err(&mut self, pos: &Pos, path: impl Into<String>, message: impl Into<String>) {
-        self.errors.push(ConfigError {
-            pos: Some(pos.clone()),
-            path: path.into(),
-            message: message.into(),
-        });
-    }
-
-    fn warn(&mut self, pos: &Pos, path: &str, message: impl fmt::Display) {
-        self.warnings.push(format!("{pos}: {path}: {message}"));
-    }
-
-    /// Entries of a mapping with string keys; last duplicate wins (PyYAML) with a warning.
-    fn entries<'a>(&mut self, map: &'a Node, path: &str) -> Vec<(&'a str, &'a Node, &'a Node)> {
-        let Some(items) = map.as_map() else {
-            return Vec::new();
-        };
-        // A repeated key keeps its first place and takes the last value (a Python dict).
-        let mut out: IndexMap<&'a str, (&'a Node, &'a Node)> = IndexMap::new();
-        for (k, v) in items {
-            let Some(name) = k.as_str() else {
-                let message = match k.kind {
-                    Kind::Bool(_) => {
-                        "keys must be strings, not a boolean; quote names like yes/no/on/off".into()
-                    }
-                    _ => format!("keys must be strings, not {}", k.type_name()),
-                };
-                self.err(&k.pos, path, message);
-                continue;
-            };
-            if let Some((earlier, _)) = out.insert(name, (k, v)) {
-                self.warn(
-                    &earlier.pos,
-                    &join(path, name),
-                    format!("duplicate key, the one at {} wins", k.pos),
-                );
-            }
-        }
-        out.into_iter().map(|(n, (k, v))| (n, k, v)).collect()
-    }
-
-    /// Rejects keys outside `known` (our strict sections).
-    fn strict_keys(&mut self, map: &Node, path: &str, known: &[&str]) {
-        for (name, k, _) in self.entries(map, path) {
-            if !known.contains(&name) {
-                let hint = closest(name, known)
-                    .map_or_else(String::new, |c| format!("; did you mean {c}?"));
-                self.err(
-                    &k.pos,
-                    join(path, name),
-                    format!("unknown key (allowed: {}){hint}", known.join(", ")),
-                );
-            }
-        }
-    }
-}
-
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Top level
-
-const TOP_KEYS: &[&str] = &[
-    "bind_host",
-    "bind_port",
-    "pidfile",
-    "stdin",
-    "stdout",
-    "stderr",
-    "uid",
-    "gid",
-    "templates",
-    "plugins",
-    "actions",
-    "nr_concurrent_plugins",
-    "favicon",
-    "state_dir",
-    "shutdown_grace",
-    "log_level",
-    "log_format",
-    "default_actions",
-    "spool",
-    "removed_check_grace",
-    "api",
-    "metrics",
-    "nrpe",
-    "run_as_root",
-];
-
-/// DEFAULTS of the original, in API `parameters` order.
-const DEFAULT_KEYS: [&str; 10] = [
-    "Command", "Module", "Parser", "Interval", "Timeout", "History", "uid", "gid", "Template",
-    "Action",
-];
-
-fn default_value(key: &str) -> Value {
-    match key {
-        "Interval" => json!(0),
-        "Timeout" => json!(1800),
-        "History" => json!(10),
-        "uid" | "gid" => json!("default"),
-        _ => Value::Null,
-    }
-}
-
-/// Plugin keys with a meaning (everything else is a `%(Name)s` parameter).
-const PLUGIN_KEYS: &[&str] = &[
-    "Command",
-    "Module",
-    "Parser",
-    "Interval",
-    "Timeout",
-    "History",
-    "uid",
-    "gid",
-    "Template",
-    "Action",
-    "Enabled",
-    "Category",
-    "Component",
-    "Type",
-    "RunOnLocked",
-    "Argv",
-    "Env",
-    "MaxOutput",
-    "TimeoutState",
-    "ExitCodes",
-    "Splay",
-    "ActionOn",
-    "Schedule",
-    "TimeZone",
-    "CatchUp",
-    "Overlap",
-    "WorkingDir",
-];
-
-const DEFAULT_MAX_OUTPUT: u64 = 64 << 10;
+// The walk
 
 fn build(root: &Node, path: Option<PathBuf>) -> Result<Loaded, ConfigErrors> {
-    let mut ctx = Ctx {
-        errors: Vec::new(),
-        warnings: Vec::new(),
-    };
     if root.as_map().is_none() {
-        let start = Pos {
-            line: 1,
-            col: 1,
-            ..root.pos.clone()
-        };
-        ctx.err(
-            if root.is_null() { &start } else { &root.pos },
-            "",
-            if root.is_null() {
-                "the config is empty".to_string()
-            } else {
-                format!(
-                    "the config must be a mapping of keys, found {}",
-                    root.type_name()
-                )
-            },
-        );
-        return Err(ConfigErrors { errors: ctx.errors });
+        return Err(not_a_mapping(root));
     }
-    let top = ctx.entries(root, "");
-    let get = |key: &str| {
-        top.iter()
-            .find(|(n, _, _)| *n == key)
-            .map(|(_, _, v)| *v)
-            .filter(|v| !v.is_null())
+    let mut ctx = Ctx::default();
+    let top = Top::read(&mut ctx, root);
+    let mut plan = defaults(path);
+    read_server(&mut ctx, &top, &mut plan);
+    read_store(&mut ctx, &top, &mut plan);
+    read_logging(&mut ctx, &top, &mut plan);
+    if let Some(node) = top.get("api") {
+        plan.api = read_api(&mut ctx, node);
+    }
+    if let Some(node) = top.get("metrics") {
+        plan.metrics_listen = read_metrics(&mut ctx, node);
+    }
+    if let Some(node) = top.raw("nrpe") {
+        // `nrpe:` with no value: the defaults.
+        plan.nrpe = read_nrpe(&mut ctx, node);
+    }
+    let action_maps = match top.get("actions") {
+        Some(node) => read_actions(&mut ctx, node, &mut plan.actions),
+        None => IndexMap::new(),
     };
-
-    for (name, k, _) in &top {
-        if !TOP_KEYS.contains(name)
-            && let Some(c) = closest(name, TOP_KEYS)
-        {
-            ctx.warn(
-                &k.pos,
-                name,
-                format!("unknown top-level key, ignored; did you mean {c}?"),
-            );
+    if let Some(node) = top.get("default_actions") {
+        plan.default_actions = read_default_actions(&mut ctx, node, &action_maps);
+    }
+    let empty = Node {
+        pos: root.pos.clone(),
+        kind: Kind::Map(Vec::new()),
+    };
+    let templates = match top.get("templates") {
+        Some(node) => read_templates(&mut ctx, node, &empty),
+        None => IndexMap::new(),
+    };
+    let drafts = match top.get("plugins") {
+        Some(node) => read_plugins(&mut ctx, node, &templates, &action_maps),
+        None => Vec::new(),
+    };
+    warn_typos(
+        &mut ctx,
+        &templates,
+        &drafts,
+        &placeholders_used(&drafts, &plan),
+    );
+    for draft in drafts {
+        if let Some(spec) = finish_plugin(&mut ctx, draft, &plan.default_actions) {
+            plan.checks.push(Arc::new(spec));
         }
     }
+    check_daemon_ids(&mut ctx, &top, &root.pos, &plan);
+    if top.get("plugins").is_none() && plan.nrpe.is_none() && ctx.errors.is_empty() {
+        let message = "no plugins configured (and no nrpe: section)";
+        ctx.err(&root.pos, "plugins", message);
+    }
+    // The NRPE bridge (issue 7, D6): nrpe.cfg's commands become checks.
+    if ctx.errors.is_empty() && plan.nrpe.is_some() {
+        let at = top.get("nrpe").map_or(&root.pos, |n| &n.pos).clone();
+        super::nrpe::attach(&mut plan, &at, &mut ctx.errors, &mut ctx.warnings);
+    }
+    finish(ctx, plan)
+}
 
-    let mut plan = Plan {
+/// The error of a root that is no mapping (an empty file included).
+fn not_a_mapping(root: &Node) -> ConfigErrors {
+    let start = Pos {
+        line: 1,
+        col: 1,
+        ..root.pos.clone()
+    };
+    let (pos, message) = if root.is_null() {
+        (start, "the config is empty".to_string())
+    } else {
+        let found = root.type_name();
+        let message = format!("the config must be a mapping of keys, found {found}");
+        (root.pos.clone(), message)
+    };
+    ConfigErrors {
+        errors: vec![ConfigError {
+            pos: Some(pos),
+            path: String::new(),
+            message,
+        }],
+    }
+}
+
+/// The plan before any key is read: every default.
+fn defaults(path: Option<PathBuf>) -> Plan {
+    Plan {
         path,
         bind_host: "127.0.0.1".into(),
         bind_port: 8086,
@@ -386,256 +237,55 @@ fn build(root: &Node, path: Option<PathBuf>) -> Result<Loaded, ConfigErrors> {
         uid: None,
         gid: None,
         run_as_root: true,
-    };
-
-    macro_rules! field {
-        ($key:literal, $read:expr, |$v:ident| $apply:expr) => {
-            if let Some(node) = get($key) {
-                match $read(node) {
-                    Ok($v) => $apply,
-                    Err(msg) => ctx.err(&node.pos, $key, msg),
-                }
-            }
-        };
-    }
-    field!(
-        "bind_host",
-        |n| want_str(n, "a host name or address").map(str::to_string),
-        |v| plan.bind_host = v
-    );
-    field!("bind_port", want_port, |v| plan.bind_port = v);
-    field!("pidfile", want_path, |v| plan.pidfile = Some(v));
-    field!("state_dir", want_path, |v| plan.state_dir = Some(v));
-    field!("shutdown_grace", want_seconds, |v| plan.shutdown_grace =
-        Duration::from_secs_f64(v));
-    field!("removed_check_grace", want_seconds, |v| plan
-        .removed_check_grace =
-        Duration::from_secs_f64(v));
-    field!("nr_concurrent_plugins", |n| want_uint(n, 1), |v| plan
-        .nr_concurrent_plugins =
-        Some(v as usize));
-    field!("log_level", read_log_level, |v| plan.log_level = Some(v));
-    field!("log_format", read_log_format, |v| plan.log_format = v);
-    for key in ["stdin", "stdout", "stderr", "favicon"] {
-        if let Some(node) = get(key)
-            && let Err(msg) = want_path(node)
-        {
-            ctx.err(&node.pos, key, msg);
-        }
-    }
-    for key in ["uid", "gid"] {
-        if let Some(node) = get(key) {
-            match read_principal(node).and_then(|p| check_principal(key, p)) {
-                Ok(p) if key == "uid" => plan.uid = p,
-                Ok(p) => plan.gid = p,
-                Err(msg) => ctx.err(&node.pos, key, msg),
-            }
-        }
-    }
-    field!("run_as_root", want_bool, |v| plan.run_as_root = v);
-    if let Some(node) = get("spool") {
-        plan.spool = read_spool(&mut ctx, node);
-    }
-    if let Some(node) = get("api") {
-        plan.api = read_api(&mut ctx, node);
-    }
-    if let Some(node) = get("metrics") {
-        plan.metrics_listen = read_metrics(&mut ctx, node);
-    }
-    if let Some(node) = get("nrpe") {
-        plan.nrpe = read_nrpe(&mut ctx, node);
-    } else if let Some((_, _, node)) = top.iter().find(|(n, _, _)| *n == "nrpe") {
-        // `nrpe:` with no value: the defaults.
-        plan.nrpe = read_nrpe(&mut ctx, node);
-    }
-
-    // actions
-    let mut action_maps: IndexMap<String, &Node> = IndexMap::new();
-    if let Some(node) = get("actions") {
-        if node.as_map().is_none() {
-            ctx.err(
-                &node.pos,
-                "actions",
-                expected("a mapping of action names to settings", node),
-            );
-        } else {
-            for (name, _k, value) in ctx.entries(node, "actions") {
-                let apath = join("actions", name);
-                if let Some(spec) = read_action(&mut ctx, name, value, &apath) {
-                    plan.actions.insert(name.to_string(), Arc::new(spec));
-                }
-                action_maps.insert(name.to_string(), value);
-            }
-        }
-    }
-    if let Some(node) = get("default_actions") {
-        match want_str_list(node) {
-            Ok(names) => {
-                for (name, n) in names {
-                    if !action_maps.contains_key(&name) {
-                        ctx.err(
-                            &n.pos,
-                            "default_actions",
-                            unknown_action(&name, &action_maps),
-                        );
-                    }
-                    plan.default_actions.push(name);
-                }
-            }
-            Err(msg) => ctx.err(&node.pos, "default_actions", msg),
-        }
-    }
-
-    // templates
-    let empty = Node {
-        pos: root.pos.clone(),
-        kind: Kind::Map(Vec::new()),
-    };
-    let mut templates: IndexMap<String, &Node> = IndexMap::new();
-    if let Some(node) = get("templates") {
-        if node.as_map().is_none() {
-            ctx.err(
-                &node.pos,
-                "templates",
-                expected("a mapping of template names to settings", node),
-            );
-        } else {
-            for (name, _k, value) in ctx.entries(node, "templates") {
-                let tpath = join("templates", name);
-                match &value.kind {
-                    Kind::Map(_) => {
-                        templates.insert(name.to_string(), value);
-                    }
-                    Kind::Null => {
-                        templates.insert(name.to_string(), &empty);
-                    }
-                    _ => ctx.err(&value.pos, tpath, expected("a mapping", value)),
-                }
-            }
-        }
-    }
-
-    // plugins
-    let mut names_used: HashSet<String> = HashSet::new();
-    let mut pending: Vec<PluginDraft<'_>> = Vec::new();
-    match get("plugins") {
-        None => {}
-        Some(node) if node.as_map().is_none() => {
-            ctx.err(
-                &node.pos,
-                "plugins",
-                expected("a mapping of plugin names to settings", node),
-            );
-        }
-        Some(node) => {
-            for (name, k, value) in ctx.entries(node, "plugins") {
-                let ppath = join("plugins", name);
-                if value.as_map().is_none() {
-                    ctx.err(
-                        &value.pos,
-                        ppath,
-                        expected("a mapping of plugin settings", value),
-                    );
-                    continue;
-                }
-                if let Some(draft) =
-                    resolve_plugin(&mut ctx, name, k, value, &templates, &action_maps)
-                {
-                    pending.push(draft);
-                }
-            }
-        }
-    }
-
-    // Placeholders used anywhere: keys named there are parameters, not typos (D4).
-    for draft in &pending {
-        names_used.extend(draft.placeholders.iter().cloned());
-    }
-    for action in plan.actions.values() {
-        match &action.kind {
-            ActionKind::Command { template, .. } => {
-                names_used.extend(subst::placeholders(template))
-            }
-            ActionKind::Nsca(n) => names_used.extend(subst::placeholders(&n.service)),
-            ActionKind::Nothing | ActionKind::Module(_) => {}
-        }
-    }
-    let mut typo_maps: Vec<(String, &Node)> = templates
-        .iter()
-        .map(|(n, m)| (join("templates", n), *m))
-        .collect();
-    typo_maps.extend(pending.iter().map(|d| (join("plugins", &d.name), d.map)));
-    for (path, map) in typo_maps {
-        for (key, k, _) in ctx.entries(map, &path) {
-            if PLUGIN_KEYS.contains(&key) || names_used.contains(key) {
-                continue;
-            }
-            if let Some(c) = closest(key, PLUGIN_KEYS) {
-                ctx.warn(
-                    &k.pos,
-                    &join(&path, key),
-                    format!("unknown key, used as a parameter; did you mean {c}?"),
-                );
-            }
-        }
-    }
-
-    for draft in pending {
-        if let Some(spec) = finish_plugin(&mut ctx, draft, &plan.default_actions) {
-            plan.checks.push(Arc::new(spec));
-        }
-    }
-    // The daemon drops to top-level uid/gid after binding: it cannot switch again (issue 10).
-    if plan.uid.is_some() || plan.gid.is_some() {
-        let at = get("uid")
-            .or_else(|| get("gid"))
-            .map_or(&root.pos, |n| &n.pos);
-        for check in &plan.checks {
-            if check.uid.is_some() || check.gid.is_some() {
-                ctx.err(
-                    at,
-                    join("plugins", &check.name),
-                    "per-plugin uid/gid cannot be used when the daemon drops to a top-level uid/gid",
-                );
-            }
-        }
-    }
-
-    if get("plugins").is_none() && plan.nrpe.is_none() && ctx.errors.is_empty() {
-        ctx.err(
-            &root.pos,
-            "plugins",
-            "no plugins configured (and no nrpe: section)",
-        );
-    }
-
-    // The NRPE bridge (issue 7, D6): nrpe.cfg's commands become checks.
-    if ctx.errors.is_empty() && plan.nrpe.is_some() {
-        let at = get("nrpe").map_or(&root.pos, |n| &n.pos).clone();
-        super::nrpe::attach(&mut plan, &at, &mut ctx.errors, &mut ctx.warnings);
-    }
-
-    if ctx.errors.is_empty() {
-        Ok(Loaded {
-            plan,
-            warnings: ctx.warnings,
-        })
-    } else {
-        // File order, whatever the phase that found them.
-        ctx.errors.sort_by(|a, b| {
-            let key = |e: &ConfigError| e.pos.as_ref().map(|p| (p.file.clone(), p.line, p.col));
-            key(a).cmp(&key(b))
-        });
-        Err(ConfigErrors { errors: ctx.errors })
     }
 }
 
-mod plugin;
-mod sections;
-mod values;
+/// Placeholders used anywhere: keys named there are parameters, not typos (D4).
+fn placeholders_used(drafts: &[PluginDraft<'_>], plan: &Plan) -> HashSet<String> {
+    let mut used: HashSet<String> = HashSet::new();
+    for draft in drafts {
+        used.extend(draft.placeholders.iter().cloned());
+    }
+    for action in plan.actions.values() {
+        used.extend(actions::placeholders(&action.kind));
+    }
+    used
+}
 
-pub use self::values::parse_size;
-use self::{plugin::*, sections::*, values::*};
+/// The daemon drops to top-level uid/gid after binding: it cannot switch again (issue 10).
+fn check_daemon_ids(ctx: &mut Ctx, top: &Top<'_>, root: &Pos, plan: &Plan) {
+    if plan.uid.is_none() && plan.gid.is_none() {
+        return;
+    }
+    let at = top
+        .get("uid")
+        .or_else(|| top.get("gid"))
+        .map_or(root, |n| &n.pos);
+    for check in &plan.checks {
+        if check.uid.is_some() || check.gid.is_some() {
+            ctx.err(
+                at,
+                ctx::join("plugins", &check.name),
+                "per-plugin uid/gid cannot be used when the daemon drops to a top-level uid/gid",
+            );
+        }
+    }
+}
+
+/// The plan, or every error in file order (whatever the phase that found them).
+fn finish(mut ctx: Ctx, plan: Plan) -> Result<Loaded, ConfigErrors> {
+    if ctx.errors.is_empty() {
+        return Ok(Loaded {
+            plan,
+            warnings: ctx.warnings,
+        });
+    }
+    ctx.errors.sort_by(|a, b| {
+        let key = |e: &ConfigError| e.pos.as_ref().map(|p| (p.file.clone(), p.line, p.col));
+        key(a).cmp(&key(b))
+    });
+    Err(ConfigErrors { errors: ctx.errors })
+}
 
 #[cfg(test)]
 mod tests;

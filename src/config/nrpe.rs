@@ -5,7 +5,7 @@
 
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs},
-    path::{Path, PathBuf},
+    path::Path,
     sync::Arc,
     time::Duration,
 };
@@ -13,27 +13,13 @@ use std::{
 use indexmap::IndexMap;
 use serde_json::{Value, json};
 use smoker_compat::{
-    nrpe_cfg::{self, AddressFamily, CfgErrors, CfgWarning, DirEntry, EntryKind, NrpeConfig},
+    nrpe_cfg::{self, AddressFamily, CfgErrors, DirEntry, EntryKind, NrpeConfig},
     nrpe_packet,
 };
 
-use crate::{
-    check::{CheckSpec, Command, ExitCodes, Overlap, Principal, Schedule, State},
-    config::{ConfigError, NrpeSettings, NrpeTls, Plan, yaml::Pos},
-};
-
-/// The NRPE bridge resolved from the YAML [`NrpeSettings`]: nrpe.cfg loaded,
-/// listen addresses known. This is what the NRPE server runs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NrpeBridge {
-    pub config_path: PathBuf,
-    pub config: Arc<NrpeConfig>,
-    pub listen: Vec<SocketAddr>,
-    pub tls: NrpeTls,
-    pub interval: Option<Duration>,
-    /// What nrpe would have logged while reading the config.
-    pub warnings: Vec<CfgWarning>,
-}
+pub use super::settings::NrpeBridge;
+use super::{error::ConfigError, plan::Plan, settings::NrpeSettings, yaml::Pos};
+use crate::check::{CheckSpec, Command, ExitCodes, Overlap, Principal, Schedule, State};
 
 /// Why the `nrpe:` section cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -342,7 +328,10 @@ pub fn merge_checks(
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
+    use crate::config::settings::NrpeTls;
 
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
         let path = dir.join(name);

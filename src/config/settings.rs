@@ -1,10 +1,12 @@
 //! Settings structs of our new config sections that other modules consume:
-//! the `nrpe:` bridge section (issue 7) and the native `Nsca:` action (issue 5, D5).
+//! the `nrpe:` bridge section and its resolved [`NrpeBridge`] (issue 7) and the
+//! native `Nsca:` action (issue 5, D5).
 //!
 //! Plain data only; parsing and validation live in `load`.
 
-use std::{path::PathBuf, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
+use smoker_compat::nrpe_cfg::{CfgWarning, NrpeConfig};
 pub use smoker_compat::nsca_cipher::Method;
 
 /// `nrpe: {config, listen, tls, interval}` (issue 7, D6).
@@ -22,7 +24,20 @@ pub struct NrpeSettings {
     pub commands: Vec<String>,
     /// nrpe.cfg loaded and listen addresses resolved (filled by the loader through
     /// `config::nrpe::attach`); what the NRPE server runs.
-    pub bridge: Option<std::sync::Arc<super::nrpe::NrpeBridge>>,
+    pub bridge: Option<Arc<NrpeBridge>>,
+}
+
+/// The NRPE bridge resolved from the YAML [`NrpeSettings`]: nrpe.cfg loaded,
+/// listen addresses known. This is what the NRPE server runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NrpeBridge {
+    pub config_path: PathBuf,
+    pub config: Arc<NrpeConfig>,
+    pub listen: Vec<SocketAddr>,
+    pub tls: NrpeTls,
+    pub interval: Option<Duration>,
+    /// What nrpe would have logged while reading the config.
+    pub warnings: Vec<CfgWarning>,
 }
 
 /// `nrpe.tls`: `on` (nrpe's default), `off` (nrpe's `-n`), `auto` (both on one port).

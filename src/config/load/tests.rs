@@ -1,20 +1,29 @@
-//! Unit tests of the loader: every rule, exact messages and positions.
+//! Unit tests of the loader: every rule, exact messages and positions. Here: whole
+//! files, fixtures, includes and the key table; `plugins` and `sections` hold the
+//! rules of plugin keys and of the settings sections.
 
-use std::path::Path;
+mod plugins;
+mod sections;
+
+use std::{path::Path, time::Duration};
 
 use serde_json::json;
 
-use super::*;
+use super::{ConfigErrors, Loaded, keys, load_conf_d, load_default, load_file, load_str, summary};
+use crate::{
+    check::{ActionTrigger, CheckSpec, Command, Principal, Schedule, State},
+    config::ActionKind,
+};
 
-fn load(text: &str) -> Result<Loaded, ConfigErrors> {
+pub(super) fn load(text: &str) -> Result<Loaded, ConfigErrors> {
     load_str("t.yaml", text, Path::new("."))
 }
 
-fn errors(text: &str) -> Vec<String> {
+pub(super) fn errors(text: &str) -> Vec<String> {
     load(text).map(|_| Vec::new()).unwrap_or_else(|e| e.lines())
 }
 
-fn check<'a>(loaded: &'a Loaded, name: &str) -> &'a CheckSpec {
+pub(super) fn check<'a>(loaded: &'a Loaded, name: &str) -> &'a CheckSpec {
     loaded
         .plan
         .checks
@@ -325,279 +334,29 @@ fn example_full_documents_and_loads_every_key() {
     assert_eq!(nsca.encryption, crate::config::NscaMethod::TripleDes);
     assert_eq!(nsca.service, "%(name)s");
     assert_eq!(check(&loaded, "uptime").actions, Vec::<String>::new());
+
+    // Every key of the key table is documented there (commented out or not).
+    let text = std::fs::read_to_string("config/example-full.yaml").unwrap();
+    let missing: Vec<String> = keys::all()
+        .filter(|k| !documents(&text, k))
+        .map(|k| format!("{:?} {} ({})", k.section, k.name, k.about))
+        .collect();
+    assert!(missing.is_empty(), "example-full.yaml lacks {missing:?}");
 }
 
-#[test]
-fn enabled_and_action_resolve_from_templates_too() {
-    let loaded = load(
-        "\
-templates:
-  BasePlugin: {Interval: 0}
-  Disabled: {Enabled: off}
-  Paged: {Action: page}
-actions:
-  page: {Command: 'echo %(status)s'}
-  mail: {Command: 'echo mail'}
-default_actions: mail
-plugins:
-  gone: {Command: x, Template: Disabled}
-  gone_too: {Command: x, Enabled: NO}
-  kept: {Command: x, Enabled: yes}
-  paged: {Command: x, Template: Paged}
-  both: {Command: x, Action: [page, mail]}
-  none: {Command: x, Action: []}
-  default: {Command: x}
-",
-    )
-    .unwrap();
-    let names: Vec<&str> = loaded.plan.checks.iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(names, ["kept", "paged", "both", "none", "default"]);
-    assert_eq!(check(&loaded, "paged").actions, ["page"]);
-    assert_eq!(check(&loaded, "both").actions, ["page", "mail"]);
-    assert_eq!(check(&loaded, "none").actions, Vec::<String>::new());
-    assert_eq!(check(&loaded, "default").actions, ["mail"]);
-    assert_eq!(check(&loaded, "default").parameters["Action"], json!(null));
-    assert_eq!(
-        check(&loaded, "both").parameters["Action"],
-        json!([
-            {"Command": "echo %(status)s", "Module": null, "Timeout": 60},
-            {"Command": "echo mail", "Module": null, "Timeout": 60}
-        ])
-    );
-    assert_eq!(check(&loaded, "none").parameters["Action"], json!([]));
-    let ActionKind::Command { template, timeout } = &loaded.plan.actions["page"].kind else {
-        panic!()
-    };
-    assert_eq!(
-        (template.as_str(), *timeout),
-        ("echo %(status)s", Duration::from_secs(60))
-    );
-}
-
-#[test]
-fn parameters_keep_the_original_key_order_and_python_values() {
-    let loaded = load(
-        "\
-templates:
-  BasePlugin: {Zeta: 1, Interval: 5}
-  T: {Alpha: true, Timeout: 7}
-plugins:
-  p: {Template: T, Beta: 2.5, Command: 'echo %(Zeta)s %(Alpha)s %(Beta)s %(uid)s %(Template)s %(Parser)s %(Gamma)s',
-      Gamma: [1, 'x', null]}
-",
-    )
-    .unwrap();
-    let p = check(&loaded, "p");
-    let keys: Vec<&str> = p.parameters.keys().map(String::as_str).collect();
-    assert_eq!(
-        keys,
-        [
-            "Command", "Module", "Parser", "Interval", "Timeout", "History", "uid", "gid",
-            "Template", "Action", "Zeta", "Alpha", "Beta", "Gamma"
-        ]
-    );
-    assert_eq!(
-        p.command,
-        Command::Shell(format!(
-            "echo 1 True {} default T None {}",
-            subst::shell_escape("2.5"),
-            subst::shell_escape("[1, 'x', None]")
-        ))
-    );
-    assert_eq!(p.timeout, Duration::from_secs(7));
-    assert_eq!(
-        p.schedule,
-        Schedule::Interval {
-            every: Duration::from_secs(5),
-            splay: Duration::from_secs(5)
+/// Whether `text` shows `key` as a key: top-level keys at the start of a line (after
+/// `# ` when commented out), the others indented or in a flow mapping.
+fn documents(text: &str, key: &keys::Key) -> bool {
+    let written = format!("{}:", key.name);
+    text.lines().any(|line| {
+        let line = line.strip_prefix("# ").unwrap_or(line);
+        if key.section == keys::Section::Top {
+            return line.starts_with(&written);
         }
-    );
-}
-
-#[test]
-fn interval_and_schedule_the_more_specific_wins() {
-    let loaded = load(
-        "\
-templates:
-  BasePlugin: {Interval: 300}
-  Cron: {Schedule: '*/5 * * * *'}
-plugins:
-  cron_over_base: {Command: x, Schedule: '@hourly'}
-  plugin_interval_over_template_cron: {Command: x, Template: Cron, Interval: 10}
-  reboot: {Command: x, Schedule: '@reboot', Interval: 0}
-  seconds: {Command: x, Schedule: '*/10 * * * * *'}
-",
-    )
-    .unwrap();
-    let cron = |e: &str| Schedule::Cron {
-        expr: e.into(),
-        time_zone: None,
-    };
-    assert_eq!(check(&loaded, "cron_over_base").schedule, cron("@hourly"));
-    assert_eq!(
-        check(&loaded, "plugin_interval_over_template_cron").schedule,
-        Schedule::Interval {
-            every: Duration::from_secs(10),
-            splay: Duration::from_secs(10)
-        }
-    );
-    assert_eq!(check(&loaded, "reboot").schedule, cron("@reboot"));
-    assert_eq!(check(&loaded, "seconds").schedule, cron("*/10 * * * * *"));
-    assert_eq!(
-        errors(
-            "templates: {BasePlugin: {Interval: 5, Schedule: '@daily'}}\nplugins: {a: {Command: x}}\n"
-        ),
-        ["t.yaml:1:49: plugins.a.Schedule: Interval and Schedule cannot be set together"]
-    );
-}
-
-#[test]
-fn sizes_durations_and_defaults() {
-    assert_eq!(parse_size("64KiB"), Ok(65536));
-    assert_eq!(parse_size("1MiB"), Ok(1 << 20));
-    assert_eq!(parse_size("500KB"), Ok(500_000));
-    assert_eq!(parse_size("1.5 MiB"), Ok(1_572_864));
-    assert_eq!(parse_size("2G"), Ok(2 << 30));
-    assert!(parse_size("-1KiB").is_err());
-    let loaded =
-        load("plugins: {a: {Command: x, Interval: 600, MaxOutput: 100}, b: {Command: y}}\n")
-            .unwrap();
-    let a = check(&loaded, "a");
-    assert_eq!(a.max_output, 100);
-    assert_eq!(
-        a.schedule,
-        Schedule::Interval {
-            every: Duration::from_secs(600),
-            splay: Duration::from_secs(60)
-        }
-    );
-    let b = check(&loaded, "b");
-    assert_eq!(
-        (
-            b.timeout,
-            b.history,
-            b.max_output,
-            b.timeout_state,
-            b.exit_codes,
-            b.overlap,
-            b.catch_up
-        ),
-        (
-            Duration::from_secs(1800),
-            10,
-            65536,
-            State::Unknown,
-            ExitCodes::Nagios,
-            Overlap::Skip,
-            false
-        )
-    );
-    assert_eq!(b.schedule, Schedule::OnDemand);
-    let plan = &loaded.plan;
-    assert_eq!(
-        (plan.bind_host.as_str(), plan.bind_port),
-        ("127.0.0.1", 8086)
-    );
-    assert_eq!(plan.shutdown_grace, Duration::from_secs(10));
-    assert_eq!(plan.removed_check_grace, Duration::from_secs(86400));
-    assert_eq!(plan.log_format, LogFormat::Text);
-    assert_eq!(plan.nrpe, None);
-}
-
-#[test]
-fn typo_warnings_follow_d4() {
-    let loaded = load(
-        "\
-templates:
-  BasePlugin: {Histroy: 5}
-plugins:
-  a: {Command: 'echo %(Comand)s', Comand: x, Intervall: 5, Categroy: y, Hostname: h}
-",
-    )
-    .unwrap();
-    assert_eq!(
-        loaded.warnings,
-        [
-            "t.yaml:2:16: templates.BasePlugin.Histroy: unknown key, used as a parameter; did you mean History?",
-            "t.yaml:4:46: plugins.a.Intervall: unknown key, used as a parameter; did you mean Interval?",
-            "t.yaml:4:60: plugins.a.Categroy: unknown key, used as a parameter; did you mean Category?",
-        ]
-    );
-}
-
-#[test]
-fn duplicate_keys_last_wins_with_a_warning() {
-    let loaded = load("plugins:\n  a: {Command: x}\n  a: {Command: y}\n").unwrap();
-    assert_eq!(loaded.plan.checks.len(), 1);
-    assert_eq!(check(&loaded, "a").command, Command::Shell("y".into()));
-    assert_eq!(
-        loaded.warnings,
-        ["t.yaml:2:3: plugins.a: duplicate key, the one at t.yaml:3:3 wins"]
-    );
-}
-
-#[test]
-fn nrpe_section_accepts_on_off_auto_and_booleans() {
-    // The section's parsing alone (the bridge that reads nrpe.cfg comes after).
-    let section = |text: &str| {
-        let node = yaml::parse_str("t.yaml", text, Path::new(".")).unwrap();
-        let mut ctx = Ctx {
-            errors: Vec::new(),
-            warnings: Vec::new(),
-        };
-        let nrpe = read_nrpe(&mut ctx, node.get("nrpe").unwrap());
-        (
-            nrpe,
-            ctx.errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>(),
-        )
-    };
-    let tls = |v: &str| section(&format!("nrpe: {{tls: {v}}}\n")).0.unwrap().tls;
-    assert_eq!(tls("on"), NrpeTls::On);
-    assert_eq!(tls("yes"), NrpeTls::On);
-    assert_eq!(tls("off"), NrpeTls::Off);
-    assert_eq!(tls("false"), NrpeTls::Off);
-    assert_eq!(tls("auto"), NrpeTls::Auto);
-    let nrpe = section("nrpe:\n").0.unwrap();
-    assert_eq!(nrpe.config, PathBuf::from("/etc/nagios/nrpe.cfg"));
-    assert_eq!(
-        (nrpe.listen, nrpe.interval, nrpe.tls),
-        (None, None, NrpeTls::On)
-    );
-    let nrpe = section("nrpe: {config: /x/nrpe.cfg, listen: '[::]:5666', interval: 60}\n")
-        .0
-        .unwrap();
-    assert_eq!(nrpe.config, PathBuf::from("/x/nrpe.cfg"));
-    assert_eq!(nrpe.listen.as_deref(), Some("[::]:5666"));
-    assert_eq!(nrpe.interval, Some(Duration::from_secs(60)));
-    assert_eq!(
-        section("nrpe: {listen: nowhere, tls: sometimes, port: 1}\n").1,
-        [
-            "t.yaml:1:41: nrpe.port: unknown key (allowed: config, listen, tls, interval)",
-            "t.yaml:1:16: nrpe.listen: expected ADDR:PORT (e.g. 0.0.0.0:5666 or [::]:5666), found nowhere",
-            "t.yaml:1:30: nrpe.tls: must be on, off or auto, found sometimes",
-        ]
-    );
-
-    // With a real nrpe.cfg its commands count in the summary, and no plugins: is fine.
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("nrpe.cfg");
-    std::fs::write(
-        &cfg,
-        "server_port=5777\ncommand[check_a]=echo a\ncommand[check_b]=echo $ARG1$\n",
-    )
-    .unwrap();
-    let loaded = load(&format!(
-        "nrpe: {{config: {}, listen: '127.0.0.1:5777', tls: off}}\n",
-        cfg.display()
-    ))
-    .unwrap();
-    assert_eq!(
-        summary(&loaded.plan),
-        "OK: 2 plugins (0 scheduled), 0 actions, nrpe: 2 commands"
-    );
+        let inner = line.trim_start_matches(['#', ' ']);
+        (inner.len() < line.len() && inner.starts_with(&written))
+            || line.contains(&format!("{{{written}"))
+    })
 }
 
 #[test]
@@ -610,90 +369,6 @@ fn whole_config_shape_errors() {
     assert_eq!(
         errors("- a\n"),
         ["t.yaml:1:1: the config must be a mapping of keys, found a list"]
-    );
-}
-
-#[test]
-fn api_token_files_and_nsca_password_files_are_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let tokens = dir.path().join("read.tokens");
-    std::fs::write(&tokens, "# readers\nabc\n\n  def  # trailing comment\n").unwrap();
-    let pass = dir.path().join("nsca.pass");
-    std::fs::write(&pass, "s3cret\n").unwrap();
-    let text = format!(
-        "api: {{read_tokens: [t0], read_token_files: [{}], write_token_files: {}/missing}}\n\
-         actions:\n  n: {{Nsca: {{host: h, password_file: {}, encryption: aes256, service: ''}}}}\n\
-         plugins: {{a: {{Command: x}}}}\n",
-        tokens.display(),
-        dir.path().display(),
-        pass.display()
-    );
-    let err = load(&text).unwrap_err().lines();
-    assert_eq!(err.len(), 1);
-    assert!(err[0].starts_with("t.yaml:1:"), "{err:?}");
-    assert!(
-        err[0].contains(": api.write_token_files: cannot read "),
-        "{err:?}"
-    );
-    let ok = format!(
-        "api: {{read_tokens: [t0], read_token_files: [{}]}}\n\
-         actions:\n  n: {{Nsca: {{host: h, password_file: {}, encryption: aes256, service: ''}}}}\n\
-         plugins: {{a: {{Command: x}}}}\n",
-        tokens.display(),
-        pass.display()
-    );
-    let loaded = load(&ok).unwrap();
-    assert_eq!(loaded.plan.api.read_tokens, ["t0", "abc", "def"]);
-    assert_eq!(loaded.plan.api.read_token_files, [tokens]);
-    let ActionKind::Nsca(n) = &loaded.plan.actions["n"].kind else {
-        panic!()
-    };
-    assert_eq!(n.password.as_deref(), Some("s3cret"));
-    assert_eq!(
-        (
-            n.port,
-            n.encryption,
-            n.service.as_str(),
-            n.host_name.as_deref()
-        ),
-        (5667, crate::config::NscaMethod::Aes256, "", None)
-    );
-    assert_eq!(
-        errors(
-            "actions: {n: {Nsca: {port: 0, password: a, password_file: /x}}}\nplugins: {a: {Command: x}}\n"
-        ),
-        [
-            "t.yaml:1:21: actions.n.Nsca.host: is required",
-            "t.yaml:1:28: actions.n.Nsca.port: must be a port number 1-65535, got 0",
-            "t.yaml:1:59: actions.n.Nsca.password_file: password and password_file cannot be set together",
-            "t.yaml:1:59: actions.n.Nsca.password_file: cannot read /x: No such file or directory (os error 2)",
-        ]
-    );
-}
-
-#[test]
-fn hostile_values_cannot_escape_the_placeholder() {
-    let loaded = load(
-        "plugins:\n  p: {Command: 'echo %(M)s', M: \"x'; rm -rf / #\"}\n  q: {Command: 'grep -- %(M)s f', M: '-e $HOME'}\n",
-    )
-    .unwrap();
-    assert_eq!(
-        check(&loaded, "p").command,
-        Command::Shell(r"echo x\'\;\ rm\ \-rf\ \/\ \#".into())
-    );
-    assert_eq!(
-        check(&loaded, "q").command,
-        Command::Shell(r"grep -- \-e\ \$HOME f".into())
-    );
-}
-
-#[test]
-fn boolean_looking_names_must_be_quoted() {
-    assert_eq!(
-        errors("templates: {Off: {}}\nplugins: {a: {Command: x}}\n"),
-        [
-            "t.yaml:1:13: templates: keys must be strings, not a boolean; quote names like yes/no/on/off"
-        ]
     );
 }
 
@@ -716,26 +391,6 @@ fn ten_thousand_plugins_load_quickly() {
         started.elapsed() < Duration::from_secs(20),
         "{:?}",
         started.elapsed()
-    );
-}
-
-#[test]
-fn users_and_groups_must_exist() {
-    let loaded =
-        load("plugins: {a: {Command: x, uid: root, gid: 0}, b: {Command: y, uid: 'default'}}\n")
-            .unwrap();
-    assert_eq!(
-        check(&loaded, "a").uid,
-        Some(Principal::Name("root".into()))
-    );
-    assert_eq!(check(&loaded, "a").gid, Some(Principal::Id(0)));
-    assert_eq!(check(&loaded, "b").uid, None);
-    assert_eq!(
-        errors("uid: no-such-user-xyz\nplugins: {a: {Command: x, gid: no-such-group-xyz}}\n"),
-        [
-            "t.yaml:1:6: uid: unknown user no-such-user-xyz",
-            "t.yaml:2:32: plugins.a.gid: unknown group no-such-group-xyz"
-        ]
     );
 }
 
@@ -784,24 +439,4 @@ fn mutated_configs_never_panic() {
             assert!(!e.errors.is_empty());
         }
     }
-}
-
-#[test]
-fn run_as_root_and_daemon_ids() {
-    let loaded = load("run_as_root: no\nplugins: {a: {Command: x}}\n").unwrap();
-    assert!(!loaded.plan.run_as_root);
-    assert!(
-        load("plugins: {a: {Command: x}}\n")
-            .unwrap()
-            .plan
-            .run_as_root
-    );
-    let loaded = load("uid: 0\ngid: 0\nplugins: {a: {Command: x}}\n").unwrap();
-    assert_eq!(loaded.plan.uid, Some(Principal::Id(0)));
-    assert_eq!(
-        errors("uid: 0\nplugins: {a: {Command: x, uid: 1}}\n"),
-        [
-            "t.yaml:1:6: plugins.a: per-plugin uid/gid cannot be used when the daemon drops to a top-level uid/gid"
-        ]
-    );
 }
