@@ -92,6 +92,33 @@ pub struct PluginOutput {
 /// - A `|` inside a quoted label on line 1 or in the long part is taken as the
 ///   separator (as Nagios does), which breaks that label.
 pub fn parse(text: &str) -> PluginOutput {
+    let (output, long, perf_parts) = split(text);
+    let perfdata = perf_parts.iter().flat_map(|p| parse_perfdata(p)).collect();
+    PluginOutput {
+        output: output.trim().to_string(),
+        long_output: if long.is_empty() {
+            None
+        } else {
+            Some(long.join("\n"))
+        },
+        perfdata,
+    }
+}
+
+/// The perfdata items of plugin stdout as the plugin wrote them (split as
+/// [`parse`] does; malformed items left out), for senders that pass them on
+/// unchanged (Icinga 2's `performance_data`).
+pub fn perfdata_texts(text: &str) -> Vec<&str> {
+    let (_, _, perf_parts) = split(text);
+    perf_parts
+        .into_iter()
+        .flat_map(perf_items)
+        .map(|(_, raw)| raw)
+        .collect()
+}
+
+/// First line before `|`, long output lines, perfdata parts (see [`parse`]).
+fn split(text: &str) -> (&str, Vec<&str>, Vec<&str>) {
     let mut lines = text.lines();
     let first = lines.next().unwrap_or("");
     let (output, first_perf) = match first.split_once('|') {
@@ -115,21 +142,17 @@ pub fn parse(text: &str) -> PluginOutput {
     while long.last().is_some_and(|l| l.trim().is_empty()) {
         long.pop();
     }
-    let perfdata = perf_parts.iter().flat_map(|p| parse_perfdata(p)).collect();
-    PluginOutput {
-        output: output.trim().to_string(),
-        long_output: if long.is_empty() {
-            None
-        } else {
-            Some(long.join("\n"))
-        },
-        perfdata,
-    }
+    (output, long, perf_parts)
 }
 
 /// Parses a whitespace-separated list of perfdata items. A malformed item is
 /// skipped (up to the next whitespace); the others are kept.
 pub fn parse_perfdata(text: &str) -> Vec<PerfDatum> {
+    perf_items(text).into_iter().map(|(item, _)| item).collect()
+}
+
+/// The well-formed items of `text`, each with its raw text.
+fn perf_items(text: &str) -> Vec<(PerfDatum, &str)> {
     let mut items = Vec::new();
     let mut rest = text;
     loop {
@@ -139,7 +162,7 @@ pub fn parse_perfdata(text: &str) -> Vec<PerfDatum> {
         }
         match perf_item(rest) {
             Ok((after, item)) if after.is_empty() || after.starts_with(char::is_whitespace) => {
-                items.push(item);
+                items.push((item, &rest[..rest.len() - after.len()]));
                 rest = after;
             }
             _ => {
@@ -722,5 +745,15 @@ mod tests {
             };
             prop_assert_eq!(Range::parse(&range.to_string()), Ok(range));
         }
+    }
+
+    #[test]
+    fn perfdata_texts_are_unchanged() {
+        let out = "DISK OK | /=91%;80;90 bad 'a b'=1.50MB\nlong | x=1e3;;;0\ny=U";
+        assert_eq!(
+            perfdata_texts(out),
+            vec!["/=91%;80;90", "'a b'=1.50MB", "x=1e3;;;0", "y=U"]
+        );
+        assert!(perfdata_texts("no perfdata\nat all").is_empty());
     }
 }

@@ -10,6 +10,7 @@
 
 mod command;
 mod context;
+mod icinga2;
 mod nsca;
 
 pub use context::Context;
@@ -79,6 +80,7 @@ impl Actions {
                 command::run(ctx, template, *timeout, spec, result).await
             }
             ActionKind::Nsca(settings) => nsca::run(ctx, name, settings, spec, result),
+            ActionKind::Icinga2(settings) => icinga2::run(ctx, name, settings, spec, result),
             ActionKind::Nothing => refused("No Command or Module to execute!".into()),
             ActionKind::Module(module) => refused(format!(
                 "Python modules are not supported, use Command ({module})"

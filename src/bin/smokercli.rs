@@ -6,5 +6,9 @@ fn main() {
     if let Some(code) = smoker::nsca::cli::dispatch(&argv) {
         std::process::exit(code);
     }
+    // `smokercli send-icinga …`: the same records, to Icinga 2's API.
+    if let Some(code) = smoker::icinga::cli::dispatch(&argv) {
+        std::process::exit(code);
+    }
     std::process::exit(smoker::cli::smokercli_main(argv));
 }

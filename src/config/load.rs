@@ -14,6 +14,7 @@
 mod actions;
 mod api;
 mod ctx;
+mod icinga2;
 mod ids;
 pub mod keys;
 mod nrpe_section;

@@ -18,5 +18,7 @@ pub mod yaml;
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{DEFAULT_CONFIG, Loaded, load_conf_d, load_default, load_file, load_str, summary};
 pub use plan::{ActionKind, ActionSpec, ApiSettings, LogFormat, Plan, PlanWatch, SpoolSettings};
-pub use settings::{Method as NscaMethod, NrpeSettings, NrpeTls, NscaSettings};
+pub use settings::{
+    Icinga2Settings, Identity, Method as NscaMethod, NrpeSettings, NrpeTls, NscaSettings,
+};
 pub use subst::{SubstError, substitute};

@@ -7,7 +7,7 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use indexmap::IndexMap;
 
-use super::settings::{NrpeSettings, NscaSettings};
+use super::settings::{Icinga2Settings, NrpeSettings, NscaSettings};
 use crate::check::CheckSpec;
 
 /// The running plan as components follow it: the daemon sends each applied plan,
@@ -104,4 +104,6 @@ pub enum ActionKind {
     Module(String),
     /// Native NSCA sender (issue 5, D5).
     Nsca(NscaSettings),
+    /// Icinga 2 REST API sender (issue 19, D15).
+    Icinga2(Box<Icinga2Settings>),
 }

@@ -1,6 +1,6 @@
 //! Settings structs of our new config sections that other modules consume:
 //! the `nrpe:` bridge section and its resolved [`NrpeBridge`] (issue 7) and the
-//! native `Nsca:` action (issue 5, D5).
+//! native `Nsca:` action (issue 5, D5) and the `Icinga2:` action (issue 19, D15).
 //!
 //! Plain data only; parsing and validation live in `load`.
 
@@ -65,4 +65,40 @@ pub struct NscaSettings {
     pub host_name: Option<String>,
     /// Service description template (`%(name)s` = plugin name); empty = host check.
     pub service: String,
+}
+
+/// An `actions.NAME.Icinga2` map (issue 19, D15). Files are read at load, so a
+/// reload notices changed contents and a bad file is a config error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Icinga2Settings {
+    /// `https://HOST:PORT` of Icinga's API (a path, if any, is kept as a prefix).
+    pub url: String,
+    pub user: Option<String>,
+    /// From `password`, or the first line of `password_file`.
+    pub password: Option<String>,
+    pub password_file: Option<PathBuf>,
+    /// Client certificate and key (PEM), instead of a password.
+    pub identity: Option<Identity>,
+    /// `ca_file` contents (PEM); `None` = the system roots.
+    pub ca_pem: Option<Vec<u8>>,
+    pub ca_file: Option<PathBuf>,
+    /// `insecure: true` turns certificate verification off (warned at load).
+    pub insecure: bool,
+    /// Host name reported to Icinga; `None` = this machine's hostname.
+    pub host_name: Option<String>,
+    /// Service name template (`%(name)s`); empty = a host check result.
+    pub service: String,
+}
+
+/// A client certificate chain and its private key, both PEM.
+#[derive(Clone, PartialEq)]
+pub struct Identity {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Identity(..)")
+    }
 }

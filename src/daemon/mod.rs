@@ -28,6 +28,7 @@ use tracing::{info, warn};
 use crate::{
     config::Plan,
     control::Request,
+    delivery,
     store::{CheckEntry, StateStore, durable::StoreError},
     systemd,
 };
@@ -165,7 +166,13 @@ impl Background {
             daemon.plan.subscribe(),
             scheduling.clone(),
         ));
-        tasks.spawn(crate::nsca::sink::follow(
+        tasks.spawn(delivery::follow::<crate::nsca::sink::Nsca>(
+            daemon.plan.subscribe(),
+            daemon.durable().clone(),
+            daemon.metrics.clone(),
+            delivering.clone(),
+        ));
+        tasks.spawn(delivery::follow::<crate::icinga::Icinga>(
             daemon.plan.subscribe(),
             daemon.durable().clone(),
             daemon.metrics.clone(),

@@ -89,6 +89,10 @@ families! {
     NSCA_SPOOL_BYTES = bytes("smoker_nsca_spool", "Size of the results waiting in the NSCA spool.");
     NSCA_SEND_ERRORS = desc("smoker_nsca_send_errors", "Failed NSCA batch deliveries; the batch is sent again.");
     NSCA_DROPPED = desc("smoker_nsca_dropped", "Results not queued for NSCA because the spool was full.");
+    ICINGA_SENT = desc("smoker_icinga_sent", "Results Icinga 2 accepted.");
+    ICINGA_SEND_ERRORS = desc("smoker_icinga_send_errors", "Failed Icinga 2 requests (down, 5xx, refused credentials); the result is sent again.");
+    /// `{reason}`
+    ICINGA_REJECTED = desc("smoker_icinga_rejected", "Results Icinga 2 refused for good and dropped, by reason (not_found, bad_request).");
     NRPE_REQUESTS = desc("smoker_nrpe_requests", "NRPE requests received.");
     /// `{reason}`
     NRPE_REJECTED = desc("smoker_nrpe_rejected", "NRPE requests refused, by reason.");

@@ -105,6 +105,9 @@ pub struct Metrics {
     nsca_dropped: Counter,
     nrpe_requests: Counter,
     nrpe_rejected: Family<ReasonLabels, Counter>,
+    icinga_sent: Counter,
+    icinga_send_errors: Counter,
+    icinga_rejected: Family<ReasonLabels, Counter>,
     store_persistent: Gauge,
     /// Size of the last rendering, to size the next one.
     last_render_len: AtomicUsize,
@@ -149,6 +152,9 @@ impl Metrics {
             nsca_dropped: Counter::default(),
             nrpe_requests: Counter::default(),
             nrpe_rejected: Family::default(),
+            icinga_sent: Counter::default(),
+            icinga_send_errors: Counter::default(),
+            icinga_rejected: Family::default(),
             store_persistent: Gauge::default(),
             last_render_len: AtomicUsize::new(0),
             sources: Mutex::default(),
@@ -189,6 +195,9 @@ impl Metrics {
         register(reg, &NSCA_DROPPED, m.nsca_dropped.clone());
         register(reg, &NRPE_REQUESTS, m.nrpe_requests.clone());
         register(reg, &NRPE_REJECTED, m.nrpe_rejected.clone());
+        register(reg, &ICINGA_SENT, m.icinga_sent.clone());
+        register(reg, &ICINGA_SEND_ERRORS, m.icinga_send_errors.clone());
+        register(reg, &ICINGA_REJECTED, m.icinga_rejected.clone());
         register(reg, &STORE_PERSISTENT, m.store_persistent.clone());
         registry.register_collector(Box::new(Arc::clone(&metrics.checks)));
         Metrics {
@@ -348,6 +357,25 @@ impl Metrics {
     /// One NRPE request refused (`reason`: a fixed word such as `acl`, `metachars`, `args`).
     pub fn nrpe_rejected(&self, reason: &str) {
         self.nrpe_rejected
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    /// `n` results accepted by Icinga 2.
+    pub fn icinga_sent(&self, n: u64) {
+        self.icinga_sent.inc_by(n);
+    }
+
+    /// An Icinga 2 request failed (the result is sent again).
+    pub fn icinga_send_error(&self) {
+        self.icinga_send_errors.inc();
+    }
+
+    /// Icinga 2 refused a result for good (`not_found`, `bad_request`): dropped.
+    pub fn icinga_rejected(&self, reason: &str) {
+        self.icinga_rejected
             .get_or_create(&ReasonLabels {
                 reason: reason.to_string(),
             })

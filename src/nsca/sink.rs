@@ -1,39 +1,29 @@
 //! The durable NSCA action (decisions.md D5): results are queued into the
-//! store's spool (group commits, bounded, drop-oldest) and one delivery task
-//! per `Nsca` action sends them in check order, in batches, with exponential
-//! backoff and jitter on failure. Entries are deleted only after the server's
-//! clean EOF, so delivery is at-least-once: a crash or a failed batch may send
-//! duplicates, never lose a committed result.
+//! store's spool (group commits, bounded, drop-oldest) and [`crate::delivery`]
+//! runs one task per `Nsca` action that hands them to [`Nsca`] in check order,
+//! in batches, with exponential backoff and jitter on failure. A batch is settled
+//! only after the server's clean EOF, so delivery is at-least-once: a crash or a
+//! failed batch may send duplicates, never lose a committed result.
 
-use std::{
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 use smoker_compat::nsca::{PacketFormat, Passive};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use super::{Settings, send_batch};
 use crate::{
-    check::{CheckResult, CheckSpec, Messages, State},
-    config::{ActionKind, NscaSettings, Plan, PlanWatch, subst},
+    check::{CheckResult, CheckSpec},
+    config::{ActionKind, NscaSettings},
+    delivery::{self, Failure, Sent, Sink},
     metrics::Metrics,
-    store::durable::Durable,
+    store::durable::{Durable, SpoolEntry},
 };
 
-/// Most results sent on one connection.
-pub const BATCH_MAX: usize = 256;
 /// Per-step network timeout of a delivery (connect, init, writes, final EOF).
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(10);
-/// First retry delay after a failed batch; doubles up to [`BACKOFF_MAX`].
-pub const BACKOFF_MIN: Duration = Duration::from_millis(500);
-pub const BACKOFF_MAX: Duration = Duration::from_secs(60);
-/// Re-check the spool at least this often even without a commit notification.
-const IDLE_POLL: Duration = Duration::from_secs(1);
 
 /// One spooled result, as stored (compact JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,17 +82,7 @@ pub fn queued(
     spec: &CheckSpec,
     result: &CheckResult,
 ) -> Queued {
-    let lookup = |key: &str| {
-        if key == "name" {
-            Some(serde_json::Value::String(spec.name.clone()))
-        } else {
-            spec.parameters.get(key).cloned()
-        }
-    };
-    let service = subst::substitute_raw(&settings.service, &lookup).unwrap_or_else(|e| {
-        warn!(check = %spec.name, error = %e, "NSCA service template failed, using the plugin name.");
-        spec.name.clone()
-    });
+    let service = delivery::service_name(&settings.service, spec);
     Queued {
         host_name: settings
             .host_name
@@ -127,15 +107,7 @@ pub fn enqueue(
     let q = queued(settings, hostname, spec, result);
     let id = durable.spool_push(action, q.to_payload());
     debug!(check = %spec.name, action, id, "Result queued for NSCA.");
-    let mut r = CheckResult::synthetic(
-        State::Ok,
-        format!("queued for {action}"),
-        chrono::Local::now(),
-    );
-    let mut m = Messages::default();
-    m.info.push(format!("queued for {action}"));
-    r.messages = Some(m);
-    r
+    delivery::queued_outcome(action)
 }
 
 /// Sender settings of an `Nsca` action.
@@ -150,31 +122,71 @@ pub fn target(settings: &NscaSettings) -> Settings {
     }
 }
 
-/// Exponential backoff with jitter: each delay is drawn from [d/2, d], d doubling
-/// from [`BACKOFF_MIN`] to [`BACKOFF_MAX`].
-#[derive(Debug, Clone)]
-struct Backoff {
-    next: Duration,
+/// The NSCA sender of one action: each batch on one connection.
+#[derive(Debug)]
+pub struct Nsca {
+    target: Settings,
+    metrics: Option<Arc<Metrics>>,
 }
 
-impl Backoff {
-    fn new() -> Backoff {
-        Backoff { next: BACKOFF_MIN }
+impl Sink for Nsca {
+    type Settings = Settings;
+    const KIND: &'static str = "NSCA";
+
+    fn settings(kind: &ActionKind) -> Option<Settings> {
+        match kind {
+            ActionKind::Nsca(settings) => Some(target(settings)),
+            _ => None,
+        }
     }
 
-    fn reset(&mut self) {
-        self.next = BACKOFF_MIN;
+    fn open(
+        _action: &str,
+        target: &Settings,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Result<Nsca, String> {
+        Ok(Nsca {
+            target: target.clone(),
+            metrics,
+        })
     }
 
-    fn delay(&mut self) -> Duration {
-        let d = self.next;
-        self.next = (self.next * 2).min(BACKOFF_MAX);
-        let half = d / 2;
-        half + half.mul_f64(rand::rng().random::<f64>())
+    fn peer(&self) -> String {
+        let t = &self.target;
+        format!("{}:{} ({})", t.host, t.port, t.method)
+    }
+
+    async fn send(&mut self, entries: &[SpoolEntry]) -> Sent {
+        let mut batch = Vec::with_capacity(entries.len());
+        for e in entries {
+            match Queued::from_payload(&e.payload) {
+                Some(q) => batch.push(q),
+                None => warn!(id = e.id, "Dropping an unreadable NSCA spool entry."),
+            }
+        }
+        let passives: Vec<Passive<'_>> = batch.iter().map(Queued::passive).collect();
+        match send_batch(&self.target, &passives).await {
+            Ok(_) => Sent {
+                done: entries.iter().map(|e| e.id).collect(),
+                failure: None,
+            },
+            Err(e) => {
+                if let Some(m) = &self.metrics {
+                    m.nsca_send_error();
+                }
+                Sent {
+                    done: Vec::new(),
+                    failure: Some(Failure {
+                        error: e.to_string(),
+                        slow: false,
+                    }),
+                }
+            }
+        }
     }
 }
 
-/// Starts the delivery task of `action`; it runs until `stop` is cancelled.
+/// Starts the delivery task of `action` to `target`; it runs until `stop` is cancelled.
 pub fn spawn(
     durable: Durable,
     action: String,
@@ -182,200 +194,14 @@ pub fn spawn(
     metrics: Option<Arc<Metrics>>,
     stop: CancellationToken,
 ) -> JoinHandle<()> {
-    tokio::spawn(deliver(durable, action, target, metrics, stop))
-}
-
-/// Keeps one delivery task per `Nsca` action of the running plan, following its
-/// changes, until `shutdown` is cancelled; then stops them all (the spool keeps what
-/// is undelivered) and returns once they have stopped.
-pub async fn follow(
-    mut plan: PlanWatch,
-    durable: Durable,
-    metrics: Arc<Metrics>,
-    shutdown: CancellationToken,
-) {
-    let sinks = Sinks::default();
-    loop {
-        let current = plan.borrow_and_update().clone();
-        sinks.sync(&current, &durable, Some(metrics.clone()), &shutdown);
-        tokio::select! {
-            changed = plan.changed() => if changed.is_err() { break },
-            _ = shutdown.cancelled() => break,
-        }
-    }
-    for task in sinks.stop_all() {
-        let _ = task.await;
-    }
-}
-
-/// The running delivery tasks, one per `Nsca` action of the plan.
-#[derive(Debug, Default)]
-pub struct Sinks {
-    running: Mutex<Vec<Running>>,
-}
-
-#[derive(Debug)]
-struct Running {
-    action: String,
-    settings: NscaSettings,
-    stop: CancellationToken,
-    task: JoinHandle<()>,
-}
-
-impl Sinks {
-    /// Starts, restarts (changed settings) and stops delivery tasks so that
-    /// exactly the `Nsca` actions of `plan` run; each stops with `parent` too.
-    /// Call inside the runtime.
-    pub fn sync(
-        &self,
-        plan: &Plan,
-        durable: &Durable,
-        metrics: Option<Arc<Metrics>>,
-        parent: &CancellationToken,
-    ) {
-        let wanted: Vec<(&String, &NscaSettings)> = plan
-            .actions
-            .iter()
-            .filter_map(|(name, spec)| match &spec.kind {
-                ActionKind::Nsca(settings) => Some((name, settings)),
-                _ => None,
-            })
-            .collect();
-        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        running.retain(|r| {
-            let keep = wanted
-                .iter()
-                .any(|(name, settings)| **name == r.action && **settings == r.settings);
-            if !keep {
-                r.stop.cancel();
-            }
-            keep
-        });
-        for (name, settings) in wanted {
-            if running.iter().any(|r| r.action == *name) {
-                continue;
-            }
-            let stop = parent.child_token();
-            let task = spawn(
-                durable.clone(),
-                name.clone(),
-                target(settings),
-                metrics.clone(),
-                stop.clone(),
-            );
-            running.push(Running {
-                action: name.clone(),
-                settings: settings.clone(),
-                stop,
-                task,
-            });
-        }
-    }
-
-    /// Stops every delivery task (shutdown); the spool keeps what is undelivered.
-    /// Returns the tasks, to wait for.
-    pub fn stop_all(&self) -> Vec<JoinHandle<()>> {
-        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        running
-            .drain(..)
-            .map(|r| {
-                r.stop.cancel();
-                r.task
-            })
-            .collect()
-    }
-}
-
-/// Sleeps `d` unless `stop` is cancelled first; returns false when stopping.
-async fn pause(d: Duration, stop: &CancellationToken) -> bool {
-    tokio::select! {
-        _ = tokio::time::sleep(d) => {}
-        _ = stop.cancelled() => return false,
-    }
-    !stop.is_cancelled()
-}
-
-/// The delivery loop of one action: peek committed entries after the cursor,
-/// send them as one batch, ack on success, back off and resend on failure.
-pub async fn deliver(
-    durable: Durable,
-    action: String,
-    target: Settings,
-    metrics: Option<Arc<Metrics>>,
-    stop: CancellationToken,
-) {
-    let mut commits = durable.spool_watch();
-    let mut cursor = 0u64;
-    let mut backoff = Backoff::new();
-    let mut failing = false;
-    info!(action = %action, host = %target.host, port = target.port, method = %target.method, "NSCA delivery started.");
-    while !stop.is_cancelled() {
-        commits.borrow_and_update();
-        let entries = match durable.spool_peek(&action, cursor, BATCH_MAX).await {
-            Ok(e) => e,
-            Err(e) => {
-                warn!(action = %action, error = %e, "Cannot read the NSCA spool.");
-                if !pause(backoff.delay(), &stop).await {
-                    break;
-                }
-                continue;
-            }
-        };
-        if entries.is_empty() {
-            tokio::select! {
-                _ = commits.changed() => {}
-                _ = tokio::time::sleep(IDLE_POLL) => {}
-                _ = stop.cancelled() => break,
-            }
-            continue;
-        }
-        let mut ids = Vec::with_capacity(entries.len());
-        let mut batch = Vec::with_capacity(entries.len());
-        for e in &entries {
-            ids.push(e.id);
-            match Queued::from_payload(&e.payload) {
-                Some(q) => batch.push(q),
-                None => {
-                    warn!(action = %action, id = e.id, "Dropping an unreadable NSCA spool entry.")
-                }
-            }
-        }
-        let passives: Vec<Passive<'_>> = batch.iter().map(Queued::passive).collect();
-        let last = ids.last().copied().unwrap_or(cursor);
-        match send_batch(&target, &passives).await {
-            Ok(n) => {
-                if failing {
-                    info!(action = %action, results = n, "NSCA delivery recovered.");
-                    failing = false;
-                }
-                debug!(action = %action, results = n, "NSCA batch delivered.");
-                durable.spool_ack(&action, ids);
-                cursor = last;
-                backoff.reset();
-            }
-            Err(e) => {
-                if let Some(m) = &metrics {
-                    m.nsca_send_error();
-                }
-                let delay = backoff.delay();
-                if failing {
-                    debug!(action = %action, error = %e, retry_in = ?delay, "NSCA delivery failed again.");
-                } else {
-                    warn!(action = %action, error = %e, results = batch.len(), retry_in = ?delay,
-                        "NSCA delivery failed, the batch will be sent again.");
-                    failing = true;
-                }
-                if !pause(delay, &stop).await {
-                    break;
-                }
-            }
-        }
-    }
-    info!(action = %action, "NSCA delivery stopped.");
+    tokio::spawn(delivery::deliver::<Nsca>(
+        durable, action, target, metrics, stop,
+    ))
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::check::State;
     use indexmap::IndexMap;
 
     use super::*;
@@ -435,7 +261,7 @@ mod tests {
     }
 
     #[test]
-    fn payload_roundtrip_and_backoff_bounds() {
+    fn payload_roundtrip() {
         let q = Queued {
             host_name: "h".into(),
             service: "".into(),
@@ -444,14 +270,5 @@ mod tests {
         };
         assert_eq!(Queued::from_payload(&q.to_payload()), Some(q));
         assert_eq!(Queued::from_payload(b"garbage"), None);
-        let mut b = Backoff::new();
-        let mut last = Duration::ZERO;
-        for _ in 0..20 {
-            last = b.delay();
-            assert!(last <= BACKOFF_MAX);
-        }
-        assert!(last >= BACKOFF_MAX / 2);
-        b.reset();
-        assert!(b.delay() <= BACKOFF_MIN);
     }
 }

@@ -1,6 +1,7 @@
 //! The `actions:` section and `default_actions`. Each entry is read by the reader of
 //! its kind, chosen in [`read_kind`] from [`KINDS`]: `Command` (a shell template),
-//! `Module` (Python, not supported), `Nsca` (native sender, see `nsca`), or nothing at
+//! `Module` (Python, not supported), `Nsca` (native sender, see `nsca`), `Icinga2`
+//! (Icinga 2's REST API, see `icinga2`), or nothing at
 //! all. A new kind is one reader plus one line in [`KINDS`] (and its keys in `keys`).
 
 use std::time::Duration;
@@ -10,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::{
     ctx::{Ctx, field, join},
+    icinga2::read_icinga2,
     nsca::read_nsca,
     values::{expected, want_seconds, want_str, want_str_list},
 };
@@ -39,6 +41,7 @@ const KINDS: &[(&str, Reader)] = &[
     ("Command", read_command),
     ("Module", read_module),
     ("Nsca", read_nsca_kind),
+    ("Icinga2", read_icinga2_kind),
 ];
 
 /// `actions:`: the valid actions into `actions`; every map by name (valid or not).
@@ -106,6 +109,7 @@ pub fn placeholders(kind: &ActionKind) -> Vec<String> {
     match kind {
         ActionKind::Command { template, .. } => subst::placeholders(template),
         ActionKind::Nsca(n) => subst::placeholders(&n.service),
+        ActionKind::Icinga2(i) => subst::placeholders(&i.service),
         ActionKind::Nothing | ActionKind::Module(_) => Vec::new(),
     }
 }
@@ -122,7 +126,7 @@ fn read_action(ctx: &mut Ctx, name: &str, node: &Node, path: &str) -> Option<Act
         node
     };
     if node.as_map().is_none() {
-        let what = expected("a mapping with Command, Module or Nsca", node);
+        let what = expected("a mapping with Command, Module, Nsca or Icinga2", node);
         ctx.err(&node.pos, path, what);
         return None;
     }
@@ -199,6 +203,13 @@ fn read_module(ctx: &mut Ctx, n: &Node, path: &str, _timeout: Duration) -> Read 
 fn read_nsca_kind(ctx: &mut Ctx, n: &Node, path: &str, _timeout: Duration) -> Read {
     match read_nsca(ctx, n, path) {
         Some(settings) => Read::Kind(ActionKind::Nsca(settings)),
+        None => Read::Invalid,
+    }
+}
+
+fn read_icinga2_kind(ctx: &mut Ctx, n: &Node, path: &str, _timeout: Duration) -> Read {
+    match read_icinga2(ctx, n, path) {
+        Some(settings) => Read::Kind(ActionKind::Icinga2(Box::new(settings))),
         None => Read::Invalid,
     }
 }

@@ -1,11 +1,11 @@
 //! The one table of config keys: every key smokerd reads, its section and what it is.
 //!
 //! It drives the unknown-key errors of the strict sections (`spool`, `api`, `metrics`,
-//! `nrpe`, `Nsca`), the typo warnings of the top level and of plugins and templates
+//! `nrpe`, `Nsca`, `Icinga2`), the typo warnings of the top level and of plugins and templates
 //! (D4: edit distance ≤ 2 to a known key), and the test that `config/example-full.yaml`
 //! documents every key. A new key is one line here plus its reader.
 
-use Section::{Action, Api, Metrics, Nrpe, Nsca, Plugin, Spool, Top};
+use Section::{Action, Api, Icinga2, Metrics, Nrpe, Nsca, Plugin, Spool, Top};
 
 /// Where a key lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +24,8 @@ pub enum Section {
     Action,
     /// `actions.NAME.Nsca`; strict.
     Nsca,
+    /// `actions.NAME.Icinga2`; strict.
+    Icinga2,
     /// A plugin or template map; other keys are `%(Name)s` parameters (with a typo warning).
     Plugin,
 }
@@ -33,7 +35,12 @@ impl Section {
     pub fn is_strict(self) -> bool {
         matches!(
             self,
-            Section::Spool | Section::Api | Section::Metrics | Section::Nrpe | Section::Nsca
+            Section::Spool
+                | Section::Api
+                | Section::Metrics
+                | Section::Nrpe
+                | Section::Nsca
+                | Section::Icinga2
         )
     }
 }
@@ -116,6 +123,7 @@ static TABLE: &[(Section, &[(&str, &str)])] = &[
             ("Command", "shell command template"),
             ("Module", "Python module, not supported"),
             ("Nsca", "native NSCA sender"),
+            ("Icinga2", "Icinga 2 REST API sender"),
             ("Timeout", "seconds"),
         ],
     ),
@@ -129,6 +137,21 @@ static TABLE: &[(Section, &[(&str, &str)])] = &[
             ("encryption", "send_nsca.cfg method number or name"),
             ("host_name", "host name reported"),
             ("service", "service description template"),
+        ],
+    ),
+    (
+        Icinga2,
+        &[
+            ("url", "Icinga API https://HOST:PORT"),
+            ("user", "ApiUser name"),
+            ("password", "ApiUser password"),
+            ("password_file", "file whose first line is the password"),
+            ("cert", "client certificate (PEM)"),
+            ("key", "client key (PEM)"),
+            ("ca_file", "CA of Icinga's certificate (PEM)"),
+            ("insecure", "true turns verification off"),
+            ("host_name", "host name reported"),
+            ("service", "service name template"),
         ],
     ),
     (

@@ -2,7 +2,7 @@
 //! file holding it), the encryption method, and the names reported to Nagios. Strict:
 //! unknown keys are errors.
 
-use std::str::FromStr;
+use std::{path::PathBuf, str::FromStr};
 
 use smoker_compat::nsca_cipher::MethodError;
 
@@ -44,8 +44,8 @@ pub fn read_nsca(ctx: &mut Ctx, node: &Node, path: &str) -> Option<NscaSettings>
         service: "%(name)s".into(),
     };
     read_peer(ctx, node, path, &mut settings);
-    read_password(ctx, node, path, &mut settings);
-    read_names(ctx, node, path, &mut settings);
+    (settings.password, settings.password_file) = read_password(ctx, node, path);
+    (settings.host_name, settings.service) = read_names(ctx, node, path);
     (ctx.error_count() == before).then_some(settings)
 }
 
@@ -72,51 +72,57 @@ fn read_peer(ctx: &mut Ctx, node: &Node, path: &str, settings: &mut NscaSettings
 }
 
 /// `password`, or the first line of `password_file` (read now); not both.
-fn read_password(ctx: &mut Ctx, node: &Node, path: &str, settings: &mut NscaSettings) {
+/// Shared with the `Icinga2` reader.
+pub fn read_password(ctx: &mut Ctx, node: &Node, path: &str) -> (Option<String>, Option<PathBuf>) {
+    let mut password = None;
     if let Some(n) = field(node, "password") {
         match &n.kind {
-            Kind::Str(s) => settings.password = Some(s.clone()),
-            Kind::Int(_) | Kind::Float(_) => settings.password = Some(n.key_text()),
+            Kind::Str(s) => password = Some(s.clone()),
+            Kind::Int(_) | Kind::Float(_) => password = Some(n.key_text()),
             _ => ctx.err(&n.pos, join(path, "password"), expected("a string", n)),
         }
     }
     let Some(n) = field(node, "password_file") else {
-        return;
+        return (password, None);
     };
     let key = join(path, "password_file");
-    if settings.password.is_some() {
+    if password.is_some() {
         let message = "password and password_file cannot be set together";
         ctx.err(&n.pos, key.clone(), message);
     }
     let Some(p) = ctx.take(n, key.clone(), want_path(n)) else {
-        return;
+        return (password, None);
     };
     match std::fs::read_to_string(&p) {
-        Ok(text) => settings.password = Some(text.lines().next().unwrap_or("").to_string()),
+        Ok(text) => password = Some(text.lines().next().unwrap_or("").to_string()),
         Err(e) => ctx.err(&n.pos, key, format!("cannot read {}: {e}", p.display())),
     }
-    settings.password_file = Some(p);
+    (password, Some(p))
 }
 
-/// `host_name` and the `service` template (null = a host check).
-fn read_names(ctx: &mut Ctx, node: &Node, path: &str, settings: &mut NscaSettings) {
+/// `host_name` and the `service` template (null or `""` = a host check; default
+/// `%(name)s`). Shared with the `Icinga2` reader.
+pub fn read_names(ctx: &mut Ctx, node: &Node, path: &str) -> (Option<String>, String) {
+    let mut host_name = None;
+    let mut service = "%(name)s".to_string();
     if let Some(n) = field(node, "host_name")
         && let Some(h) = ctx.take(n, join(path, "host_name"), want_str(n, "a host name"))
     {
-        settings.host_name = Some(h.to_string());
+        host_name = Some(h.to_string());
     }
     if let Some(n) = node.get("service") {
         let key = join(path, "service");
         match &n.kind {
-            Kind::Null => settings.service = String::new(),
+            Kind::Null => service = String::new(),
             Kind::Str(s) => {
                 if ctx.take(n, key, subst::check_syntax(s)).is_some() {
-                    settings.service = s.clone();
+                    service = s.clone();
                 }
             }
             _ => ctx.err(&n.pos, key, expected("a string", n)),
         }
     }
+    (host_name, service)
 }
 
 fn nsca_method(node: &Node) -> Result<NscaMethod, NscaError> {
