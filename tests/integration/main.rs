@@ -6,6 +6,7 @@ mod common;
 mod api;
 mod cli;
 mod hostile;
+mod icinga;
 mod jobs;
 mod lifecycle;
 mod metrics;

@@ -1,0 +1,135 @@
+//! smokerd's `Icinga2` action against the real icinga2.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::{HOST, Icinga, PASSWORD, action_yaml};
+use crate::common::{TestDaemon, wait_until};
+
+/// Metric value of the first series line starting with `series`, 0 if absent.
+fn metric(d: &TestDaemon, series: &str) -> f64 {
+    let body = d.get("/metrics").body;
+    body.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or(0.0)
+}
+
+fn output(r: &Value) -> String {
+    r["output"].as_str().unwrap_or("").to_string()
+}
+
+/// OK, WARNING with perfdata and CRITICAL with long output reach Icinga with the
+/// right state, output and perfdata text; a host result too; an unknown service is
+/// dropped and counted while the others keep flowing; a flip OK → CRITICAL → OK is
+/// seen within one interval plus 2 s.
+#[test]
+fn states_perfdata_long_output_flip_and_unknown_service() {
+    let icinga = Icinga::start(&["ok", "warn", "crit", "flip"]);
+    let yaml = format!(
+        "{actions}  icinga-host:
+    Icinga2:
+      url: {url}
+      user: smoker
+      password: {PASSWORD}
+      ca_file: {ca}
+      host_name: {HOST}
+      service: \"\"
+default_actions: [icinga]
+plugins:
+  ok:
+    Command: echo 'OK - all fine'
+    Interval: 2
+    Action: [icinga, icinga-host]
+  warn:
+    Command: \"{{dir}}/warn.sh\"
+    Interval: 2
+  crit:
+    Command: \"{{dir}}/crit.sh\"
+    Interval: 2
+  flip:
+    Command: \"exit $(cat {{dir}}/flip 2>/dev/null || echo 0)\"
+    Interval: 2
+  ghost:
+    Command: echo 'OK - Icinga has no such service'
+    Interval: 1
+",
+        actions = action_yaml(&icinga, ""),
+        url = icinga.url(),
+        ca = icinga.ca_file().display()
+    );
+    let files = [
+        (
+            "warn.sh",
+            "#!/bin/sh\necho \"DISK WARNING - 9% free | /=91%;80;90;0;100 'var log'=10MB\"\nexit 1\n",
+        ),
+        (
+            "crit.sh",
+            "#!/bin/sh\nprintf 'CRITICAL - down\\nline two\\nline three | x=1s;2;3\\ny=U\\n'\nexit 2\n",
+        ),
+    ];
+    let d = TestDaemon::start_with(&yaml, &files, &[]);
+    let long = Duration::from_secs(60);
+    let ok = icinga.wait_service("ok", long, |r| !r.is_null());
+    assert_eq!(ok["state"], 0.0, "{ok}");
+    assert_eq!(output(&ok), "OK - all fine");
+    assert_eq!(ok["check_source"], HOST);
+    assert!(
+        ok["execution_end"].as_f64() >= ok["execution_start"].as_f64(),
+        "{ok}"
+    );
+    let warn = icinga.wait_service("warn", long, |r| !r.is_null());
+    assert_eq!(warn["state"], 1.0, "{warn}");
+    assert_eq!(output(&warn), "DISK WARNING - 9% free");
+    assert_eq!(
+        warn["performance_data"],
+        serde_json::json!(["/=91%;80;90;0;100", "'var log'=10MB"])
+    );
+    let crit = icinga.wait_service("crit", long, |r| !r.is_null());
+    assert_eq!(crit["state"], 2.0, "{crit}");
+    assert_eq!(output(&crit), "CRITICAL - down\nline two\nline three");
+    assert_eq!(
+        crit["performance_data"],
+        serde_json::json!(["x=1s;2;3", "y=U"])
+    );
+    let (_, state) = icinga.service("crit");
+    assert_eq!(state, 2.0);
+    let host = icinga
+        .query(&format!("/v1/objects/hosts/{HOST}?attrs=last_check_result"))
+        .unwrap();
+    let host = &host["results"][0]["attrs"]["last_check_result"];
+    assert_eq!(output(host), "OK - all fine", "{host}");
+    let r = d.last_result("ok");
+    assert_eq!(
+        r["action"]["messages"]["info"],
+        serde_json::json!(["queued for icinga", "queued for icinga-host"]),
+        "{r}"
+    );
+
+    // The unknown service: dropped and counted, logged once.
+    assert!(
+        wait_until(long, || metric(
+            &d,
+            "smoker_icinga_rejected_total{reason=\"not_found\"}"
+        ) >= 3.0),
+        "no rejection counted; stderr:\n{}",
+        d.stderr()
+    );
+    let logged = d.stderr().matches("Icinga 2 refused a result").count();
+    assert_eq!(logged, 1, "{}", d.stderr());
+    assert!(metric(&d, "smoker_icinga_sent_total") >= 5.0);
+
+    // Flip OK → CRITICAL → OK, each within one interval (2 s) plus 2 s.
+    for (code, state) in [(2, 2.0), (0, 0.0)] {
+        std::fs::write(d.dir.path().join("flip"), format!("{code}\n")).unwrap();
+        let started = std::time::Instant::now();
+        icinga.wait_service("flip", Duration::from_secs(4), |r| r["state"] == state);
+        eprintln!("flip to {code} seen after {:?}", started.elapsed());
+    }
+    assert_eq!(
+        metric(&d, "smoker_icinga_send_errors_total"),
+        0.0,
+        "{}",
+        d.stderr()
+    );
+}
