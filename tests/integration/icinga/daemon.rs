@@ -252,3 +252,39 @@ fn icinga_outage_and_kill9_lose_nothing() {
     assert_complete(&got, known, &excused);
     assert!(known >= 10, "the outage queued results ({known})");
 }
+
+/// Without `ca_file` Icinga's own CA is unknown: refused with a clear log line and
+/// nothing delivered. `insecure: true` delivers, and the load warns about it.
+#[test]
+fn unknown_ca_is_refused_and_insecure_warns() {
+    let icinga = Icinga::start(&["tick"]);
+    let ca = format!("      ca_file: {}\n", icinga.ca_file().display());
+    let strict = action_yaml(&icinga, "").replace(&ca, "");
+    let yaml = format!("{strict}default_actions: [icinga]\nplugins:\n{TICK}");
+    let d = TestDaemon::start(&yaml);
+    assert!(
+        wait_until(Duration::from_secs(30), || d
+            .stderr()
+            .contains("certificate verify failed")),
+        "no TLS failure logged; stderr:\n{}",
+        d.stderr()
+    );
+    assert!(
+        d.stderr().contains("set ca_file to Icinga's CA"),
+        "{}",
+        d.stderr()
+    );
+    assert!(icinga.service("tick").0.is_null(), "nothing reached Icinga");
+    drop(d);
+
+    let insecure = action_yaml(&icinga, "      insecure: true\n").replace(&ca, "");
+    let yaml = format!("{insecure}default_actions: [icinga]\nplugins:\n{TICK}");
+    let d = TestDaemon::start(&yaml);
+    icinga.wait_service("tick", Duration::from_secs(30), |r| !r.is_null());
+    assert!(
+        d.stderr()
+            .contains("insecure: TLS certificate verification is off"),
+        "{}",
+        d.stderr()
+    );
+}

@@ -6,6 +6,7 @@
 //! action and from `smokercli send-icinga`; what Icinga holds is read back through
 //! its own API.
 
+mod cli;
 mod daemon;
 
 use std::{
