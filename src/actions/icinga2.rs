@@ -1,5 +1,5 @@
 //! The `Icinga2` action kind (decisions.md D15): the result goes into the
-//! action's durable spool, and its delivery task ([`crate::icinga::Icinga`])
+//! action's durable spool, and its delivery task ([`crate::icinga::sink::Icinga`])
 //! posts it to Icinga 2's API. The outcome shown is `queued for NAME`.
 
 use super::context::Context;
@@ -16,5 +16,5 @@ pub fn run(
     spec: &CheckSpec,
     result: &CheckResult,
 ) -> CheckResult {
-    crate::icinga::enqueue(&ctx.durable, name, settings, &ctx.hostname, spec, result)
+    crate::icinga::sink::enqueue(&ctx.durable, name, settings, &ctx.hostname, spec, result)
 }

@@ -172,7 +172,7 @@ impl Background {
             daemon.metrics.clone(),
             delivering.clone(),
         ));
-        tasks.spawn(delivery::follow::<crate::icinga::Icinga>(
+        tasks.spawn(delivery::follow::<crate::icinga::sink::Icinga>(
             daemon.plan.subscribe(),
             daemon.durable().clone(),
             daemon.metrics.clone(),

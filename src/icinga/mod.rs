@@ -5,13 +5,12 @@
 //! `sink` delivers an `Icinga2` action's spool; `cli` is `smokercli send-icinga`.
 
 pub mod cli;
-mod sink;
+pub mod sink;
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-pub use sink::{Icinga, enqueue, queued};
 
 use crate::config::Icinga2Settings;
 

@@ -30,14 +30,9 @@ pub fn read_icinga2(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Icinga2Set
         .map(str::to_string);
     let (password, password_file) = read_password(ctx, node, path);
     let identity = read_identity(ctx, node, path);
-    check_auth(
-        ctx,
-        node,
-        path,
-        user.is_some(),
-        password.is_some(),
-        identity.is_some(),
-    );
+    // A cert that could not be read is reported already; don't also say "no auth".
+    let cert = field(node, "cert").is_some() || field(node, "key").is_some();
+    check_auth(ctx, node, path, user.is_some(), password.is_some(), cert);
     let (ca_file, ca_pem) = match field(node, "ca_file") {
         Some(n) => read_pem(ctx, n, &join(path, "ca_file"), Pem::Ca),
         None => (None, None),

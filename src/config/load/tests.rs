@@ -2,6 +2,7 @@
 //! files, fixtures, includes and the key table; `plugins` and `sections` hold the
 //! rules of plugin keys and of the settings sections.
 
+mod icinga2;
 mod plugins;
 mod sections;
 
