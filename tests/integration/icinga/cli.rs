@@ -39,7 +39,7 @@ fn send(icinga: &Icinga, extra: &[&str], input: &[u8]) -> (i32, String, String) 
     )
 }
 
-/// send_nsca-style records (service and host results, one per line with `-e '\n'`)
+/// send_nsca-style records (service and host results, one per line with `-e 10`)
 /// arrive with state, output and perfdata; an unknown service fails the run.
 #[test]
 fn send_icinga_posts_send_nsca_records() {
@@ -47,7 +47,7 @@ fn send_icinga_posts_send_nsca_records() {
     let input = format!(
         "{HOST}\tdisk\t1\tDISK WARNING - 9% free|/=91%;80;90\n{HOST}\tload\t2\tLOAD CRITICAL\\nline two\n{HOST}\t0\tUP\n"
     );
-    let (code, out, err) = send(&icinga, &["-e", "\n"], input.as_bytes());
+    let (code, out, err) = send(&icinga, &["-e", "10"], input.as_bytes());
     assert_eq!(
         (code, out.as_str()),
         (0, "3 result(s) sent to Icinga 2.\n"),
