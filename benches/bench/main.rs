@@ -183,11 +183,18 @@ const ROWS: &[RowDef] = &[
         titles: &["fan-out vs slowest check", "fan-out vs smoker-orig cli"],
         run: rows::fanout::run,
     },
+    RowDef {
+        id: 9,
+        name: "icinga",
+        titles: &["Icinga 2 delivery", "Icinga 2 daemon CPU/result"],
+        run: rows::icinga::run,
+    },
 ];
 
 fn usage() -> &'static str {
     "usage: scripts/bench [--quick] [--only N[,N…]] [--concurrency N]\n\
-     rows: 1 throughput, 2 scheduler, 3 REST + 4 memory, 5 metrics, 6 NRPE, 7 NSCA, 8 fan-out"
+     rows: 1 throughput, 2 scheduler, 3 REST + 4 memory, 5 metrics, 6 NRPE, 7 NSCA, 8 fan-out,\n\
+     9 Icinga 2"
 }
 
 fn main() -> ExitCode {

@@ -2,6 +2,7 @@
 //! (`util::NotBuilt` when the feature is not on this branch yet).
 
 pub mod fanout;
+pub mod icinga;
 pub mod metrics;
 pub mod nrpe;
 pub mod nsca;

@@ -309,7 +309,7 @@ fn send_nsca_each(
 }
 
 /// Waits (≤ 30 s) until the spool holds `n` results when /metrics says so, else 2 s.
-fn wait_spool(ports: &[u16], n: usize) {
+pub fn wait_spool(ports: &[u16], n: usize) {
     let spooled = || -> Option<f64> {
         let text = util::metrics_text(ports)?;
         text.lines()
