@@ -288,3 +288,28 @@ fn unknown_ca_is_refused_and_insecure_warns() {
         d.stderr()
     );
 }
+
+/// A client certificate instead of a password (an ApiUser with `client_cn`).
+#[test]
+fn client_certificate_authenticates() {
+    let icinga = Icinga::start(&["tick"]);
+    let dir = icinga.dir.path();
+    let auth = format!("      user: smoker\n      password: {PASSWORD}\n");
+    let cert = format!(
+        "      cert: {}\n      key: {}\n",
+        dir.join("client.crt").display(),
+        dir.join("client.key").display()
+    );
+    let yaml = format!(
+        "{}default_actions: [icinga]\nplugins:\n{TICK}",
+        action_yaml(&icinga, &cert).replace(&auth, "")
+    );
+    assert!(!yaml.contains("password"), "{yaml}");
+    let d = TestDaemon::start(&yaml);
+    let r = icinga.wait_service("tick", Duration::from_secs(30), |r| !r.is_null());
+    assert!(
+        output(&r).starts_with("seq "),
+        "{r}; stderr:\n{}",
+        d.stderr()
+    );
+}

@@ -103,6 +103,40 @@ fn make_certs(dir: &Path) {
         .concat(),
     );
     std::fs::copy(dir.join("ca.crt"), certs.join("ca.crt")).unwrap();
+    // A client certificate for the ApiUser with `client_cn`.
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "client.key",
+            "-out",
+            "client.csr",
+            "-subj",
+            "/CN=smoker-client",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "client.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+            ][..],
+            &["-CAcreateserial", "-out", "client.crt"],
+            &days,
+        ]
+        .concat(),
+    );
 }
 
 fn config(dir: &Path, port: u16, services: &[&str]) -> String {
@@ -119,6 +153,7 @@ object ApiListener "api" {{
   accept_commands = false
 }}
 object ApiUser "{USER}" {{ password = "{PASSWORD}"; permissions = [ "actions/process-check-result" ] }}
+object ApiUser "by-cert" {{ client_cn = "smoker-client"; permissions = [ "actions/process-check-result" ] }}
 object ApiUser "reader" {{ password = "r3ader"; permissions = [ "objects/query/*" ] }}
 object PerfdataWriter "record" {{
   host_perfdata_path = "{d}/perfdata/host"
