@@ -173,6 +173,9 @@ fn daemon_families_render_exactly_as_prometheus_text() {
     metrics.nsca_dropped(2);
     metrics.nrpe_request();
     metrics.nrpe_rejected("acl");
+    metrics.icinga_sent(5);
+    metrics.icinga_send_error();
+    metrics.icinga_rejected("not_found");
     // The two `result` series come in hash order: put them in a fixed one.
     let text = metrics.render(false).replace(
         "smoker_config_reloads_total{result=\"failure\"} 1\nsmoker_config_reloads_total{result=\"success\"} 0\n",
@@ -246,6 +249,15 @@ smoker_nrpe_requests_total 1
 # HELP smoker_nrpe_rejected_total NRPE requests refused, by reason.
 # TYPE smoker_nrpe_rejected_total counter
 smoker_nrpe_rejected_total{{reason="acl"}} 1
+# HELP smoker_icinga_sent_total Results Icinga 2 accepted.
+# TYPE smoker_icinga_sent_total counter
+smoker_icinga_sent_total 5
+# HELP smoker_icinga_send_errors_total Failed Icinga 2 requests (down, 5xx, refused credentials); the result is sent again.
+# TYPE smoker_icinga_send_errors_total counter
+smoker_icinga_send_errors_total 1
+# HELP smoker_icinga_rejected_total Results Icinga 2 refused for good and dropped, by reason (not_found, bad_request).
+# TYPE smoker_icinga_rejected_total counter
+smoker_icinga_rejected_total{{reason="not_found"}} 1
 # HELP smoker_store_persistent 1 while results are written to the durable store, 0 while they are kept in memory only.
 # TYPE smoker_store_persistent gauge
 smoker_store_persistent 0
