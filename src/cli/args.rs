@@ -48,7 +48,7 @@ impl ConnArgs {
     args_conflicts_with_subcommands = true,
     disable_help_subcommand = true,
     after_help = "Subcommands come first: `smokercli history NAME`, `smokercli output NAME`, \
-                  `smokercli send-nsca ...`.\nConfig: ~/.smokercli.yaml or /etc/smokercli.yaml \
+                  `smokercli send-nsca ...`, `smokercli send-icinga ...`.\nConfig: ~/.smokercli.yaml or /etc/smokercli.yaml \
                   (hosts, bind_port; optional)."
 )]
 pub struct Cli {
