@@ -79,7 +79,6 @@ impl Actions {
                 command::run(ctx, template, *timeout, spec, result).await
             }
             ActionKind::Nsca(settings) => nsca::run(ctx, name, settings, spec, result),
-            ActionKind::Nothing => refused("No Command or Module to execute!".into()),
             ActionKind::Module(module) => refused(format!(
                 "Python modules are not supported, use Command ({module})"
             )),

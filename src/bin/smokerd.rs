@@ -10,7 +10,10 @@ use std::{
 
 use clap::{Parser, Subcommand};
 use smoker::{
-    config::{self, Plan},
+    config::{
+        self, Plan,
+        report::{Reporter, Severity},
+    },
     daemon::{Loader, RunOptions},
     logging::Verbosity,
 };
@@ -67,7 +70,11 @@ enum Cmd {
     /// Run the daemon in the foreground (the default).
     Run,
     /// Validate the configuration and print a summary; exit 2 on errors.
-    CheckConfig,
+    CheckConfig {
+        /// Treat warnings (typos, ignored keys) as errors: exit 2 when there is any.
+        #[arg(long)]
+        strict: bool,
+    },
     /// Print the embedded default configuration.
     PrintDefaultConfig,
     /// Print the smokerd.yaml that replaces an nrpe daemon reading FILE.
@@ -99,7 +106,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Some(Cmd::CheckConfig) => match load(&args.run) {
+        Some(Cmd::CheckConfig { strict }) => match load(&args.run, strict) {
             Ok(plan) => {
                 println!("{}", config::summary(&plan));
                 ExitCode::SUCCESS
@@ -137,12 +144,23 @@ fn read(source: &Source) -> Result<config::load::Loaded, config::load::ConfigErr
     }
 }
 
-/// Loads and validates; prints warnings and errors to stderr.
-fn load(args: &RunArgs) -> Result<Plan, ExitCode> {
+/// Loads and validates; prints every warning and error to stderr, each with its
+/// source line. `strict`: warnings are errors (exit 2).
+fn load(args: &RunArgs, strict: bool) -> Result<Plan, ExitCode> {
+    let mut reporter = Reporter::default();
     match read(&source(args)) {
         Ok(loaded) => {
+            let severity = if strict {
+                Severity::Error
+            } else {
+                Severity::Warning
+            };
             for warning in &loaded.warnings {
-                eprintln!("warning: {warning}");
+                eprintln!("{}", reporter.render(warning, severity));
+            }
+            if strict && !loaded.warnings.is_empty() {
+                eprintln!("{} warnings, errors under --strict", loaded.warnings.len());
+                return Err(ExitCode::from(2));
             }
             let mut plan = loaded.plan;
             if args.pidfile.is_some() {
@@ -151,14 +169,17 @@ fn load(args: &RunArgs) -> Result<Plan, ExitCode> {
             Ok(plan)
         }
         Err(errors) => {
-            eprintln!("{errors}");
+            for error in &errors.errors {
+                eprintln!("{}", reporter.render(error, Severity::Error));
+            }
+            eprintln!("{} errors", errors.errors.len());
             Err(ExitCode::from(2))
         }
     }
 }
 
 fn run(args: RunArgs) -> ExitCode {
-    let plan = match load(&args) {
+    let plan = match load(&args, false) {
         Ok(plan) => plan,
         Err(code) => return code,
     };
