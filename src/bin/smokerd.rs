@@ -8,78 +8,21 @@ use std::{
     sync::Arc,
 };
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use smoker::{
     config::{
         self, Plan,
         report::{Reporter, Severity},
     },
-    daemon::{Loader, RunOptions},
+    daemon::{
+        Loader, RunOptions,
+        args::{Args, Cmd, RunArgs},
+    },
     logging::Verbosity,
 };
 
 /// The system-wide configuration used when `-c` is not given.
 const SYSTEM_CONFIG: &str = "/etc/smokerd/smokerd.yaml";
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "smokerd",
-    version,
-    about = "Monitoring daemon: runs checks, serves the smoker REST API"
-)]
-struct Args {
-    #[command(subcommand)]
-    command: Option<Cmd>,
-    #[command(flatten)]
-    run: RunArgs,
-}
-
-#[derive(Debug, Clone, clap::Args)]
-struct RunArgs {
-    /// Main YAML config (default /etc/smokerd/smokerd.yaml, else the embedded default).
-    #[arg(short = 'c', long = "config", global = true)]
-    config: Option<PathBuf>,
-    /// Read the template.d/action.d/plugin.d layout of DIR (plus common.yaml).
-    #[arg(long = "conf-d", global = true, conflicts_with = "config")]
-    conf_d: Option<PathBuf>,
-    /// Write the daemon's pid to FILE.
-    #[arg(short = 'p', long = "pidfile", global = true)]
-    pidfile: Option<PathBuf>,
-    /// Accepted for compatibility: smokerd always runs in the foreground.
-    #[arg(long = "foreground", global = true)]
-    foreground: bool,
-    /// Accepted for compatibility (logs go to stderr).
-    #[arg(long = "no-syslog", global = true)]
-    no_syslog: bool,
-    /// Accepted for compatibility.
-    #[arg(long = "no-console", global = true)]
-    no_console: bool,
-    /// Accepted for compatibility (Python logging config), ignored.
-    #[arg(long = "logging-conf", global = true, hide = true)]
-    logging_conf: Option<PathBuf>,
-    /// Log at INFO level.
-    #[arg(short = 'v', long = "verbose", global = true)]
-    verbose: bool,
-    /// Log at DEBUG level.
-    #[arg(short = 'd', long = "debug", global = true)]
-    debug: bool,
-}
-
-#[derive(Debug, Subcommand)]
-enum Cmd {
-    /// Run the daemon in the foreground (the default).
-    Run,
-    /// Validate the configuration and print a summary; exit 2 on errors.
-    CheckConfig {
-        /// Treat warnings (typos, ignored keys) as errors: exit 2 when there is any.
-        #[arg(long)]
-        strict: bool,
-    },
-    /// Print the embedded default configuration.
-    PrintDefaultConfig,
-    /// Print the smokerd.yaml that replaces an nrpe daemon reading FILE.
-    ImportNrpe { file: PathBuf },
-}
 
 fn main() -> ExitCode {
     // The original's single-dash long flags.

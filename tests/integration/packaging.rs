@@ -183,11 +183,16 @@ fn every_packaged_file_exists() {
             "{binary} is not packaged"
         );
     }
-    for wanted in [
-        "config/smokerd.yaml",
-        "contrib/man/smokercli.1",
-        "contrib/completions/smokercli.bash",
-    ] {
+    let mut wanted = vec![
+        "config/smokerd.yaml".to_string(),
+        "contrib/completions/smokercli.bash".to_string(),
+    ];
+    // Every generated man page (smokerd, smokercli, check_smoker and their subcommands).
+    for page in std::fs::read_dir(repo().join("contrib/man")).expect("contrib/man") {
+        let name = page.expect("entry").file_name();
+        wanted.push(format!("contrib/man/{}", name.to_string_lossy()));
+    }
+    for wanted in &wanted {
         assert!(
             sources.iter().any(|source| source == wanted),
             "{wanted} is not packaged"
@@ -211,4 +216,80 @@ fn every_packaged_file_exists() {
             .permissions(),
     );
     assert!(mode & 0o111 != 0, "scripts/build-deb is not executable");
+}
+
+/// `NAME(1)` references of a man page or unit that name one of our programs.
+fn our_page_refs(text: &str) -> Vec<String> {
+    let text = text
+        .replace("\\-", "-")
+        .replace("\\fB", "")
+        .replace("\\fR", "");
+    let mut refs = Vec::new();
+    for (i, _) in text.match_indices("(1)") {
+        let start = text[..i]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .map_or(0, |s| s + 1);
+        let name = &text[start..i];
+        if ["smokerd", "smokercli", "check_smoker"]
+            .iter()
+            .any(|p| name.starts_with(p))
+        {
+            refs.push(name.to_string());
+        }
+    }
+    refs
+}
+
+#[test]
+fn man_pages_cover_every_program_and_subcommand_and_every_reference_is_shipped() {
+    let man = repo().join("contrib/man");
+    for page in [
+        "smokerd",
+        "smokerd-check-config",
+        "smokerd-run",
+        "smokerd-import-nrpe",
+        "smokerd-print-default-config",
+        "smokercli",
+        "smokercli-history",
+        "smokercli-output",
+        "smokercli-send-nsca",
+        "check_smoker",
+    ] {
+        assert!(man.join(format!("{page}.1")).is_file(), "no {page}(1)");
+    }
+    let mut texts = vec![("contrib/smokerd.service".to_string(), unit_text())];
+    for page in std::fs::read_dir(&man).expect("contrib/man") {
+        let path = page.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("man page");
+        texts.push((path.display().to_string(), text));
+    }
+    let mut seen = 0;
+    for (file, text) in &texts {
+        for name in our_page_refs(text) {
+            seen += 1;
+            assert!(
+                man.join(format!("{name}.1")).is_file(),
+                "{file} refers to {name}(1), which is not shipped"
+            );
+        }
+    }
+    assert!(seen >= 5, "too few references checked ({seen})");
+    assert!(unit_text().contains("man:smokerd(1)"));
+}
+
+#[test]
+fn completions_offer_send_nsca_and_hide_generate_assets() {
+    let dir = repo().join("contrib/completions");
+    for file in ["smokercli.bash", "_smokercli", "smokercli.fish"] {
+        let text = std::fs::read_to_string(dir.join(file)).expect("completion");
+        assert!(text.contains("send-nsca"), "{file} lacks send-nsca");
+        assert!(
+            !text.contains("generate-assets"),
+            "{file} offers generate-assets"
+        );
+    }
+    for file in ["smokerd.bash", "_smokerd", "smokerd.fish"] {
+        let text = std::fs::read_to_string(dir.join(file)).expect("completion");
+        assert!(text.contains("check-config"), "{file} lacks check-config");
+    }
 }
