@@ -190,7 +190,7 @@ _smokercli() {
             return 0
             ;;
         smokercli__subcmd__send__subcmd__nsca)
-            opts="-H -p -d -c -l -V -h --to --quiet --license --version --help"
+            opts="-H -p -d -c -l -V -h --quiet --license --version --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -201,10 +201,6 @@ _smokercli() {
                     return 0
                     ;;
                 -p)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --to)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

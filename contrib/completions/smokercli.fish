@@ -76,7 +76,6 @@ complete -c smokercli -n "__fish_smokercli_using_subcommand output" -l insecure 
 complete -c smokercli -n "__fish_smokercli_using_subcommand output" -s h -l help -d 'Print help'
 complete -c smokercli -n "__fish_smokercli_using_subcommand send-nsca" -s H -d 'NSCA server host (required)' -r
 complete -c smokercli -n "__fish_smokercli_using_subcommand send-nsca" -s p -d 'NSCA server port (default 5667)' -r
-complete -c smokercli -n "__fish_smokercli_using_subcommand send-nsca" -l to -d 'Connection timeout, written -to (default 10)' -r
 complete -c smokercli -n "__fish_smokercli_using_subcommand send-nsca" -s d -d 'Field delimiter of the input (default tab)' -r
 complete -c smokercli -n "__fish_smokercli_using_subcommand send-nsca" -s c -d 'send_nsca.cfg with password and encryption_method' -r
 complete -c smokercli -n "__fish_smokercli_using_subcommand send-nsca" -l quiet -d 'Print nothing on success'

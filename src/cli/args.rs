@@ -77,6 +77,10 @@ pub fn send_nsca_command() -> clap::Command {
     clap::Command::new("send-nsca")
         .about("Send passive check results read from stdin to an NSCA server (as send_nsca 2.10)")
         .disable_version_flag(true)
+        .after_help(
+            "Also send_nsca's two-letter options: -to SECONDS (connection timeout, default \
+             10) and -ds DELIM (delimiter between results, default ETB 0x17).",
+        )
         .arg(value("host", 'H', "HOST", "NSCA server host (required)"))
         .arg(value(
             "port",
@@ -84,12 +88,6 @@ pub fn send_nsca_command() -> clap::Command {
             "PORT",
             "NSCA server port (default 5667)",
         ))
-        .arg(
-            Arg::new("timeout")
-                .long("to")
-                .value_name("SECONDS")
-                .help("Connection timeout, written -to (default 10)"),
-        )
         .arg(value(
             "delim",
             'd',

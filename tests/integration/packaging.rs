@@ -293,3 +293,78 @@ fn completions_offer_send_nsca_and_hide_generate_assets() {
         assert!(text.contains("check-config"), "{file} lacks check-config");
     }
 }
+
+fn readme() -> String {
+    std::fs::read_to_string(repo().join("README.md")).expect("README.md")
+}
+
+#[test]
+fn readme_tables_are_unbroken_and_its_source_paths_exist() {
+    let text = readme();
+    let lines: Vec<&str> = text.lines().collect();
+    // A table row right after a blank line that follows a row: a blank line broke a table.
+    for (i, window) in lines.windows(3).enumerate() {
+        if window[0].starts_with('|') && window[1].trim().is_empty() && window[2].starts_with('|') {
+            panic!("README.md:{}: a blank line splits a table", i + 2);
+        }
+    }
+    let plugin_keys = text
+        .split("Our additions, per plugin")
+        .nth(1)
+        .expect("plugin keys table");
+    let table: Vec<&str> = plugin_keys
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    for key in [
+        "Argv", "Splay", "Schedule", "TimeZone", "CatchUp", "Overlap", "ActionOn",
+    ] {
+        assert!(
+            table
+                .iter()
+                .any(|row| row.starts_with(&format!("| `{key}"))),
+            "{key} is not in the plugin keys table"
+        );
+    }
+    // Every path of the source tree the README names exists.
+    let mut named = 0;
+    for piece in text.split('`').skip(1).step_by(2) {
+        let prefixes = ["config/", "contrib/", "scripts/", ".ci/", "ARCHITECTURE.md"];
+        if prefixes.iter().any(|p| piece.starts_with(p)) && !piece.contains(' ') {
+            named += 1;
+            assert!(
+                repo().join(piece).exists(),
+                "README names {piece}, which does not exist"
+            );
+        }
+    }
+    assert!(named >= 5, "{named}");
+}
+
+#[test]
+fn readme_first_check_loads_with_the_real_smokerd() {
+    let text = readme();
+    let section = text.split("## A first check").nth(1).expect("first check");
+    let yaml = section
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("yaml block");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("smokerd.yaml");
+    std::fs::write(&path, yaml).expect("write");
+    let (ok, output) = run_with_deadline(
+        Command::new(env!("CARGO_BIN_EXE_smokerd"))
+            .args(["check-config", "--strict", "-c"])
+            .arg(&path),
+        Duration::from_secs(60),
+    );
+    assert!(ok, "{output}");
+    let promised = "OK: 1 plugins (1 scheduled), 0 actions, nrpe: 0 commands";
+    assert_eq!(output.trim(), promised);
+    assert!(
+        section.contains(promised),
+        "the README shows another summary"
+    );
+}
