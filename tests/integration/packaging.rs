@@ -1,8 +1,12 @@
 //! Packaging: the systemd unit (`contrib/smokerd.service`) and the cargo-deb metadata.
 //!
 //! Building the .deb itself is `scripts/build-deb` (a release build plus cargo-deb,
-//! minutes on CI machines); here we check what it packages: the unit passes
-//! `systemd-analyze verify` and every packaged file exists in the tree.
+//! minutes on CI machines); `scripts/build-deb --install-check` also installs it with
+//! `dpkg -i` and checks the installed `smokerd check-config` and unit. That stays out of
+//! the suite: it changes the machine's package state, which concurrent runs share.
+//! Here we check what it packages: the unit passes `systemd-analyze verify`, every
+//! packaged file exists in the tree, every man page a page or the unit names is shipped,
+//! the completions, and the README (its tables, paths and first-check example).
 
 use std::{
     path::{Path, PathBuf},
