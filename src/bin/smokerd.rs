@@ -102,7 +102,8 @@ fn load(args: &RunArgs, strict: bool) -> Result<Plan, ExitCode> {
                 eprintln!("{}", reporter.render(warning, severity));
             }
             if strict && !loaded.warnings.is_empty() {
-                eprintln!("{} warnings, errors under --strict", loaded.warnings.len());
+                let n = loaded.warnings.len();
+                eprintln!("{n} {}, errors under --strict", plural(n, "warning"));
                 return Err(ExitCode::from(2));
             }
             let mut plan = loaded.plan;
@@ -115,9 +116,19 @@ fn load(args: &RunArgs, strict: bool) -> Result<Plan, ExitCode> {
             for error in &errors.errors {
                 eprintln!("{}", reporter.render(error, Severity::Error));
             }
-            eprintln!("{} errors", errors.errors.len());
+            let n = errors.errors.len();
+            eprintln!("{n} {}", plural(n, "error"));
             Err(ExitCode::from(2))
         }
+    }
+}
+
+/// `error` or `errors`.
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        word.to_string()
+    } else {
+        format!("{word}s")
     }
 }
 

@@ -148,6 +148,7 @@ fn an_action_without_a_kind_is_an_error_naming_the_kinds() {
         ),
         "{stderr}"
     );
+    assert!(stderr.trim_end().ends_with("\n1 error"), "{stderr}");
 }
 
 #[test]
