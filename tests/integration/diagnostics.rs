@@ -203,3 +203,15 @@ fn durations_accept_seconds_and_units() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_bad_indent_names_the_block_it_breaks() {
+    let (code, _, stderr) =
+        check_config("plugins:\n  a:\n    Command: echo\n   Interval: 60\n", &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("smokerd.yaml:4:4: error: plugins.a: "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("4 |    Interval: 60"), "{stderr}");
+}
