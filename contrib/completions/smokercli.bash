@@ -16,14 +16,14 @@ _smokercli() {
             ",$1")
                 cmd="smokercli"
                 ;;
-            smokercli,generate-assets)
-                cmd="smokercli__subcmd__generate__subcmd__assets"
-                ;;
             smokercli,history)
                 cmd="smokercli__subcmd__history"
                 ;;
             smokercli,output)
                 cmd="smokercli__subcmd__output"
+                ;;
+            smokercli,send-nsca)
+                cmd="smokercli__subcmd__send__subcmd__nsca"
                 ;;
             *)
                 ;;
@@ -32,7 +32,7 @@ _smokercli() {
 
     case "${cmd}" in
         smokercli)
-            opts="-f -l -s -p -o -v -d -e -h -V --force --list --hosts --plugins --exclude-plugins --filter --exclude --category --component --health --smoke --locked --filter-status --nook --error --warning --warn --unknown --ok --pretty --no-colors --no-progress --verbose --debug --exitcode --junit-config-file --token --ca-file --insecure --help --version history output generate-assets"
+            opts="-f -l -s -p -o -v -d -e -h -V --force --list --hosts --plugins --exclude-plugins --filter --exclude --category --component --health --smoke --locked --filter-status --nook --error --warning --warn --unknown --ok --pretty --no-colors --no-progress --verbose --debug --exitcode --junit-config-file --token --ca-file --insecure --help --version history output send-nsca"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -94,20 +94,6 @@ _smokercli() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        smokercli__subcmd__generate__subcmd__assets)
-            opts="-h --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -193,6 +179,36 @@ _smokercli() {
                     return 0
                     ;;
                 --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        smokercli__subcmd__send__subcmd__nsca)
+            opts="-H -p -d -c -l -V -h --quiet --license --version --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -H)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -d)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -56,7 +56,7 @@ complete -c smokercli -n "__fish_smokercli_needs_command" -s h -l help -d 'Print
 complete -c smokercli -n "__fish_smokercli_needs_command" -s V -l version -d 'Print version'
 complete -c smokercli -n "__fish_smokercli_needs_command" -f -a "history" -d 'Show the recent runs of a check (GET /v2/plugins/NAME/runs)'
 complete -c smokercli -n "__fish_smokercli_needs_command" -f -a "output" -d 'Print the captured stdout/stderr of a run (GET /v2/plugins/NAME/runs/ID/output)'
-complete -c smokercli -n "__fish_smokercli_needs_command" -f -a "generate-assets" -d 'Write shell completions and man pages into DIR/completions and DIR/man'
+complete -c smokercli -n "__fish_smokercli_needs_command" -f -a "send-nsca" -d 'Send passive check results read from stdin to an NSCA server (as send_nsca 2.10)'
 complete -c smokercli -n "__fish_smokercli_using_subcommand history" -s s -l hosts -d 'Hosts with running smokerd (default localhost)' -r
 complete -c smokercli -n "__fish_smokercli_using_subcommand history" -s n -l limit -d 'Number of runs to show' -r
 complete -c smokercli -n "__fish_smokercli_using_subcommand history" -s o -l pretty -d 'Output format: text or json' -r -f -a "text\t''
@@ -74,4 +74,11 @@ complete -c smokercli -n "__fish_smokercli_using_subcommand output" -l token -d 
 complete -c smokercli -n "__fish_smokercli_using_subcommand output" -l ca-file -d 'Trust the CA certificates in this PEM file (https:// hosts)' -r -F
 complete -c smokercli -n "__fish_smokercli_using_subcommand output" -l insecure -d 'Do not verify TLS certificates and host names'
 complete -c smokercli -n "__fish_smokercli_using_subcommand output" -s h -l help -d 'Print help'
-complete -c smokercli -n "__fish_smokercli_using_subcommand generate-assets" -s h -l help -d 'Print help'
+complete -c smokercli -n "__fish_smokercli_using_subcommand send-nsca" -s H -d 'NSCA server host (required)' -r
+complete -c smokercli -n "__fish_smokercli_using_subcommand send-nsca" -s p -d 'NSCA server port (default 5667)' -r
+complete -c smokercli -n "__fish_smokercli_using_subcommand send-nsca" -s d -d 'Field delimiter of the input (default tab)' -r
+complete -c smokercli -n "__fish_smokercli_using_subcommand send-nsca" -s c -d 'send_nsca.cfg with password and encryption_method' -r
+complete -c smokercli -n "__fish_smokercli_using_subcommand send-nsca" -l quiet -d 'Print nothing on success'
+complete -c smokercli -n "__fish_smokercli_using_subcommand send-nsca" -s l -l license -d 'Print the license'
+complete -c smokercli -n "__fish_smokercli_using_subcommand send-nsca" -s V -l version -d 'Print the version'
+complete -c smokercli -n "__fish_smokercli_using_subcommand send-nsca" -s h -l help -d 'Print help'

@@ -81,7 +81,6 @@ impl Actions {
             }
             ActionKind::Nsca(settings) => nsca::run(ctx, name, settings, spec, result),
             ActionKind::Icinga2(settings) => icinga2::run(ctx, name, settings, spec, result),
-            ActionKind::Nothing => refused("No Command or Module to execute!".into()),
             ActionKind::Module(module) => refused(format!(
                 "Python modules are not supported, use Command ({module})"
             )),

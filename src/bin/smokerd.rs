@@ -8,71 +8,21 @@ use std::{
     sync::Arc,
 };
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use smoker::{
-    config::{self, Plan},
-    daemon::{Loader, RunOptions},
+    config::{
+        self, Plan,
+        report::{Reporter, Severity},
+    },
+    daemon::{
+        Loader, RunOptions,
+        args::{Args, Cmd, RunArgs},
+    },
     logging::Verbosity,
 };
 
 /// The system-wide configuration used when `-c` is not given.
 const SYSTEM_CONFIG: &str = "/etc/smokerd/smokerd.yaml";
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "smokerd",
-    version,
-    about = "Monitoring daemon: runs checks, serves the smoker REST API"
-)]
-struct Args {
-    #[command(subcommand)]
-    command: Option<Cmd>,
-    #[command(flatten)]
-    run: RunArgs,
-}
-
-#[derive(Debug, Clone, clap::Args)]
-struct RunArgs {
-    /// Main YAML config (default /etc/smokerd/smokerd.yaml, else the embedded default).
-    #[arg(short = 'c', long = "config", global = true)]
-    config: Option<PathBuf>,
-    /// Read the template.d/action.d/plugin.d layout of DIR (plus common.yaml).
-    #[arg(long = "conf-d", global = true, conflicts_with = "config")]
-    conf_d: Option<PathBuf>,
-    /// Write the daemon's pid to FILE.
-    #[arg(short = 'p', long = "pidfile", global = true)]
-    pidfile: Option<PathBuf>,
-    /// Accepted for compatibility: smokerd always runs in the foreground.
-    #[arg(long = "foreground", global = true)]
-    foreground: bool,
-    /// Accepted for compatibility (logs go to stderr).
-    #[arg(long = "no-syslog", global = true)]
-    no_syslog: bool,
-    /// Accepted for compatibility.
-    #[arg(long = "no-console", global = true)]
-    no_console: bool,
-    /// Accepted for compatibility (Python logging config), ignored.
-    #[arg(long = "logging-conf", global = true, hide = true)]
-    logging_conf: Option<PathBuf>,
-    /// Log at INFO level.
-    #[arg(short = 'v', long = "verbose", global = true)]
-    verbose: bool,
-    /// Log at DEBUG level.
-    #[arg(short = 'd', long = "debug", global = true)]
-    debug: bool,
-}
-
-#[derive(Debug, Subcommand)]
-enum Cmd {
-    /// Run the daemon in the foreground (the default).
-    Run,
-    /// Validate the configuration and print a summary; exit 2 on errors.
-    CheckConfig,
-    /// Print the embedded default configuration.
-    PrintDefaultConfig,
-    /// Print the smokerd.yaml that replaces an nrpe daemon reading FILE.
-    ImportNrpe { file: PathBuf },
-}
 
 fn main() -> ExitCode {
     // The original's single-dash long flags.
@@ -99,7 +49,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Some(Cmd::CheckConfig) => match load(&args.run) {
+        Some(Cmd::CheckConfig { strict }) => match load(&args.run, strict) {
             Ok(plan) => {
                 println!("{}", config::summary(&plan));
                 ExitCode::SUCCESS
@@ -137,12 +87,24 @@ fn read(source: &Source) -> Result<config::load::Loaded, config::load::ConfigErr
     }
 }
 
-/// Loads and validates; prints warnings and errors to stderr.
-fn load(args: &RunArgs) -> Result<Plan, ExitCode> {
+/// Loads and validates; prints every warning and error to stderr, each with its
+/// source line. `strict`: warnings are errors (exit 2).
+fn load(args: &RunArgs, strict: bool) -> Result<Plan, ExitCode> {
+    let mut reporter = Reporter::default();
     match read(&source(args)) {
         Ok(loaded) => {
+            let severity = if strict {
+                Severity::Error
+            } else {
+                Severity::Warning
+            };
             for warning in &loaded.warnings {
-                eprintln!("warning: {warning}");
+                eprintln!("{}", reporter.render(warning, severity));
+            }
+            if strict && !loaded.warnings.is_empty() {
+                let n = loaded.warnings.len();
+                eprintln!("{n} {}, errors under --strict", plural(n, "warning"));
+                return Err(ExitCode::from(2));
             }
             let mut plan = loaded.plan;
             if args.pidfile.is_some() {
@@ -151,14 +113,27 @@ fn load(args: &RunArgs) -> Result<Plan, ExitCode> {
             Ok(plan)
         }
         Err(errors) => {
-            eprintln!("{errors}");
+            for error in &errors.errors {
+                eprintln!("{}", reporter.render(error, Severity::Error));
+            }
+            let n = errors.errors.len();
+            eprintln!("{n} {}", plural(n, "error"));
             Err(ExitCode::from(2))
         }
     }
 }
 
+/// `error` or `errors`.
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        word.to_string()
+    } else {
+        format!("{word}s")
+    }
+}
+
 fn run(args: RunArgs) -> ExitCode {
-    let plan = match load(&args) {
+    let plan = match load(&args, false) {
         Ok(plan) => plan,
         Err(code) => return code,
     };

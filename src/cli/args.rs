@@ -64,12 +64,62 @@ pub enum Command {
     History(HistoryArgs),
     /// Print the captured stdout/stderr of a run (GET /v2/plugins/NAME/runs/ID/output)
     Output(OutputArgs),
-    /// Write shell completions and man pages into DIR/completions and DIR/man
-    #[command(hide = true)]
-    GenerateAssets {
-        /// Target directory (the repository's `contrib`)
-        dir: PathBuf,
-    },
+}
+
+/// `smokercli send-nsca`, for help, man page and completions only: the binary hands
+/// `send-nsca` to `nsca::cli` (send_nsca 2.10's own single-dash options, such as `-to`,
+/// which clap does not parse) before clap sees the command line.
+pub fn send_nsca_command() -> clap::Command {
+    use clap::{Arg, ArgAction};
+    let value = |id: &'static str, short: char, name: &'static str, help: &'static str| {
+        Arg::new(id).short(short).value_name(name).help(help)
+    };
+    clap::Command::new("send-nsca")
+        .about("Send passive check results read from stdin to an NSCA server (as send_nsca 2.10)")
+        .disable_version_flag(true)
+        .after_help(
+            "Also send_nsca's two-letter options: -to SECONDS (connection timeout, default \
+             10) and -ds DELIM (delimiter between results, default ETB 0x17).",
+        )
+        .arg(value("host", 'H', "HOST", "NSCA server host (required)"))
+        .arg(value(
+            "port",
+            'p',
+            "PORT",
+            "NSCA server port (default 5667)",
+        ))
+        .arg(value(
+            "delim",
+            'd',
+            "DELIM",
+            "Field delimiter of the input (default tab)",
+        ))
+        .arg(value(
+            "config",
+            'c',
+            "FILE",
+            "send_nsca.cfg with password and encryption_method",
+        ))
+        .arg(
+            Arg::new("quiet")
+                .long("quiet")
+                .action(ArgAction::SetTrue)
+                .help("Print nothing on success"),
+        )
+        .arg(
+            Arg::new("license")
+                .short('l')
+                .long("license")
+                .action(ArgAction::SetTrue)
+                .help("Print the license"),
+        )
+        .arg(
+            Arg::new("version")
+                .short('V')
+                .long("version")
+                .action(ArgAction::SetTrue)
+                .help("Print the version"),
+        )
 }
 
 /// The original query mode.

@@ -1,18 +1,21 @@
 //! Shell completions and man pages generated from the clap definitions
-//! (`smokercli generate-assets contrib`). The generated files are committed; a test keeps
-//! them in step with the code.
+//! (`smokercli generate-assets contrib`): for `smokercli` (with `send-nsca`), `check_smoker`
+//! and `smokerd`, plus one man page per subcommand (`smokercli-history(1)`, …). The
+//! generated files are committed; a test keeps them in step with the code.
 
 use std::path::{Path, PathBuf};
 
 use clap::CommandFactory;
 use clap_complete::{Shell, generate};
 
-use super::args::{CheckArgs, Cli};
+use super::args::{CheckArgs, Cli, send_nsca_command};
+use crate::daemon::args::Args as DaemonArgs;
 
 /// Every generated file: path relative to the assets directory, and its content.
 pub fn assets() -> Vec<(PathBuf, Vec<u8>)> {
     let mut files = Vec::new();
-    for mut command in [Cli::command(), CheckArgs::command()] {
+    let smokercli = Cli::command().subcommand(send_nsca_command());
+    for mut command in [smokercli, CheckArgs::command(), DaemonArgs::command()] {
         let name = command.get_name().to_owned();
         for (shell, file) in [
             (Shell::Bash, format!("{name}.bash")),
@@ -22,6 +25,12 @@ pub fn assets() -> Vec<(PathBuf, Vec<u8>)> {
             let mut buffer = Vec::new();
             generate(shell, &mut command, name.clone(), &mut buffer);
             files.push((Path::new("completions").join(file), buffer));
+        }
+        // Built, each subcommand is displayed as `NAME-SUB`: its page is NAME-SUB(1).
+        command.build();
+        for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+            let page = clap_mangen::Man::new(sub.clone()).get_filename();
+            files.push((Path::new("man").join(page), man_page(sub.clone())));
         }
         files.push((
             Path::new("man").join(format!("{name}.1")),

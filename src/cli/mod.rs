@@ -25,6 +25,27 @@ use clap::Parser;
 use args::{Cli, Command};
 use config::ClientConfig;
 
+/// `generate-assets DIR`: every completion and man page written under DIR.
+fn generate_assets(args: &[OsString]) -> i32 {
+    let [dir] = args else {
+        eprintln!("usage: smokercli generate-assets DIR");
+        return 2;
+    };
+    let dir = std::path::Path::new(dir);
+    match assets::write_assets(dir) {
+        Ok(files) => {
+            for file in files {
+                println!("{}", file.display());
+            }
+            0
+        }
+        Err(error) => {
+            eprintln!("ERROR: {}: {error}", dir.display());
+            1
+        }
+    }
+}
+
 /// Run `future` on a fresh runtime; Ctrl-C ends it with exit code 1 (smoker-compat.md §4.4).
 pub fn block_on(future: impl Future<Output = i32>) -> i32 {
     client::raise_fd_limit();
@@ -49,7 +70,11 @@ pub fn block_on(future: impl Future<Output = i32>) -> i32 {
 }
 
 /// `smokercli ARGS…` (everything but `send-nsca`, which the binary dispatches first).
+/// `smokercli generate-assets DIR` is the build's: it writes completions and man pages.
 pub fn smokercli_main(args: Vec<OsString>) -> i32 {
+    if args.get(1).is_some_and(|a| a == "generate-assets") {
+        return generate_assets(&args[2..]);
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) => {
@@ -57,20 +82,6 @@ pub fn smokercli_main(args: Vec<OsString>) -> i32 {
             return error.exit_code();
         }
     };
-    if let Some(Command::GenerateAssets { dir }) = &cli.command {
-        return match assets::write_assets(dir) {
-            Ok(files) => {
-                for file in files {
-                    println!("{}", file.display());
-                }
-                0
-            }
-            Err(error) => {
-                eprintln!("ERROR: {}: {error}", dir.display());
-                1
-            }
-        };
-    }
     let config = match ClientConfig::load() {
         Ok(config) => config,
         Err(error) => {
@@ -82,6 +93,5 @@ pub fn smokercli_main(args: Vec<OsString>) -> i32 {
         None => block_on(run::query(cli.query, config)),
         Some(Command::History(args)) => block_on(history::history(args, config)),
         Some(Command::Output(args)) => block_on(history::output(args, config)),
-        Some(Command::GenerateAssets { .. }) => 0,
     }
 }

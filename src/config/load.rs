@@ -55,11 +55,12 @@ pub const DEFAULT_CONFIG: &str = include_str!("../../config/smokerd.yaml");
 /// Name under which the embedded default is reported.
 const DEFAULT_NAME: &str = "<default config>";
 
-/// A loaded config: the plan plus warnings (typos, ignored keys) for the log.
+/// A loaded config: the plan plus warnings (typos, ignored keys) for the log; each
+/// displays as `FILE:LINE:COL: path: message` (`check-config --strict` makes them errors).
 #[derive(Debug, Clone)]
 pub struct Loaded {
     pub plan: Plan,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<ConfigError>,
 }
 
 /// Loads and validates a config file.

@@ -11,6 +11,7 @@ pub mod error;
 pub mod load;
 pub mod nrpe;
 mod plan;
+pub mod report;
 mod settings;
 pub mod subst;
 pub mod yaml;

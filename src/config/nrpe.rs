@@ -279,7 +279,7 @@ pub(crate) fn attach(
     plan: &mut Plan,
     at: &Pos,
     errors: &mut Vec<ConfigError>,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<ConfigError>,
 ) {
     let error = |pos: Pos, path: &str, message: String| ConfigError {
         pos: Some(pos),
@@ -288,7 +288,11 @@ pub(crate) fn attach(
     };
     match apply(plan) {
         Ok(Some(bridge)) => {
-            warnings.extend(bridge.warnings.iter().map(|w| format!("{w}: nrpe.config")));
+            warnings.extend(bridge.warnings.iter().map(|w| ConfigError {
+                pos: Some(at.clone()),
+                path: "nrpe.config".into(),
+                message: w.to_string(),
+            }));
             if let Some(settings) = plan.nrpe.as_mut() {
                 settings.bridge = Some(Arc::new(bridge));
             }
@@ -465,7 +469,7 @@ mod tests {
             loaded
                 .warnings
                 .iter()
-                .any(|w| w.contains("nrpe.cfg:4: unknown directive")),
+                .any(|w| w.to_string().contains("nrpe.cfg:4: unknown directive")),
             "{:?}",
             loaded.warnings
         );

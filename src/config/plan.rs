@@ -98,8 +98,6 @@ pub struct ActionSpec {
 pub enum ActionKind {
     /// Shell command template; substituted at run time with params ⊕ result fields.
     Command { template: String, timeout: Duration },
-    /// Neither Command nor a native type: every run gives ERROR "No Command or Module to execute!".
-    Nothing,
     /// Python module: not supported.
     Module(String),
     /// Native NSCA sender (issue 5, D5).

@@ -96,65 +96,62 @@ fn walk<'a>(
     let mut i = 0;
     let mut text_start = 0;
     while i < bytes.len() {
-        if bytes[i] != b'%' {
+        // D4: a `%` followed by neither `(` nor `%` is a literal `%` (Nagios commands).
+        if bytes[i] != b'%' || !matches!(bytes.get(i + 1), Some(b'(' | b'%')) {
             i += 1;
             continue;
         }
         out(Piece::Text(&template[text_start..i]))?;
-        let start = i;
         i += 1;
-        match bytes.get(i) {
-            None => return Err(SubstError::Format("incomplete format".into())),
-            Some(b'%') => {
-                out(Piece::Text("%"))?;
-                i += 1;
-            }
-            Some(b'(') => {
-                // The key runs to the matching ')', nested parentheses counted (Python).
-                let key_start = i + 1;
-                let mut depth = 1;
-                let mut j = key_start;
-                while j < bytes.len() {
-                    match bytes[j] {
-                        b'(' => depth += 1,
-                        b')' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                break;
-                            }
-                        }
-                        _ => {}
-                    }
-                    j += 1;
-                }
-                if j >= bytes.len() {
-                    return Err(SubstError::Format("incomplete format key".into()));
-                }
-                let key = &template[key_start..j];
-                let conv_at = j + 1;
-                let Some(conv) = template[conv_at..].chars().next() else {
-                    return Err(SubstError::Format("incomplete format".into()));
-                };
-                if !matches!(conv, 's' | 'r' | 'd' | 'i') {
-                    return Err(SubstError::Format(format!(
-                        "unsupported format character '{conv}' (0x{:x}) at index {conv_at} in %({key}){conv}; \
-                         write a literal % as %%",
-                        u32::from(conv)
-                    )));
-                }
-                out(Piece::Key { key, conv })?;
-                i = conv_at + conv.len_utf8();
-            }
-            Some(_) => {
-                let shown: String = template[start..].chars().take(2).collect();
-                return Err(SubstError::Format(format!(
-                    "format requires a mapping: {shown} at index {start}; use %(Name)s, and write a literal % as %%"
-                )));
-            }
+        if bytes[i] == b'%' {
+            out(Piece::Text("%"))?;
+            i += 1;
+        } else {
+            let (key, conv, end) = read_key(template, i)?;
+            out(Piece::Key { key, conv })?;
+            i = end;
         }
         text_start = i;
     }
     out(Piece::Text(&template[text_start..]))
+}
+
+/// The `%(key)c` whose `(` is at `open`: key, conversion, and the index after it.
+fn read_key(template: &str, open: usize) -> Result<(&str, char, usize), SubstError> {
+    let bytes = template.as_bytes();
+    // The key runs to the matching ')', nested parentheses counted (Python).
+    let key_start = open + 1;
+    let mut depth = 1;
+    let mut j = key_start;
+    while j < bytes.len() {
+        match bytes[j] {
+            b'(' => depth += 1,
+            b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    break;
+                }
+            }
+            _ => {}
+        }
+        j += 1;
+    }
+    if j >= bytes.len() {
+        return Err(SubstError::Format("incomplete format key".into()));
+    }
+    let key = &template[key_start..j];
+    let conv_at = j + 1;
+    let Some(conv) = template[conv_at..].chars().next() else {
+        return Err(SubstError::Format("incomplete format".into()));
+    };
+    if !matches!(conv, 's' | 'r' | 'd' | 'i') {
+        return Err(SubstError::Format(format!(
+            "unsupported format character '{conv}' (0x{:x}) at index {conv_at} in %({key}){conv}; \
+             write a literal % as %%",
+            u32::from(conv)
+        )));
+    }
+    Ok((key, conv, conv_at + conv.len_utf8()))
 }
 
 fn fill(
@@ -289,18 +286,17 @@ mod tests {
             substitute_raw("%(M)s", &|_| Some(json!("a\nb $x"))).unwrap(),
             "a\nb $x"
         );
+        // D4: a lone `%` is literal; `%%` stays `%`.
+        assert_eq!(sub("date +%s", json!({})).unwrap(), "date +%s");
         assert_eq!(
-            sub("date +%s", json!({})).unwrap_err().to_string(),
-            "format requires a mapping: %s at index 6; use %(Name)s, and write a literal % as %%"
+            sub("check_disk -w 10% -c 5% -p %(P)s", json!({"P": "/"})).unwrap(),
+            "check_disk -w 10% -c 5% -p \\/"
         );
         assert_eq!(
             sub("x %(a)y", json!({"a": 1})).unwrap_err().to_string(),
             "unsupported format character 'y' (0x79) at index 6 in %(a)y; write a literal % as %%"
         );
-        assert_eq!(
-            sub("50%", json!({})).unwrap_err().to_string(),
-            "incomplete format"
-        );
+        assert_eq!(sub("50%", json!({})).unwrap(), "50%");
         assert_eq!(
             sub("%(abc", json!({})).unwrap_err().to_string(),
             "incomplete format key"

@@ -6,6 +6,7 @@
 //! signal kills the running process groups. Only this module knows the whole
 //! daemon; components see their context, the plan watch and their shutdown token.
 
+pub mod args;
 mod edge;
 mod history;
 mod reload;

@@ -133,18 +133,18 @@ fn interval_and_schedule_are_rejected_with_file_and_line() {
         run_cmd(Command::new(bin("smokerd")).args(["check-config", "-c", &config]));
     assert_eq!(code, 2, "stdout: {out}\nstderr: {err}");
     let want = format!(
-        "{config}:8:15: plugins.both.Schedule: Interval and Schedule cannot be set together"
+        "{config}:8:15: error: plugins.both.Schedule: Interval and Schedule cannot be set together"
     );
     assert!(err.contains(&want), "wanted {want:?} in:\n{err}");
     assert!(
         err.contains(&format!(
-            "{config}:11:15: plugins.bad.Schedule: invalid cron expression"
+            "{config}:11:15: error: plugins.bad.Schedule: invalid cron expression"
         )),
         "{err}"
     );
     assert!(
         err.contains(&format!(
-            "{config}:15:15: plugins.zone.TimeZone: unknown time zone"
+            "{config}:15:15: error: plugins.zone.TimeZone: unknown time zone"
         )),
         "{err}"
     );

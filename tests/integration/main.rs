@@ -5,6 +5,7 @@ mod common;
 
 mod api;
 mod cli;
+mod diagnostics;
 mod hostile;
 mod icinga;
 mod jobs;

@@ -1,8 +1,12 @@
 //! Packaging: the systemd unit (`contrib/smokerd.service`) and the cargo-deb metadata.
 //!
 //! Building the .deb itself is `scripts/build-deb` (a release build plus cargo-deb,
-//! minutes on CI machines); here we check what it packages: the unit passes
-//! `systemd-analyze verify` and every packaged file exists in the tree.
+//! minutes on CI machines); `scripts/build-deb --install-check` also installs it with
+//! `dpkg -i` and checks the installed `smokerd check-config` and unit. That stays out of
+//! the suite: it changes the machine's package state, which concurrent runs share.
+//! Here we check what it packages: the unit passes `systemd-analyze verify`, every
+//! packaged file exists in the tree, every man page a page or the unit names is shipped,
+//! the completions, and the README (its tables, paths and first-check example).
 
 use std::{
     path::{Path, PathBuf},
@@ -183,11 +187,16 @@ fn every_packaged_file_exists() {
             "{binary} is not packaged"
         );
     }
-    for wanted in [
-        "config/smokerd.yaml",
-        "contrib/man/smokercli.1",
-        "contrib/completions/smokercli.bash",
-    ] {
+    let mut wanted = vec![
+        "config/smokerd.yaml".to_string(),
+        "contrib/completions/smokercli.bash".to_string(),
+    ];
+    // Every generated man page (smokerd, smokercli, check_smoker and their subcommands).
+    for page in std::fs::read_dir(repo().join("contrib/man")).expect("contrib/man") {
+        let name = page.expect("entry").file_name();
+        wanted.push(format!("contrib/man/{}", name.to_string_lossy()));
+    }
+    for wanted in &wanted {
         assert!(
             sources.iter().any(|source| source == wanted),
             "{wanted} is not packaged"
@@ -211,4 +220,155 @@ fn every_packaged_file_exists() {
             .permissions(),
     );
     assert!(mode & 0o111 != 0, "scripts/build-deb is not executable");
+}
+
+/// `NAME(1)` references of a man page or unit that name one of our programs.
+fn our_page_refs(text: &str) -> Vec<String> {
+    let text = text
+        .replace("\\-", "-")
+        .replace("\\fB", "")
+        .replace("\\fR", "");
+    let mut refs = Vec::new();
+    for (i, _) in text.match_indices("(1)") {
+        let start = text[..i]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .map_or(0, |s| s + 1);
+        let name = &text[start..i];
+        if ["smokerd", "smokercli", "check_smoker"]
+            .iter()
+            .any(|p| name.starts_with(p))
+        {
+            refs.push(name.to_string());
+        }
+    }
+    refs
+}
+
+#[test]
+fn man_pages_cover_every_program_and_subcommand_and_every_reference_is_shipped() {
+    let man = repo().join("contrib/man");
+    for page in [
+        "smokerd",
+        "smokerd-check-config",
+        "smokerd-run",
+        "smokerd-import-nrpe",
+        "smokerd-print-default-config",
+        "smokercli",
+        "smokercli-history",
+        "smokercli-output",
+        "smokercli-send-nsca",
+        "check_smoker",
+    ] {
+        assert!(man.join(format!("{page}.1")).is_file(), "no {page}(1)");
+    }
+    let mut texts = vec![("contrib/smokerd.service".to_string(), unit_text())];
+    for page in std::fs::read_dir(&man).expect("contrib/man") {
+        let path = page.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("man page");
+        texts.push((path.display().to_string(), text));
+    }
+    let mut seen = 0;
+    for (file, text) in &texts {
+        for name in our_page_refs(text) {
+            seen += 1;
+            assert!(
+                man.join(format!("{name}.1")).is_file(),
+                "{file} refers to {name}(1), which is not shipped"
+            );
+        }
+    }
+    assert!(seen >= 5, "too few references checked ({seen})");
+    assert!(unit_text().contains("man:smokerd(1)"));
+}
+
+#[test]
+fn completions_offer_send_nsca_and_hide_generate_assets() {
+    let dir = repo().join("contrib/completions");
+    for file in ["smokercli.bash", "_smokercli", "smokercli.fish"] {
+        let text = std::fs::read_to_string(dir.join(file)).expect("completion");
+        assert!(text.contains("send-nsca"), "{file} lacks send-nsca");
+        assert!(
+            !text.contains("generate-assets"),
+            "{file} offers generate-assets"
+        );
+    }
+    for file in ["smokerd.bash", "_smokerd", "smokerd.fish"] {
+        let text = std::fs::read_to_string(dir.join(file)).expect("completion");
+        assert!(text.contains("check-config"), "{file} lacks check-config");
+    }
+}
+
+fn readme() -> String {
+    std::fs::read_to_string(repo().join("README.md")).expect("README.md")
+}
+
+#[test]
+fn readme_tables_are_unbroken_and_its_source_paths_exist() {
+    let text = readme();
+    let lines: Vec<&str> = text.lines().collect();
+    // A table row right after a blank line that follows a row: a blank line broke a table.
+    for (i, window) in lines.windows(3).enumerate() {
+        if window[0].starts_with('|') && window[1].trim().is_empty() && window[2].starts_with('|') {
+            panic!("README.md:{}: a blank line splits a table", i + 2);
+        }
+    }
+    let plugin_keys = text
+        .split("Our additions, per plugin")
+        .nth(1)
+        .expect("plugin keys table");
+    let table: Vec<&str> = plugin_keys
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    for key in [
+        "Argv", "Splay", "Schedule", "TimeZone", "CatchUp", "Overlap", "ActionOn",
+    ] {
+        assert!(
+            table
+                .iter()
+                .any(|row| row.starts_with(&format!("| `{key}"))),
+            "{key} is not in the plugin keys table"
+        );
+    }
+    // Every path of the source tree the README names exists.
+    let mut named = 0;
+    for piece in text.split('`').skip(1).step_by(2) {
+        let prefixes = ["config/", "contrib/", "scripts/", ".ci/", "ARCHITECTURE.md"];
+        if prefixes.iter().any(|p| piece.starts_with(p)) && !piece.contains(' ') {
+            named += 1;
+            assert!(
+                repo().join(piece).exists(),
+                "README names {piece}, which does not exist"
+            );
+        }
+    }
+    assert!(named >= 5, "{named}");
+}
+
+#[test]
+fn readme_first_check_loads_with_the_real_smokerd() {
+    let text = readme();
+    let section = text.split("## A first check").nth(1).expect("first check");
+    let yaml = section
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("yaml block");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("smokerd.yaml");
+    std::fs::write(&path, yaml).expect("write");
+    let (ok, output) = run_with_deadline(
+        Command::new(env!("CARGO_BIN_EXE_smokerd"))
+            .args(["check-config", "--strict", "-c"])
+            .arg(&path),
+        Duration::from_secs(60),
+    );
+    assert!(ok, "{output}");
+    let promised = "OK: 1 plugins (1 scheduled), 0 actions, nrpe: 0 commands";
+    assert_eq!(output.trim(), promised);
+    assert!(
+        section.contains(promised),
+        "the README shows another summary"
+    );
 }

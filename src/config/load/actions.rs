@@ -1,8 +1,8 @@
 //! The `actions:` section and `default_actions`. Each entry is read by the reader of
 //! its kind, chosen in [`read_kind`] from [`KINDS`]: `Command` (a shell template),
-//! `Module` (Python, not supported), `Nsca` (native sender, see `nsca`), `Icinga2`
-//! (Icinga 2's REST API, see `icinga2`), or nothing at
-//! all. A new kind is one reader plus one line in [`KINDS`] (and its keys in `keys`).
+//! `Module` (Python, not supported), `Nsca` (native sender, see `nsca`) or `Icinga2`
+//! (Icinga 2's REST API, see `icinga2`); an entry with none is an error. A new kind is
+//! one reader plus one line in [`KINDS`] (and its keys in `keys`).
 
 use std::time::Duration;
 
@@ -110,7 +110,7 @@ pub fn placeholders(kind: &ActionKind) -> Vec<String> {
         ActionKind::Command { template, .. } => subst::placeholders(template),
         ActionKind::Nsca(n) => subst::placeholders(&n.service),
         ActionKind::Icinga2(i) => subst::placeholders(&i.service),
-        ActionKind::Nothing | ActionKind::Module(_) => Vec::new(),
+        ActionKind::Module(_) => Vec::new(),
     }
 }
 
@@ -148,7 +148,7 @@ fn read_action(ctx: &mut Ctx, name: &str, node: &Node, path: &str) -> Option<Act
 }
 
 /// The one place a kind is chosen: every kind key set is read; more than one is an
-/// error at the second; none is [`ActionKind::Nothing`].
+/// error at the second; none is an error naming the kinds.
 fn read_kind(ctx: &mut Ctx, node: &Node, path: &str, timeout: Duration) -> Option<ActionKind> {
     let mut set: Vec<(&str, &Node, Option<ActionKind>)> = Vec::new();
     for (key, reader) in KINDS {
@@ -166,8 +166,37 @@ fn read_kind(ctx: &mut Ctx, node: &Node, path: &str, timeout: Duration) -> Optio
         ctx.err(&n.pos, join(path, key), message);
     }
     match set.pop() {
-        None => Some(ActionKind::Nothing),
+        None => {
+            no_kind(ctx, node, path);
+            None
+        }
         Some((_, _, kind)) => kind,
+    }
+}
+
+/// An action without a kind would fail every run: an error naming the known kinds, at
+/// the key that is nearest to one of them (`Nscaa:`) when there is one.
+fn no_kind(ctx: &mut Ctx, node: &Node, path: &str) {
+    let kinds: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
+    let known = kinds.join(", ");
+    let near = node.as_map().into_iter().flatten().find_map(|(k, _)| {
+        let name = k.as_str()?;
+        let kind = kinds
+            .iter()
+            .find(|kind| name != **kind && strsim::levenshtein(name, kind) <= 2)?;
+        Some((k, name, *kind))
+    });
+    match near {
+        Some((k, name, kind)) => ctx.err(
+            &k.pos,
+            join(path, name),
+            format!("unknown action kind; did you mean {kind}? (known kinds: {known})"),
+        ),
+        None => ctx.err(
+            &node.pos,
+            path,
+            format!("no action kind set: give one of {known} (a non-empty value)"),
+        ),
     }
 }
 

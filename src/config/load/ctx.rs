@@ -16,7 +16,7 @@ use crate::config::{
 #[derive(Default)]
 pub struct Ctx {
     pub errors: Vec<ConfigError>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<ConfigError>,
 }
 
 /// A mapping entry: key name, key node, value node.
@@ -32,7 +32,11 @@ impl Ctx {
     }
 
     pub fn warn(&mut self, pos: &Pos, path: &str, message: impl fmt::Display) {
-        self.warnings.push(format!("{pos}: {path}: {message}"));
+        self.warnings.push(ConfigError {
+            pos: Some(pos.clone()),
+            path: path.to_string(),
+            message: message.to_string(),
+        });
     }
 
     /// The value of a read, or the error reported at `node` under `path`.

@@ -84,32 +84,57 @@ pub fn read_plugins<'a>(
 }
 
 /// D4: a template or plugin key that is no known key, used by no `%(Name)s`, and
-/// within edit distance 2 of a known key is probably a typo.
+/// within edit distance 2 of a known key is probably a typo: a warning, or an error
+/// when it is a near miss of a schedule key of a plugin that would then never be
+/// scheduled (`Intervall: 60` and no `Interval` or `Schedule`).
 pub fn warn_typos(
     ctx: &mut Ctx,
     templates: &Templates<'_>,
     drafts: &[PluginDraft<'_>],
     names_used: &HashSet<String>,
 ) {
-    let mut maps: Vec<(String, &Node)> = templates
+    let mut maps: Vec<(String, &Node, bool)> = templates
         .iter()
-        .map(|(n, m)| (join("templates", n), *m))
+        .map(|(n, m)| (join("templates", n), *m, false))
         .collect();
-    maps.extend(drafts.iter().map(|d| (join("plugins", &d.name), d.map)));
-    for (path, map) in maps {
+    maps.extend(
+        drafts
+            .iter()
+            .map(|d| (join("plugins", &d.name), d.map, !is_scheduled(d))),
+    );
+    for (path, map, unscheduled) in maps {
         for (key, k, _) in ctx.entries(map, &path) {
             if keys::is_known(Section::Plugin, key) || names_used.contains(key) {
                 continue;
             }
-            if let Some(c) = keys::closest(key, Section::Plugin) {
-                ctx.warn(
-                    &k.pos,
-                    &join(&path, key),
-                    format!("unknown key, used as a parameter; did you mean {c}?"),
+            let Some(c) = keys::closest(key, Section::Plugin) else {
+                continue;
+            };
+            if unscheduled && SCHEDULE_KEYS.contains(&c) {
+                let message = format!(
+                    "unknown key; did you mean {c}? Without Interval or Schedule the check \
+                     never runs on its own"
                 );
+                ctx.err(&k.pos, join(&path, key), message);
+            } else {
+                let message = format!("unknown key, used as a parameter; did you mean {c}?");
+                ctx.warn(&k.pos, &join(&path, key), message);
             }
         }
     }
+}
+
+/// The keys that make a plugin run on its own.
+const SCHEDULE_KEYS: &[&str] = &["Interval", "Schedule"];
+
+/// Whether a draft has an effective `Interval` or `Schedule` (of any value: a wrong
+/// one is reported by its reader).
+fn is_scheduled(d: &PluginDraft<'_>) -> bool {
+    SCHEDULE_KEYS.iter().any(|key| {
+        d.params
+            .get(*key)
+            .is_some_and(|e| !matches!(e.value, Value::Null | Value::Bool(false)) && e.value != 0)
+    })
 }
 
 /// The check of a draft, or `None` when any of its keys has an error (all reported).

@@ -168,7 +168,11 @@ fn fixtures_match_their_headers() {
         let expect = read_expect(&text);
         let result = load_file(&path);
         let (exit, lines, warnings) = match &result {
-            Ok(l) => (0, vec![summary(&l.plan)], l.warnings.clone()),
+            Ok(l) => (
+                0,
+                vec![summary(&l.plan)],
+                l.warnings.iter().map(ToString::to_string).collect(),
+            ),
             Err(e) => (2, e.lines(), Vec::new()),
         };
         if expect.exit != Some(exit) || expect.lines != lines || expect.warnings != warnings {

@@ -16,6 +16,13 @@ pub enum ValueError {
         what: &'static str,
         found: &'static str,
     },
+    #[error("expected {what}, found {found}; quote the value (\"…\") to make it a string")]
+    Unquoted {
+        what: &'static str,
+        found: &'static str,
+    },
+    #[error("not a duration: {0:?} (examples: 60, 60s, 5m, 1h)")]
+    Duration(String),
     #[error("must not be negative, got {0}")]
     Negative(String),
     #[error("is too large: {0}")]
@@ -53,8 +60,16 @@ pub fn expected(what: &'static str, node: &Node) -> ValueError {
     }
 }
 
+/// A string; a number or boolean in its place names the fix (YAML read `true`, `10`
+/// or `yes` as another type: quoted, it is text).
 pub fn want_str<'a>(node: &'a Node, what: &'static str) -> Result<&'a str, ValueError> {
-    node.as_str().ok_or_else(|| expected(what, node))
+    node.as_str().ok_or_else(|| match node.kind {
+        Kind::Bool(_) | Kind::Int(_) | Kind::Float(_) => ValueError::Unquoted {
+            what,
+            found: node.type_name(),
+        },
+        _ => expected(what, node),
+    })
 }
 
 pub fn want_bool(node: &Node) -> Result<bool, ValueError> {
@@ -64,12 +79,14 @@ pub fn want_bool(node: &Node) -> Result<bool, ValueError> {
     }
 }
 
-/// A non-negative number of seconds.
+/// A non-negative duration in seconds: a number, or a string such as `60`, `60s`,
+/// `5m`, `1h`, `1h 30m` (jiff's friendly duration format).
 pub fn want_seconds(node: &Node) -> Result<f64, ValueError> {
-    let value = match node.kind {
-        Kind::Int(i) => i as f64,
-        Kind::Float(f) => f,
-        _ => return Err(expected("a number of seconds", node)),
+    let value = match &node.kind {
+        Kind::Int(i) => *i as f64,
+        Kind::Float(f) => *f,
+        Kind::Str(s) => parse_duration(s)?,
+        _ => return Err(expected("a duration (seconds, or 60s, 5m, 1h)", node)),
     };
     if !value.is_finite() || value < 0.0 {
         return Err(ValueError::Negative(number_text(node)));
@@ -81,11 +98,23 @@ pub fn want_seconds(node: &Node) -> Result<f64, ValueError> {
 }
 
 fn number_text(node: &Node) -> String {
-    match node.kind {
+    match &node.kind {
         Kind::Int(i) => i.to_string(),
-        Kind::Float(f) => subst::python_float(f),
+        Kind::Float(f) => subst::python_float(*f),
+        Kind::Str(s) => s.clone(),
         _ => String::new(),
     }
+}
+
+/// Seconds of a duration string: a bare number, or jiff's friendly format (`5m`).
+fn parse_duration(text: &str) -> Result<f64, ValueError> {
+    let t = text.trim();
+    if let Ok(seconds) = t.parse::<f64>() {
+        return Ok(seconds);
+    }
+    t.parse::<jiff::SignedDuration>()
+        .map(|d| d.as_secs_f64())
+        .map_err(|_| ValueError::Duration(text.to_string()))
 }
 
 pub fn want_uint(node: &Node, min: i64) -> Result<u64, ValueError> {

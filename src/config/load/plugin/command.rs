@@ -9,7 +9,10 @@ use super::draft::Fields;
 use crate::{
     check::{Command, State},
     config::{
-        load::{ctx::Ctx, values::expected},
+        load::{
+            ctx::Ctx,
+            values::{expected, want_str},
+        },
         subst::{self, SubstError},
         yaml::{Kind, Node},
     },
@@ -41,7 +44,12 @@ fn non_empty_str<'a>(ctx: &mut Ctx, f: &Fields<'_, 'a>, key: &str) -> Option<(St
         Kind::Str(s) if s.trim().is_empty() => None,
         Kind::Str(s) => Some((s.clone(), n)),
         _ => {
-            ctx.err(&n.pos, f.path(key), expected("a string", n));
+            let e = want_str(n, "a string").err();
+            ctx.err(
+                &n.pos,
+                f.path(key),
+                e.unwrap_or_else(|| expected("a string", n)),
+            );
             None
         }
     }

@@ -143,8 +143,76 @@ fn check_cron(expr: &str) -> Result<(), ScheduleError> {
         .map(|_| ())
         .map_err(|e| ScheduleError::Cron {
             expr: expr.to_string(),
-            reason: e.to_string(),
+            reason: explain_cron(expr).unwrap_or_else(|| format!("{e} ({FIELDS_HELP})")),
         })
+}
+
+/// The nicknames croner accepts (plus `@reboot`, ours: at start only).
+const NICKNAMES: &[&str] = &[
+    "@yearly",
+    "@annually",
+    "@monthly",
+    "@weekly",
+    "@daily",
+    "@hourly",
+    "@reboot",
+];
+
+/// The five fields (a sixth, seconds, may lead).
+const FIELDS: &[(&str, u32, u32)] = &[
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day-of-month", 1, 31),
+    ("month", 1, 12),
+    ("day-of-week", 0, 7),
+];
+
+const FIELDS_HELP: &str = "fields: [second 0-59] minute 0-59, hour 0-23, day-of-month 1-31, \
+     month 1-12, day-of-week 0-7";
+
+/// Which part of a rejected cron expression is wrong, when we can tell: an unknown
+/// nickname (with the nearest one) or a number outside its field's range.
+fn explain_cron(expr: &str) -> Option<String> {
+    let expr = expr.trim();
+    if expr.starts_with('@') {
+        let near = NICKNAMES
+            .iter()
+            .map(|n| (strsim::levenshtein(&expr.to_ascii_lowercase(), n), *n))
+            .filter(|(d, _)| *d <= 2)
+            .min_by_key(|(d, _)| *d)
+            .map_or_else(String::new, |(_, n)| format!("did you mean {n}? "));
+        return Some(format!(
+            "unknown nickname; {near}(known: {})",
+            NICKNAMES.join(", ")
+        ));
+    }
+    let fields: Vec<&str> = expr.split_whitespace().collect();
+    let named: Vec<(&str, u32, u32)> = match fields.len() {
+        5 => FIELDS.to_vec(),
+        6 => std::iter::once(("second", 0, 59))
+            .chain(FIELDS.iter().copied())
+            .collect(),
+        n => return Some(format!("{n} fields, expected 5 or 6 ({FIELDS_HELP})")),
+    };
+    fields
+        .iter()
+        .zip(named)
+        .find_map(|(text, (name, min, max))| {
+            let bad = out_of_range(text, min, max)?;
+            Some(format!(
+                "{name} field {text:?}: {bad} is outside {min}-{max}"
+            ))
+        })
+}
+
+/// The first number of a field (`1-5,10/2`) outside `min..=max`; steps are not values.
+fn out_of_range(field: &str, min: u32, max: u32) -> Option<u32> {
+    field
+        .split(',')
+        .filter_map(|part| part.split('/').next())
+        .flat_map(|range| range.split('-'))
+        .filter_map(|n| n.parse::<u32>().ok())
+        .find(|n| !(min..=max).contains(n))
 }
 
 fn valid_time_zone(tz: &str) -> bool {

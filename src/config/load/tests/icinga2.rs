@@ -36,7 +36,11 @@ fn icinga2_reads_every_key_and_defaults() {
     assert!(s.insecure);
     assert_eq!(s.service, "");
     assert_eq!(
-        loaded.warnings,
+        loaded
+            .warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
         [
             "t.yaml:2:67: actions.i.Icinga2.insecure: TLS certificate verification is off: anyone on \
           the path can read the password and forge Icinga's answers"

@@ -194,12 +194,16 @@ fn typo_warnings_follow_d4() {
 templates:
   BasePlugin: {Histroy: 5}
 plugins:
-  a: {Command: 'echo %(Comand)s', Comand: x, Intervall: 5, Categroy: y, Hostname: h}
+  a: {Command: 'echo %(Comand)s', Comand: x, Intervall: 5, Categroy: y, Hostname: h, Schedule: '@daily'}
 ",
     )
     .unwrap();
     assert_eq!(
-        loaded.warnings,
+        loaded
+            .warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
         [
             "t.yaml:2:16: templates.BasePlugin.Histroy: unknown key, used as a parameter; did you mean History?",
             "t.yaml:4:46: plugins.a.Intervall: unknown key, used as a parameter; did you mean Interval?",
@@ -214,7 +218,11 @@ fn duplicate_keys_last_wins_with_a_warning() {
     assert_eq!(loaded.plan.checks.len(), 1);
     assert_eq!(check(&loaded, "a").command, Command::Shell("y".into()));
     assert_eq!(
-        loaded.warnings,
+        loaded
+            .warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
         ["t.yaml:2:3: plugins.a: duplicate key, the one at t.yaml:3:3 wins"]
     );
 }
