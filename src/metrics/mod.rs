@@ -507,6 +507,8 @@ pub fn bench_render(n_checks: usize, n_perf: usize) -> Duration {
                 crit: Some("200".into()),
                 min: Some(0.0),
                 max: Some(1000.0),
+                text: String::new(),
+                in_long_output: false,
             })
             .collect();
         metrics.record(&format!("check_{check_idx:05}"), "bench", "", &result);

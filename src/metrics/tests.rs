@@ -34,6 +34,8 @@ fn perf(
         crit: crit.map(Into::into),
         min,
         max,
+        text: String::new(),
+        in_long_output: false,
     }
 }
 

@@ -9,6 +9,7 @@ mod hostile;
 mod jobs;
 mod lifecycle;
 mod metrics;
+mod nagios;
 mod net;
 mod nrpe;
 mod nsca;
