@@ -37,7 +37,7 @@ use prometheus_client::{
 use tracing::{info, warn};
 
 use crate::{
-    check::{CheckResult, CheckSpec},
+    check::{CheckResult, CheckSpec, Trigger},
     store::durable::SpoolStats,
 };
 use checks::{CheckTable, LastRun};
@@ -199,10 +199,12 @@ impl Metrics {
 
     /// Records a finished run of `spec`: status, state, last run, duration, runs, timeouts
     /// and the perfdata series (which replace those of the previous result).
-    pub fn observe_result(&self, spec: &CheckSpec, result: &CheckResult) {
+    pub fn observe_result(&self, spec: &CheckSpec, result: &CheckResult, trigger: Trigger) {
         let category = param_label(spec, "Category");
         let component = param_label(spec, "Component");
         self.record(&spec.name, &category, &component, result);
+        self.checks
+            .update(&spec.name, |series| series.triggers[trigger.slot()] += 1);
     }
 
     fn record(&self, name: &str, category: &str, component: &str, result: &CheckResult) {

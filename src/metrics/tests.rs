@@ -79,6 +79,7 @@ fn sample() -> Metrics {
                 perf("size", 2.0, "KB", None, None, None, Some(4.0)),
             ],
         ),
+        crate::check::Trigger::Scheduled,
     );
     metrics.skipped(&web, "overlap");
     metrics
@@ -109,8 +110,16 @@ smoker_check_runs_total{check="web",state="UNKNOWN"} 0
 # HELP smoker_check_timeouts_total Runs of the check killed at its Timeout.
 # TYPE smoker_check_timeouts_total counter
 smoker_check_timeouts_total{check="web"} 0
+# HELP smoker_check_runs_by_trigger_total Runs of the check by what started them: scheduled, catchup, forced, nrpe.
+# TYPE smoker_check_runs_by_trigger_total counter
+smoker_check_runs_by_trigger_total{check="web",trigger="scheduled"} 1
+smoker_check_runs_by_trigger_total{check="web",trigger="catchup"} 0
+smoker_check_runs_by_trigger_total{check="web",trigger="forced"} 0
+smoker_check_runs_by_trigger_total{check="web",trigger="nrpe"} 0
 # HELP smoker_check_skipped_total Scheduled runs of the check not started, by reason.
 # TYPE smoker_check_skipped_total counter
+smoker_check_skipped_total{check="web",reason="coalesced"} 0
+smoker_check_skipped_total{check="web",reason="missed"} 0
 smoker_check_skipped_total{check="web",reason="overlap"} 1
 # HELP smoker_perfdata_value Last perfdata value of the check, in the base unit named by the unit label.
 # TYPE smoker_perfdata_value gauge
@@ -296,6 +305,7 @@ fn label_values_are_escaped_in_both_formats() {
             "OK",
             vec![perf("it's \"p\"\\n\n", 1.0, "", None, None, None, None)],
         ),
+        crate::check::Trigger::Scheduled,
     );
     for openmetrics in [false, true] {
         let text = metrics.render(openmetrics);
@@ -324,8 +334,16 @@ fn perfdata_over_the_cap_is_dropped_and_counted() {
     let perfdata: Vec<PerfDatum> = (0..100)
         .map(|i| perf(&format!("p{i:03}"), 1.0, "", None, None, None, None))
         .collect();
-    metrics.observe_result(&flood, &result(State::Ok, "OK", perfdata.clone()));
-    metrics.observe_result(&flood, &result(State::Ok, "OK", perfdata));
+    metrics.observe_result(
+        &flood,
+        &result(State::Ok, "OK", perfdata.clone()),
+        crate::check::Trigger::Scheduled,
+    );
+    metrics.observe_result(
+        &flood,
+        &result(State::Ok, "OK", perfdata),
+        crate::check::Trigger::Scheduled,
+    );
     let text = metrics.render(false);
     assert_eq!(
         text.matches("smoker_perfdata_value{").count(),
@@ -358,6 +376,7 @@ fn a_new_result_replaces_the_perfdata_series_and_labels() {
                 Some(100.0),
             )],
         ),
+        crate::check::Trigger::Scheduled,
     );
     metrics.observe_result(
         &spec("disk", &[("Category", "storage")]),
@@ -366,6 +385,7 @@ fn a_new_result_replaces_the_perfdata_series_and_labels() {
             "OK",
             vec![perf("new", 1.0, "GB", None, None, None, None)],
         ),
+        crate::check::Trigger::Scheduled,
     );
     let text = metrics.render(false);
     assert!(!text.contains("\"old\""), "{text}");
@@ -402,10 +422,11 @@ fn timeouts_are_counted() {
     let slow = spec("slow", &[]);
     let mut timed_out = result(State::Unknown, "Execution timeout after 5 seconds", vec![]);
     timed_out.timed_out = true;
-    metrics.observe_result(&slow, &timed_out);
+    metrics.observe_result(&slow, &timed_out, crate::check::Trigger::Scheduled);
     metrics.observe_result(
         &slow,
         &result(State::Unknown, "UNKNOWN - no timeout here", vec![]),
+        crate::check::Trigger::Scheduled,
     );
     let text = metrics.render(false);
     assert!(
@@ -428,8 +449,13 @@ fn removed_checks_lose_all_their_series() {
             "OK",
             vec![perf("conn", 3.0, "", None, None, None, None)],
         ),
+        crate::check::Trigger::Scheduled,
     );
-    metrics.observe_result(&spec("cache", &[]), &result(State::Ok, "OK", vec![]));
+    metrics.observe_result(
+        &spec("cache", &[]),
+        &result(State::Ok, "OK", vec![]),
+        crate::check::Trigger::Scheduled,
+    );
     metrics.check_removed("web");
     let text = metrics.render(false);
     assert!(!text.contains("\"web\""), "{text}");
@@ -585,6 +611,7 @@ fn promtool_accepts_our_prometheus_text() {
                 perf("x=y", 3.0, "c", None, None, None, None),
             ],
         ),
+        crate::check::Trigger::Scheduled,
     );
     metrics.observe_result(
         &spec("plain", &[]),
@@ -601,6 +628,7 @@ fn promtool_accepts_our_prometheus_text() {
                 Some(100.0),
             )],
         ),
+        crate::check::Trigger::Scheduled,
     );
     metrics.scheduler_lateness(Duration::from_millis(1));
     metrics.api_request("/v2/plugins/{name}/runs", 404, Duration::from_millis(1));

@@ -127,3 +127,37 @@ fn stale_missing_and_bad_requests_are_unknown() {
         "{out}"
     );
 }
+
+#[test]
+fn nrpe_runs_are_results_of_their_check() {
+    let (daemon, nrpe_port, _dir) = daemon();
+    assert!(daemon.last_result("multi").is_null(), "not run yet");
+    let nrpe = check_nrpe(nrpe_port, &["-n", "-c", "multi"]);
+    assert_eq!(nrpe.0, 2, "{}", nrpe.1);
+    assert_eq!(check_nrpe(nrpe_port, &["-n", "-c", "multi"]), nrpe);
+    let needle = "smoker_check_runs_by_trigger_total{check=\"multi\",trigger=\"nrpe\"} 2";
+    let mut metrics = String::new();
+    let recorded = wait_until(Duration::from_secs(10), || {
+        metrics = daemon.get("/metrics").body;
+        metrics.contains(needle)
+    });
+    assert!(recorded, "no {needle} in\n{metrics}");
+    for line in [
+        "smoker_check_runs_total{check=\"multi\",state=\"CRITICAL\"} 2",
+        "smoker_check_runs_by_trigger_total{check=\"multi\",trigger=\"forced\"} 0",
+        "smoker_check_skipped_total{check=\"multi\",reason=\"overlap\"} 0",
+        "smoker_perfdata_value{check=\"multi\",label=\"rt\",unit=\"seconds\"} 1.5",
+    ] {
+        assert!(metrics.contains(line), "no {line} in\n{metrics}");
+    }
+    let last = daemon.last_result("multi");
+    assert_eq!(
+        (&last["state"], &last["output"], &last["forced"]),
+        (&"CRITICAL".into(), &"CRITICAL - down".into(), &false.into()),
+        "{last}"
+    );
+    let runs = daemon.get_json("/v2/plugins/multi/runs");
+    assert_eq!(runs.as_array().map(Vec::len), Some(2), "{runs}");
+    // check_smoker reads the recorded NRPE run: what check_nrpe printed.
+    assert_eq!(check(&daemon, &["multi"]), nrpe);
+}
