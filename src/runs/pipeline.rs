@@ -12,7 +12,7 @@ use std::{
 
 use futures_util::FutureExt;
 use tokio::sync::watch;
-use tracing::error;
+use tracing::{error, info};
 
 use crate::{
     actions::Actions,
@@ -122,6 +122,7 @@ impl Pipeline {
             .durable
             .append_result(&spec.name, spec.history, &result);
         let recorded = self.store.record(entry, result, done);
+        log_state_change(&spec.name, recorded.previous.as_deref(), &recorded.result);
         self.events.publish(Event::Result(ResultEvent {
             spec,
             result: recorded.result.clone(),
@@ -129,4 +130,16 @@ impl Pipeline {
         }));
         recorded.result
     }
+}
+
+/// One INFO line per state change of a check (`check disk: OK → CRITICAL: DISK CRITICAL - …`);
+/// a first result is a change unless it is OK.
+fn log_state_change(name: &str, previous: Option<&CheckResult>, result: &CheckResult) {
+    let from = previous.map(|p| p.state);
+    if from == Some(result.state) || (from.is_none() && result.state == State::Ok) {
+        return;
+    }
+    let from = from.map_or("none", State::as_str);
+    let to = result.state.as_str();
+    info!(check = %name, from, to, output = %result.output, "check {name}: {from} → {to}: {}", result.output);
 }

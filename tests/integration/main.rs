@@ -8,6 +8,7 @@ mod cli;
 mod hostile;
 mod jobs;
 mod lifecycle;
+mod logs;
 mod metrics;
 mod nagios;
 mod net;
