@@ -12,6 +12,7 @@
 mod checks;
 pub mod family;
 pub mod perfdata;
+mod process;
 
 use std::{
     fmt,
@@ -191,6 +192,7 @@ impl Metrics {
         register(reg, &NRPE_REJECTED, m.nrpe_rejected.clone());
         register(reg, &STORE_PERSISTENT, m.store_persistent.clone());
         registry.register_collector(Box::new(Arc::clone(&metrics.checks)));
+        registry.register_collector(Box::new(process::ProcessCollector));
         Metrics {
             registry,
             ..metrics
