@@ -134,7 +134,12 @@ fn state_of(plugin: &PluginView) -> State {
 pub fn single(plugin: &PluginView) -> (String, i32) {
     let state = state_of(plugin);
     let code = i32::from(state.code());
-    let Some(result) = plugin.result.as_ref().filter(|r| r.output.is_some()) else {
+    // A plugin that printed nothing reads as the original's message rather than an empty line.
+    let printed = |r: &&ResultView| match r.output.as_deref() {
+        None => false,
+        Some(output) => !output.is_empty() || r.long_output.is_some() || !r.perfdata.is_empty(),
+    };
+    let Some(result) = plugin.result.as_ref().filter(printed) else {
         let mut line = format!("{}: {}", state.as_str(), plugin_message(plugin));
         let perfdata = plugin.result.iter().flat_map(|r| &r.perfdata);
         let perfdata: Vec<String> = perfdata.filter_map(|d| perfdatum(None, d)).collect();
@@ -314,6 +319,16 @@ mod tests {
             (
                 "CRITICAL - down|rt=1.500s;1;2;0\nline two\nline three|extra=3\n".into(),
                 2
+            )
+        );
+        let silent = PluginView::parse(&json!({"name": "quiet", "lastResult": {"status": "OK",
+            "state": "OK", "output": "", "lastRun": "2026-11-25T12:00:56"}}))
+        .unwrap();
+        assert_eq!(
+            single(&silent),
+            (
+                "OK: smoke test quiet succeeded at 2026-11-25 12:00:56\n".into(),
+                0
             )
         );
         let never = PluginView::parse(&json!({"name": "never", "lastResult": null})).unwrap();
