@@ -304,6 +304,52 @@ pub enum Overlap {
     Kill,
 }
 
+/// Why a run starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// Its interval or cron slot came.
+    Scheduled,
+    /// A cron slot missed while down or asleep, run late (`CatchUp`).
+    CatchUp,
+    /// `POST /processes`.
+    Forced,
+    /// An NRPE client ran the command of this check (D6).
+    Nrpe,
+}
+
+impl Trigger {
+    pub const ALL: [Trigger; 4] = [
+        Trigger::Scheduled,
+        Trigger::CatchUp,
+        Trigger::Forced,
+        Trigger::Nrpe,
+    ];
+
+    /// The `trigger` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Scheduled => "scheduled",
+            Trigger::CatchUp => "catchup",
+            Trigger::Forced => "forced",
+            Trigger::Nrpe => "nrpe",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Trigger::Scheduled => 0,
+            Trigger::CatchUp => 1,
+            Trigger::Forced => 2,
+            Trigger::Nrpe => 3,
+        }
+    }
+
+    /// Position in [`Trigger::ALL`].
+    pub fn slot(self) -> usize {
+        self.index()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ActionTrigger {
     /// Status differs from the previous result.

@@ -1,7 +1,7 @@
 //! Logging setup for the binaries: `tracing` to stderr, journald-friendly.
 //!
 //! Owns the subscriber and the level precedence: `RUST_LOG` > `-v`/`-d` > YAML
-//! `log_level` > the original's default (WARN). A plain level applies to our own
+//! `log_level` > INFO (low volume: start, reloads, stop, state changes). A plain level applies to our own
 //! crates while dependencies stay at WARN; `RUST_LOG` and a `log_level` holding
 //! directives (`info,smoker::nrpe=debug`) are taken as written. Text output has no
 //! colours unless stderr is a terminal and no timestamps under journald (which adds
@@ -9,8 +9,17 @@
 
 use std::io::IsTerminal;
 
+use std::fmt;
+
+use serde_json::{Map, Value};
+use tracing::{Event, Level, Subscriber, field::Field};
 use tracing_subscriber::{
-    EnvFilter, Layer, Registry, layer::SubscriberExt, reload, util::SubscriberInitExt,
+    EnvFilter, Layer, Registry,
+    fmt::{FmtContext, FormatEvent, FormatFields, format::Writer},
+    layer::SubscriberExt,
+    registry::LookupSpan,
+    reload,
+    util::SubscriberInitExt,
 };
 
 use crate::config::LogFormat;
@@ -18,7 +27,7 @@ use crate::config::LogFormat;
 /// Level asked for on the command line (`-v`, `-d`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Verbosity {
-    /// Neither flag: the YAML `log_level` or WARN.
+    /// Neither flag: the YAML `log_level` or INFO.
     #[default]
     Default,
     /// `-v`: INFO.
@@ -39,8 +48,8 @@ impl Verbosity {
     }
 }
 
-/// Level used when nothing asks for another one (the original's WARN).
-pub const DEFAULT_LEVEL: &str = "warn";
+/// Level used when nothing asks for another one (issue 20: INFO, which stays low-volume).
+pub const DEFAULT_LEVEL: &str = "info";
 
 /// Targets a plain level applies to; everything else stays at WARN.
 const OWN_TARGETS: [&str; 5] = [
@@ -82,15 +91,16 @@ pub fn init(verbosity: Verbosity, log_level: Option<&str>, format: LogFormat) ->
     let under_journald = std::env::var_os("JOURNAL_STREAM").is_some();
     let output = match format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+            .event_format(JsonLines)
             .with_writer(std::io::stderr)
             .boxed(),
         LogFormat::Text if under_journald => tracing_subscriber::fmt::layer()
-            .with_ansi(stderr_is_tty)
-            .without_time()
+            .with_ansi(false)
+            .event_format(JournalPriority(
+                tracing_subscriber::fmt::format()
+                    .without_time()
+                    .with_ansi(false),
+            ))
             .with_writer(std::io::stderr)
             .boxed(),
         LogFormat::Text => tracing_subscriber::fmt::layer()
@@ -109,6 +119,106 @@ pub fn init(verbosity: Verbosity, log_level: Option<&str>, format: LogFormat) ->
     LogHandle {
         verbosity,
         filter: installed.then_some(handle),
+    }
+}
+
+/// sd-daemon(3) priority prefixes (`<3>` error, `<4>` warning, `<6>` info, `<7>` debug) so
+/// journald files each line at its level and `journalctl -p warning` filters them.
+struct JournalPriority<F>(F);
+
+impl<S, N, F> FormatEvent<S, N> for JournalPriority<F>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        write!(writer, "<{}>", priority(*event.metadata().level()))?;
+        self.0.format_event(ctx, writer, event)
+    }
+}
+
+/// The syslog priority of a level.
+fn priority(level: Level) -> u8 {
+    match level {
+        Level::ERROR => 3,
+        Level::WARN => 4,
+        Level::INFO => 6,
+        _ => 7,
+    }
+}
+
+/// One JSON object per event: `timestamp`, `level`, `target`, `message` and the fields with
+/// their types (numbers, booleans, and lists logged with `?` stay arrays).
+struct JsonLines;
+
+impl<S, N> FormatEvent<S, N> for JsonLines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let meta = event.metadata();
+        let mut fields = JsonFields(Map::new());
+        fields.0.insert(
+            "timestamp".into(),
+            chrono::Utc::now()
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+                .into(),
+        );
+        fields
+            .0
+            .insert("level".into(), meta.level().as_str().into());
+        fields.0.insert("target".into(), meta.target().into());
+        event.record(&mut fields);
+        let line = serde_json::to_string(&fields.0).map_err(|_| fmt::Error)?;
+        writeln!(writer, "{line}")
+    }
+}
+
+/// Collects an event's fields as typed JSON values.
+struct JsonFields(Map<String, Value>);
+
+impl tracing::field::Visit for JsonFields {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().into(), value.into());
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().into(), value.into());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let text = format!("{value:?}");
+        // A list logged with `?` (`["a", "b"]`, `[1, 2]`) is JSON already.
+        let list = text
+            .starts_with('[')
+            .then(|| serde_json::from_str::<Value>(&text).ok())
+            .flatten();
+        let value = list.unwrap_or(Value::String(text));
+        self.0.insert(field.name().into(), value);
     }
 }
 
@@ -228,7 +338,7 @@ mod tests {
             &own_level("error"),
             false,
         );
-        check(None, Verbosity::Default, None, &own_level("warn"), false);
+        check(None, Verbosity::Default, None, &own_level("info"), false);
         check(
             Some("not a=valid=filter"),
             Verbosity::Verbose,
@@ -273,14 +383,14 @@ mod tests {
             None,
             Verbosity::Default,
             Some("loud"),
-            &own_level("warn"),
+            &own_level("info"),
             true,
         );
         check(
             None,
             Verbosity::Default,
             Some(""),
-            &own_level("warn"),
+            &own_level("info"),
             false,
         );
     }

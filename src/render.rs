@@ -59,7 +59,7 @@ pub fn result(r: &CheckResult, rendered: bool) -> Value {
         .iter()
         .map(|p| {
             json!({"label": p.label, "value": p.value, "uom": p.uom, "warn": p.warn, "crit": p.crit,
-                   "min": p.min, "max": p.max})
+                   "min": p.min, "max": p.max, "text": p.source_text(), "inLongOutput": p.in_long_output})
         })
         .collect();
     json!({

@@ -9,6 +9,7 @@ use std::{sync::Arc, time::Duration};
 
 use indexmap::IndexMap;
 use serde_json::Value;
+use tracing::warn;
 
 use crate::{
     check::{CheckResult, CheckSpec, Command, ComponentResult, ExitCodes, Messages, State},
@@ -80,15 +81,20 @@ pub fn interpret(spec: &CheckSpec, outcome: ProcessOutcome) -> CheckResult {
     let stdout = String::from_utf8_lossy(&outcome.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&outcome.stderr).into_owned();
     let mut result = match &outcome.exit {
-        Exit::SpawnFailed(reason) => CheckResult::synthetic(
-            State::Unknown,
-            format!(
-                "Can't execute command {}: {reason}",
-                command_text(&spec.command)
-            ),
-            outcome.started_at,
-        ),
+        Exit::SpawnFailed(reason) => {
+            warn!(check = %spec.name, error = %reason, "check {} could not start: {reason}", spec.name);
+            CheckResult::synthetic(
+                State::Unknown,
+                format!(
+                    "Can't execute command {}: {reason}",
+                    command_text(&spec.command)
+                ),
+                outcome.started_at,
+            )
+        }
         Exit::TimedOut => {
+            let seconds = spec.timeout.as_secs_f64();
+            warn!(check = %spec.name, seconds, "check {} timed out after {seconds} s", spec.name);
             let mut r = CheckResult::synthetic(
                 spec.timeout_state,
                 format!("Execution timeout after {} seconds", spec.timeout.as_secs()),

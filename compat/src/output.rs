@@ -27,9 +27,23 @@ pub struct PerfDatum {
     pub crit: Option<String>,
     pub min: Option<f64>,
     pub max: Option<f64>,
+    /// The item as the plugin printed it (`rt=1.500s;1;2;0`), for relays that pass
+    /// perfdata on unchanged (D3); empty when the item was not parsed from text.
+    pub text: String,
+    /// The item came after the `|` in the long output rather than on the first line.
+    pub in_long_output: bool,
 }
 
 impl PerfDatum {
+    /// The item as printed by the plugin, or its canonical form when that is unknown.
+    pub fn source_text(&self) -> String {
+        if self.text.is_empty() {
+            self.to_string()
+        } else {
+            self.text.clone()
+        }
+    }
+
     /// The warning threshold as a [`Range`]; `None` when absent or invalid.
     pub fn warn_range(&self) -> Option<Range> {
         self.warn.as_deref().and_then(|s| Range::parse(s).ok())
@@ -92,33 +106,6 @@ pub struct PluginOutput {
 /// - A `|` inside a quoted label on line 1 or in the long part is taken as the
 ///   separator (as Nagios does), which breaks that label.
 pub fn parse(text: &str) -> PluginOutput {
-    let (output, long, perf_parts) = split(text);
-    let perfdata = perf_parts.iter().flat_map(|p| parse_perfdata(p)).collect();
-    PluginOutput {
-        output: output.trim().to_string(),
-        long_output: if long.is_empty() {
-            None
-        } else {
-            Some(long.join("\n"))
-        },
-        perfdata,
-    }
-}
-
-/// The perfdata items of plugin stdout as the plugin wrote them (split as
-/// [`parse`] does; malformed items left out), for senders that pass them on
-/// unchanged (Icinga 2's `performance_data`).
-pub fn perfdata_texts(text: &str) -> Vec<&str> {
-    let (_, _, perf_parts) = split(text);
-    perf_parts
-        .into_iter()
-        .flat_map(perf_items)
-        .map(|(_, raw)| raw)
-        .collect()
-}
-
-/// First line before `|`, long output lines, perfdata parts (see [`parse`]).
-fn split(text: &str) -> (&str, Vec<&str>, Vec<&str>) {
     let mut lines = text.lines();
     let first = lines.next().unwrap_or("");
     let (output, first_perf) = match first.split_once('|') {
@@ -142,17 +129,38 @@ fn split(text: &str) -> (&str, Vec<&str>, Vec<&str>) {
     while long.last().is_some_and(|l| l.trim().is_empty()) {
         long.pop();
     }
-    (output, long, perf_parts)
+    let perfdata = perf_parts
+        .iter()
+        .enumerate()
+        .flat_map(|(index, part)| {
+            let mut items = parse_perfdata(part);
+            for item in &mut items {
+                item.in_long_output = index > 0;
+            }
+            items
+        })
+        .collect();
+    PluginOutput {
+        output: output.trim().to_string(),
+        long_output: if long.is_empty() {
+            None
+        } else {
+            Some(long.join("\n"))
+        },
+        perfdata,
+    }
+}
+
+/// The perfdata items of plugin stdout as the plugin wrote them (split as
+/// [`parse`] does; malformed items left out), for senders that pass them on
+/// unchanged (Icinga 2's `performance_data`).
+pub fn perfdata_texts(text: &str) -> Vec<String> {
+    parse(text).perfdata.into_iter().map(|p| p.text).collect()
 }
 
 /// Parses a whitespace-separated list of perfdata items. A malformed item is
 /// skipped (up to the next whitespace); the others are kept.
 pub fn parse_perfdata(text: &str) -> Vec<PerfDatum> {
-    perf_items(text).into_iter().map(|(item, _)| item).collect()
-}
-
-/// The well-formed items of `text`, each with its raw text.
-fn perf_items(text: &str) -> Vec<(PerfDatum, &str)> {
     let mut items = Vec::new();
     let mut rest = text;
     loop {
@@ -161,8 +169,9 @@ fn perf_items(text: &str) -> Vec<(PerfDatum, &str)> {
             return items;
         }
         match perf_item(rest) {
-            Ok((after, item)) if after.is_empty() || after.starts_with(char::is_whitespace) => {
-                items.push((item, &rest[..rest.len() - after.len()]));
+            Ok((after, mut item)) if after.is_empty() || after.starts_with(char::is_whitespace) => {
+                item.text = rest[..rest.len() - after.len()].to_string();
+                items.push(item);
                 rest = after;
             }
             _ => {
@@ -240,6 +249,8 @@ fn perf_item(i: &str) -> IResult<&str, PerfDatum> {
             crit: text(fields[1]),
             min: parse_bound(fields[2]),
             max: parse_bound(fields[3]),
+            text: String::new(),
+            in_long_output: false,
         },
     ))
 }
@@ -610,6 +621,29 @@ mod tests {
         assert_eq!(labels_of(&out), ["a", "b", "c"]);
     }
 
+    #[test]
+    fn items_keep_their_text_and_place() {
+        let out =
+            parse("CRITICAL - down|rt=1.500s;1;2;0 'a b'=1e+03\nline two\nline three|extra=3\n");
+        let texts: Vec<(&str, bool)> = out
+            .perfdata
+            .iter()
+            .map(|p| (p.text.as_str(), p.in_long_output))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                ("rt=1.500s;1;2;0", false),
+                ("'a b'=1e+03", false),
+                ("extra=3", true)
+            ]
+        );
+        assert_eq!(out.perfdata[0].source_text(), "rt=1.500s;1;2;0");
+        let mut canonical = out.perfdata[0].clone();
+        canonical.text.clear();
+        assert_eq!(canonical.source_text(), "'rt'=1.5s;1;2;0");
+    }
+
     fn labels_of(out: &PluginOutput) -> Vec<&str> {
         out.perfdata.iter().map(|p| p.label.as_str()).collect()
     }
@@ -690,18 +724,24 @@ mod tests {
             proptest::option::of(arb_num()),
             proptest::option::of(arb_num()),
         )
-            .prop_map(|(label, value, uom, warn, crit, min, max)| PerfDatum {
-                label,
-                uom: if value.is_some() {
-                    uom.to_string()
-                } else {
-                    String::new()
-                },
-                value,
-                warn: warn.map(|v| v.to_string()),
-                crit: crit.map(|v| format!("@~:{v}")),
-                min,
-                max,
+            .prop_map(|(label, value, uom, warn, crit, min, max)| {
+                let mut datum = PerfDatum {
+                    label,
+                    uom: if value.is_some() {
+                        uom.to_string()
+                    } else {
+                        String::new()
+                    },
+                    value,
+                    warn: warn.map(|v| v.to_string()),
+                    crit: crit.map(|v| format!("@~:{v}")),
+                    min,
+                    max,
+                    text: String::new(),
+                    in_long_output: false,
+                };
+                datum.text = datum.to_string();
+                datum
             })
     }
 
@@ -745,15 +785,5 @@ mod tests {
             };
             prop_assert_eq!(Range::parse(&range.to_string()), Ok(range));
         }
-    }
-
-    #[test]
-    fn perfdata_texts_are_unchanged() {
-        let out = "DISK OK | /=91%;80;90 bad 'a b'=1.50MB\nlong | x=1e3;;;0\ny=U";
-        assert_eq!(
-            perfdata_texts(out),
-            vec!["/=91%;80;90", "'a b'=1.50MB", "x=1e3;;;0", "y=U"]
-        );
-        assert!(perfdata_texts("no perfdata\nat all").is_empty());
     }
 }

@@ -23,7 +23,7 @@ _check_smoker() {
 
     case "${cmd}" in
         check_smoker)
-            opts="-H -f -t -h -V --host --force --category --component --health --timeout --token --ca-file --insecure --help --version"
+            opts="-H -f -t -h -V --host --force --category --component --health --timeout --max-age --token --ca-file --insecure --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -50,6 +50,10 @@ _check_smoker() {
                     return 0
                     ;;
                 -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-age)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

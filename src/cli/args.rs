@@ -308,6 +308,10 @@ pub struct CheckArgs {
         default_value_t = 30
     )]
     pub timeout: u64,
+    /// A result older than this is UNKNOWN (default: twice the check's Interval plus its
+    /// Timeout; unscheduled checks never go stale)
+    #[arg(long = "max-age", value_name = "SECONDS")]
+    pub max_age: Option<u64>,
     /// Plugins to check (by name)
     #[arg(value_name = "PLUGIN")]
     pub plugins: Vec<String>,

@@ -157,6 +157,8 @@ pub struct ResultView {
     pub components: Vec<ComponentView>,
     /// First output line (our daemon, D3).
     pub output: Option<String>,
+    /// Lines 2..n without perfdata (our daemon, D3).
+    pub long_output: Option<String>,
     /// Perfdata objects (our daemon, D3), as sent.
     pub perfdata: Vec<Value>,
     /// Duration in seconds (our daemon, D3).
@@ -198,6 +200,10 @@ impl ResultView {
             components,
             output: result
                 .get("output")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            long_output: result
+                .get("longOutput")
                 .and_then(Value::as_str)
                 .map(str::to_owned),
             perfdata: result

@@ -1,26 +1,24 @@
 //! `check_smoker`: the Nagios plugin that asks one smokerd (smoker-compat.md §4.5, issue 4).
 //!
 //! Selects plugins by name or by Category/Component/`Type healthCheck`, optionally forces a
-//! run, and prints one status line (with perfdata from the results' `perfdata` field) plus
-//! long output; exit 0–3. States come from `state` when the daemon sends it (D1). Anything
-//! that goes wrong (unreachable daemon, garbage, timeout) is `UNKNOWN: <reason>`.
+//! run, and prints one check as its plugin printed it (status line, long output, perfdata
+//! text, as `check_nrpe` would) or several as the summary `smokercli -o nagios` prints; exit
+//! 0–3. A result older than `--max-age` is UNKNOWN. Anything that goes wrong (unreachable
+//! daemon, garbage, timeout, bad arguments) is `UNKNOWN: <reason>` on stdout.
 
 use std::time::Duration;
+
+use chrono::NaiveDateTime;
 
 use super::{
     args::CheckArgs,
     client::{Daemon, HostError, Http, Target},
     config::ClientConfig,
-    format::nagios::perfdatum,
-    model::{PluginView, Status, level_of},
+    format::nagios,
+    model::{HostView, PluginView, Report, ResultView, Status},
     run::conn_options,
     select::Selection,
 };
-
-/// Longest component detail text before it is cut (original: 256).
-const DETAILS_MAX_LEN: usize = 256;
-/// Longest component summary (original: 1024).
-const SUMMARY_MAX_LEN: usize = 1024;
 
 /// The plugin's answer: text for stdout and the exit code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,141 +36,92 @@ impl Verdict {
     }
 }
 
-/// Order in which states are reported, with their Nagios prefix and exit code.
-const BUCKETS: [(Status, &str, i32); 4] = [
-    (Status::Error, "CRITICAL", 2),
-    (Status::Unknown, "UNKNOWN", 3),
-    (Status::Warn, "WARNING", 1),
-    (Status::Ok, "OK", 0),
-];
-
-fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() > max {
-        format!("{}..", text.chars().take(max).collect::<String>())
-    } else {
-        text.to_owned()
+/// A number of seconds in a plugin parameter (`60`, `60.5`, `"60"`).
+fn seconds_parameter(plugin: &PluginView, key: &str) -> Option<f64> {
+    match plugin.parameters.get(key)? {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => s.trim().trim_end_matches('s').parse().ok(),
+        _ => None,
     }
 }
 
-/// Component summary of an ERROR/WARN result without a message of its level.
-fn parse_issue(plugin: &PluginView) -> String {
-    let Some(result) = &plugin.result else {
-        return format!("smoke test: {} has no result", plugin.name);
-    };
-    let mut out = format!("smoke test: {} ", plugin.name);
-    let mut any = false;
-    for component in result.components.iter().filter(|c| c.status != Status::Ok) {
-        let level = if component.status == Status::Warn {
-            "warn"
-        } else {
-            "error"
-        };
-        let details = level_of(&component.messages, level).join(", ");
-        out.push_str(&format!(
-            "{}: {}: {}; ",
-            component.name,
-            component.status.as_str(),
-            cut(&details, DETAILS_MAX_LEN)
-        ));
-        any = true;
+/// How old a result may be: `--max-age`, else twice the Interval plus the Timeout; `None`
+/// for a check that is not scheduled (it never goes stale).
+fn max_age(plugin: &PluginView, flag: Option<u64>) -> Option<f64> {
+    if let Some(seconds) = flag {
+        return Some(seconds as f64);
     }
-    if out.chars().count() > SUMMARY_MAX_LEN {
-        return format!(
-            "smoke test: {} returns huge error output, see smoker logs for details",
-            plugin.name
-        );
-    }
-    if !any {
-        // The original fails here with "'NoneType' object is not iterable" (Q22).
-        return match result.output.as_deref().filter(|o| !o.is_empty()) {
-            Some(output) => output.to_owned(),
-            None => format!(
-                "smoke test: {} returned {} without details",
-                plugin.name,
-                result.status.as_str()
-            ),
-        };
-    }
-    out.trim_end().to_owned()
+    let interval = seconds_parameter(plugin, "Interval").filter(|i| *i > 0.0)?;
+    Some(2.0 * interval + seconds_parameter(plugin, "Timeout").unwrap_or(0.0))
 }
 
-/// Message of one plugin for the status line.
-fn plugin_message(plugin: &PluginView) -> (Status, String) {
-    let Some(result) = &plugin.result else {
-        return (Status::Unknown, "unknown status UNKNOWN at None".into());
-    };
-    let last_run = result.last_run.as_deref().unwrap_or("None");
-    let status = result.status;
-    // The original looks up `messages[status.lower()]`: there is no `ok` level, so an OK
-    // plugin always reads "succeeded" (as in smoker-compat.md §4.5's example).
-    let level = match status {
-        Status::Ok => "ok",
-        Status::Warn => "warn",
-        Status::Error | Status::Unknown => "error",
-    };
-    if let Some(first) = result.level(level).first() {
-        return (status, first.clone());
-    }
-    let message = match status {
-        Status::Ok => format!("smoke test {} succeeded at {last_run}", plugin.name),
-        Status::Warn | Status::Error => parse_issue(plugin),
-        Status::Unknown => match result.output.as_deref().filter(|o| !o.is_empty()) {
-            Some(output) => output.to_owned(),
-            None => format!("unknown status UNKNOWN at {last_run}"),
-        },
-    };
-    (status, message)
+/// Seconds since the result's `lastRun` (local time, as the daemon writes it).
+fn age(result: &ResultView, now: NaiveDateTime) -> Option<f64> {
+    let at = result.last_run.as_deref()?;
+    let at = NaiveDateTime::parse_from_str(at, "%Y-%m-%d %H:%M:%S").ok()?;
+    Some(((now - at).num_milliseconds() as f64 / 1000.0).max(0.0))
 }
 
-/// The status line and long output for these plugins (plus named plugins that were missing).
-pub fn evaluate(plugins: &[PluginView], missing: &[String]) -> Verdict {
-    let mut buckets: Vec<Vec<(String, String)>> = vec![Vec::new(); BUCKETS.len()];
-    let mut perfdata = Vec::new();
-    let single = plugins.len() + missing.len() == 1;
-    for plugin in plugins {
-        let (status, message) = plugin_message(plugin);
-        let index = BUCKETS
-            .iter()
-            .position(|(s, _, _)| *s == status)
-            .unwrap_or(1);
-        buckets[index].push((plugin.name.clone(), message));
-        if let Some(result) = &plugin.result {
-            let prefix = (!single).then_some(plugin.name.as_str());
-            perfdata.extend(result.perfdata.iter().filter_map(|d| perfdatum(prefix, d)));
-        }
-    }
-    for name in missing {
-        buckets[1].push((name.clone(), format!("plugin {name} not found")));
-    }
-    let Some(worst) = buckets.iter().position(|b| !b.is_empty()) else {
-        return Verdict::unknown("no plugin found");
+/// Turns a result older than its max age into an UNKNOWN one saying so.
+pub fn mark_stale(plugin: &mut PluginView, flag: Option<u64>, now: NaiveDateTime) {
+    let Some(limit) = max_age(plugin, flag) else {
+        return;
     };
-    let (_, prefix, code) = BUCKETS[worst];
-    let mut lines: Vec<String> = if single {
-        vec![buckets[worst][0].1.clone()]
-    } else {
-        let summary: Vec<String> = BUCKETS
-            .iter()
-            .zip(&buckets)
-            .filter(|(_, b)| !b.is_empty())
-            .map(|((status, _, _), b)| format!("{}: {}", status.as_str(), b.len()))
-            .collect();
-        let mut lines = vec![summary.join(", ")];
-        for ((status, _, _), bucket) in BUCKETS.iter().zip(&buckets) {
-            for (name, message) in bucket {
-                lines.push(format!("{} - {name} - {message}", status.as_str()));
-            }
-        }
-        lines
+    let message = nagios::plugin_message(plugin);
+    let Some(result) = plugin.result.as_mut() else {
+        return;
     };
-    lines[0] = format!("{prefix}: {}", lines[0]);
-    if !perfdata.is_empty() {
-        lines[0] = format!("{} | {}", lines[0], perfdata.join(" "));
+    let Some(age) = age(result, now).filter(|age| *age > limit) else {
+        return;
+    };
+    result.status = Status::Unknown;
+    result.output = Some(format!(
+        "result is stale: {age:.0} s old, more than {limit:.0} s (last: {message})"
+    ));
+    result.long_output = None;
+    result.perfdata.clear();
+}
+
+/// The verdict for the selected plugins of one daemon: one check as its plugin printed it,
+/// several as the shared Nagios summary.
+pub fn evaluate(host: HostView) -> Verdict {
+    let (text, code) = match host.plugins.as_slice() {
+        [one] => nagios::single(one),
+        _ => nagios::render(&Report::new(vec![host])),
+    };
+    Verdict { text, code }
+}
+
+fn selection(args: &CheckArgs) -> Selection {
+    if !args.plugins.is_empty() {
+        return Selection::names(args.plugins.clone());
     }
-    Verdict {
-        text: format!("{}\n", lines.join("\n")),
-        code,
+    let mut params = Vec::new();
+    if let Some(category) = &args.category {
+        params.push(("Category".to_owned(), category.clone()));
     }
+    if let Some(component) = &args.component {
+        params.push(("Component".to_owned(), component.clone()));
+    }
+    if args.health {
+        params.push(("Type".to_owned(), "healthCheck".to_owned()));
+    }
+    Selection::params(params)
+}
+
+/// Why nothing was selected, in words.
+fn nothing_found(args: &CheckArgs) -> String {
+    let mut what = Vec::new();
+    if let Some(category) = &args.category {
+        what.push(format!("category {category}"));
+    }
+    if let Some(component) = &args.component {
+        what.push(format!("component {component}"));
+    }
+    if args.health {
+        what.push("Type healthCheck".to_owned());
+    }
+    format!("no plugin found with {}", what.join(" and "))
 }
 
 async fn ask(args: &CheckArgs, config: &ClientConfig) -> Result<Verdict, HostError> {
@@ -180,51 +129,30 @@ async fn ask(args: &CheckArgs, config: &ClientConfig) -> Result<Verdict, HostErr
     let target = Target::parse(&args.host, config.port())?;
     let daemon = Daemon::connect(&http, target).await?;
     let items = daemon.plugins(&http).await?;
-    let selection = if args.plugins.is_empty() {
-        let mut params = Vec::new();
-        if let Some(category) = &args.category {
-            params.push(("Category".to_owned(), category.clone()));
-        }
-        if let Some(component) = &args.component {
-            params.push(("Component".to_owned(), component.clone()));
-        }
-        if args.health {
-            params.push(("Type".to_owned(), "healthCheck".to_owned()));
-        }
-        Selection::params(params)
-    } else {
-        Selection::names(args.plugins.clone())
-    };
+    let selection = selection(args);
     let mut plugins: Vec<PluginView> = items
         .iter()
         .filter_map(PluginView::parse)
         .filter(|p| selection.matches(p))
         .collect();
-    if plugins.is_empty() {
-        let reason = if args.plugins.is_empty() {
-            let text = |v: &Option<String>| v.clone().unwrap_or_else(|| "None".into());
-            format!(
-                "no plugin found by category {} and component {}, health: {}",
-                text(&args.category),
-                text(&args.component),
-                if args.health { "True" } else { "False" }
-            )
-        } else {
-            let names: Vec<serde_json::Value> =
-                args.plugins.iter().map(|n| n.as_str().into()).collect();
-            format!(
-                "plugin {} not found",
-                smoker_compat::pyrepr::python_repr(&serde_json::Value::Array(names))
-            )
-        };
-        return Ok(Verdict::unknown(reason));
-    }
-    let missing: Vec<String> = args
+    let missing: Vec<&str> = args
         .plugins
         .iter()
         .filter(|n| !plugins.iter().any(|p| &p.name == *n))
-        .cloned()
+        .map(String::as_str)
         .collect();
+    if !missing.is_empty() {
+        let (one, many) = ("plugin", "plugins");
+        let noun = if missing.len() == 1 { one } else { many };
+        return Ok(Verdict::unknown(format!(
+            "{noun} not found on {}: {}",
+            daemon.name,
+            missing.join(", ")
+        )));
+    }
+    if plugins.is_empty() {
+        return Ok(Verdict::unknown(nothing_found(args)));
+    }
     if args.force {
         let names: Vec<String> = plugins.iter().map(|p| p.name.clone()).collect();
         plugins = daemon
@@ -233,8 +161,18 @@ async fn ask(args: &CheckArgs, config: &ClientConfig) -> Result<Verdict, HostErr
             .iter()
             .filter_map(PluginView::parse)
             .collect();
+    } else {
+        let now = chrono::Local::now().naive_local();
+        for plugin in &mut plugins {
+            mark_stale(plugin, args.max_age, now);
+        }
     }
-    Ok(evaluate(&plugins, &missing))
+    let target = args.host.clone();
+    Ok(evaluate(HostView::new(
+        daemon.name.clone(),
+        target,
+        plugins,
+    )))
 }
 
 /// Run the check; never fails, never outlives `-t`.
@@ -264,10 +202,15 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
     use clap::Parser;
     let args = match CheckArgs::try_parse_from(args) {
         Ok(args) => args,
-        Err(error) => {
+        Err(error) if !error.use_stderr() => {
+            // Help and version.
             let _ = error.print();
-            // Help and version are fine; a usage error is UNKNOWN for Nagios.
-            return if error.use_stderr() { 3 } else { 0 };
+            return 0;
+        }
+        Err(error) => {
+            // A usage error is UNKNOWN, on stdout where Nagios reads it.
+            super::run::print(&usage_error(&error.render().to_string()));
+            return 3;
         }
     };
     let config = match ClientConfig::load() {
@@ -284,121 +227,88 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
     })
 }
 
+/// clap's error text as plugin output: `UNKNOWN: <error>` first, then the usage lines.
+fn usage_error(rendered: &str) -> String {
+    let mut lines = rendered.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().unwrap_or("bad arguments");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let mut text = format!("UNKNOWN: {first}\n");
+    for line in lines {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cli::format::fixtures;
     use serde_json::json;
 
-    fn named(names: &[&str]) -> Vec<PluginView> {
-        fixtures::plugins()
+    fn host(names: &[&str]) -> HostView {
+        let plugins = fixtures::plugins()
             .into_iter()
             .filter(|p| names.contains(&p.name.as_str()))
-            .collect()
+            .collect();
+        HostView::new("vm".into(), "vm".into(), plugins)
     }
 
     #[test]
-    fn summary_and_lines_in_state_order() {
-        let verdict = evaluate(&named(&["uptime", "fail", "json"]), &[]);
+    fn one_check_or_the_shared_summary() {
+        let verdict = evaluate(host(&["json"]));
         assert_eq!(
-            verdict.text,
-            "CRITICAL: ERROR: 1, WARN: 1, OK: 1\nERROR - fail - err\nWARN - json - disk 85%\nOK - uptime - smoke test uptime succeeded at 2026-11-25 12:00:14\n"
+            (verdict.text.as_str(), verdict.code),
+            ("WARNING: disk 85%\n", 1)
         );
-        assert_eq!(verdict.code, 2);
+        let verdict = evaluate(host(&["never"]));
+        assert_eq!(
+            (verdict.text.as_str(), verdict.code),
+            ("UNKNOWN: never has no result yet\n", 3)
+        );
+        let report = Report::new(vec![host(&["uptime", "fail"])]);
+        let verdict = evaluate(host(&["uptime", "fail"]));
+        assert_eq!((verdict.text, verdict.code), nagios::render(&report));
     }
 
     #[test]
-    fn single_plugin_messages() {
-        assert_eq!(
-            evaluate(&named(&["uptime"]), &[]),
-            Verdict {
-                text: "OK: smoke test uptime succeeded at 2026-11-25 12:00:14\n".into(),
-                code: 0
-            }
-        );
-        assert_eq!(
-            evaluate(&named(&["json"]), &[]),
-            Verdict {
-                text: "WARNING: disk 85%\n".into(),
-                code: 1
-            }
-        );
-        assert_eq!(
-            evaluate(&named(&["never"]), &[]),
-            Verdict {
-                text: "UNKNOWN: unknown status UNKNOWN at None\n".into(),
-                code: 3
-            }
-        );
-        let verdict = evaluate(&named(&["uptime"]), &["gone".into()]);
-        assert_eq!(
-            verdict.text,
-            "UNKNOWN: UNKNOWN: 1, OK: 1\nUNKNOWN - gone - plugin gone not found\nOK - uptime - smoke test uptime succeeded at 2026-11-25 12:00:14\n"
-        );
-        assert_eq!(verdict.code, 3);
-    }
-
-    #[test]
-    fn fallbacks_and_perfdata() {
-        let plugin = |result: serde_json::Value| {
-            PluginView::parse(
-                &json!({"name": "p", "nextRun": null, "parameters": {}, "lastResult": result}),
-            )
+    fn stale_results_are_unknown() {
+        let plugin = |interval: u64| {
+            PluginView::parse(&json!({"name": "p", "parameters": {"Interval": interval, "Timeout": 5},
+                "lastResult": {"status": "OK", "state": "OK", "output": "fine", "lastRun": "2026-01-01T00:00:00.5",
+                "perfdata": [{"label": "a", "value": 1, "text": "a=1"}]}}))
             .unwrap()
         };
-        let ok = plugin(
-            json!({"status": "OK", "lastRun": "2026-11-25T12:00:56.1", "messages": null,
-            "perfdata": [{"label": "time", "value": 0.25, "uom": "s", "warn": "1", "crit": "2", "min": 0, "max": null}]}),
-        );
+        let at = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap();
+        let mut fresh = plugin(10);
+        mark_stale(&mut fresh, None, at("2026-01-01 00:00:25"));
+        assert_eq!(fresh.status(), Status::Ok, "25 s ≤ 2×10 + 5");
+        let mut stale = plugin(10);
+        mark_stale(&mut stale, None, at("2026-01-01 00:00:26"));
         assert_eq!(
-            evaluate(&[ok], &[]).text,
-            "OK: smoke test p succeeded at 2026-11-25 12:00:56 | 'time'=0.25s;1;2;0\n"
+            nagios::single(&stale),
+            (
+                "result is stale: 26 s old, more than 25 s (last: fine)\n".into(),
+                3
+            )
         );
-        let components = plugin(
-            json!({"status": "ERROR", "lastRun": "2026-11-25T12:00:56", "messages": {"info": [], "warn": [], "error": []},
-            "componentResults": {"a": {"status": "ERROR", "messages": {"info": [], "warn": [], "error": ["x", "y"]}},
-                                 "b": {"status": "OK", "messages": null},
-                                 "c": {"status": "WARN", "messages": {"info": [], "warn": ["w"], "error": []}}}}),
-        );
-        assert_eq!(
-            evaluate(&[components], &[]).text,
-            "CRITICAL: smoke test: p a: ERROR: x, y; c: WARN: w;\n"
-        );
-        let huge = plugin(
-            json!({"status": "WARN", "componentResults": {"a": {"status": "WARN", "messages": {"info": [], "warn": ["w".repeat(300)], "error": []}},
-            "b": {"status": "WARN", "messages": {"info": [], "warn": ["w".repeat(300)], "error": []}},
-            "c": {"status": "WARN", "messages": {"info": [], "warn": ["w".repeat(300)], "error": []}},
-            "d": {"status": "WARN", "messages": {"info": [], "warn": ["w".repeat(300)], "error": []}}}}),
-        );
-        assert_eq!(
-            evaluate(&[huge], &[]).text,
-            "WARNING: smoke test: p returns huge error output, see smoker logs for details\n"
-        );
-        let bare = plugin(
-            json!({"status": "ERROR", "state": "UNKNOWN", "output": "return code 127 is out of bounds", "messages": null}),
-        );
-        assert_eq!(
-            evaluate(&[bare], &[]).text,
-            "UNKNOWN: return code 127 is out of bounds\n"
-        );
-        let bare = plugin(json!({"status": "ERROR", "messages": null}));
-        assert_eq!(
-            evaluate(&[bare], &[]).text,
-            "CRITICAL: smoke test: p returned ERROR without details\n"
-        );
+        let mut flagged = plugin(10);
+        mark_stale(&mut flagged, Some(3), at("2026-01-01 00:00:04"));
+        assert_eq!(flagged.status(), Status::Unknown);
+        let mut unscheduled = plugin(0);
+        mark_stale(&mut unscheduled, None, at("2027-01-01 00:00:00"));
+        assert_eq!(unscheduled.status(), Status::Ok);
     }
 
     #[test]
-    fn perfdata_prefixed_with_several_plugins() {
-        let mut plugins = named(&["uptime"]);
-        let extra = PluginView::parse(&json!({"name": "load", "nextRun": null, "parameters": {}, "lastResult":
-            {"status": "OK", "messages": {"info": ["load ok"], "warn": [], "error": []},
-             "perfdata": [{"label": "load1", "value": 1, "uom": "", "warn": null, "crit": null, "min": null, "max": null}]}}))
-        .unwrap();
-        plugins.push(extra);
-        assert_eq!(
-            evaluate(&plugins, &[]).text,
-            "OK: OK: 2 | 'load::load1'=1\nOK - uptime - smoke test uptime succeeded at 2026-11-25 12:00:14\nOK - load - smoke test load succeeded at None\n"
+    fn usage_errors_read_as_unknown() {
+        use clap::Parser;
+        let error = CheckArgs::try_parse_from(["check_smoker", "--bogus"]).unwrap_err();
+        let text = usage_error(&error.render().to_string());
+        assert!(
+            text.starts_with("UNKNOWN: unexpected argument '--bogus' found\n"),
+            "{text}"
         );
+        assert!(text.contains("Usage: check_smoker"), "{text}");
     }
 }

@@ -239,6 +239,7 @@ fn defaults(path: Option<PathBuf>) -> Plan {
         uid: None,
         gid: None,
         run_as_root: true,
+        run_as_root_set: false,
     }
 }
 

@@ -46,6 +46,8 @@ pub struct Plan {
     pub gid: Option<crate::check::Principal>,
     /// `run_as_root` (default true): `false` refuses to run checks as root.
     pub run_as_root: bool,
+    /// `run_as_root` was written in the file (no warning about checks run as root then).
+    pub run_as_root_set: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

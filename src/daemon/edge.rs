@@ -205,7 +205,7 @@ impl Edge {
                 let ctx = daemon.nrpe_context();
                 let listen = bound.bridge.listen.clone();
                 let server =
-                    nrpe::NrpeServer::new(bound.bridge, bound.tls, ctx.executor, ctx.metrics);
+                    nrpe::NrpeServer::new(bound.bridge, bound.tls, Arc::new(ctx.runs), ctx.metrics);
                 let listeners = serve_set(&server, bound.listeners);
                 let follow = {
                     let server = server.clone();

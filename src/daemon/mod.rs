@@ -117,9 +117,15 @@ pub async fn run(plan: Plan, options: RunOptions) -> Result<(), DaemonError> {
     let entries: Vec<Arc<CheckEntry>> = daemon.store.checks().values().cloned().collect();
     history::restore(daemon.durable(), &entries).await;
     privileges_after_binding(&daemon.plan())?;
-    if let Some(address) = listening {
-        info!(%address, checks = entries.len(), "Listening.");
-    }
+    info!(
+        version = env!("CARGO_PKG_VERSION"),
+        config = %daemon.plan().path.as_deref().map_or("(embedded default)".into(), |p| p.display().to_string()),
+        api = %listening.map_or_else(|| "off".to_owned(), |a| a.to_string()),
+        nrpe = ?nrpe_listen(&daemon.plan()),
+        metrics = %daemon.plan().metrics_listen.map_or_else(|| "off".to_owned(), |a| a.to_string()),
+        checks = entries.len(),
+        "smokerd started."
+    );
     let background = Background::start(&daemon);
     edge.serve(bound, &daemon);
     systemd::notify_ready();
@@ -232,6 +238,14 @@ fn second_signal(
     });
 }
 
+/// The NRPE server's listen addresses, for the start line.
+fn nrpe_listen(plan: &Plan) -> Vec<String> {
+    let bridge = plan.nrpe.as_ref().and_then(|n| n.bridge.as_ref());
+    bridge.map_or_else(Vec::new, |b| {
+        b.listen.iter().map(ToString::to_string).collect()
+    })
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -244,7 +258,7 @@ fn privileges_after_binding(plan: &Plan) -> Result<(), DaemonError> {
             .map_err(|e| DaemonError::Privileges(e.to_string()))?;
         info!(uid = %nix::unistd::getuid(), gid = %nix::unistd::getgid(), "Dropped privileges.");
     }
-    if nix::unistd::geteuid().is_root() && plan.run_as_root {
+    if nix::unistd::geteuid().is_root() && plan.run_as_root && !plan.run_as_root_set {
         let as_root: Vec<&str> = plan
             .checks
             .iter()

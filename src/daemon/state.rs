@@ -154,6 +154,7 @@ impl Daemon {
     pub fn nrpe_context(&self) -> nrpe::Context {
         nrpe::Context {
             executor: self.executor.clone(),
+            runs: self.runs.clone(),
             metrics: self.metrics.clone(),
             plan: self.plan.subscribe(),
         }

@@ -124,10 +124,7 @@ fn to_queued(r: &Record) -> Queued {
         service: String::from_utf8_lossy(&r.service).into_owned(),
         state: u8::try_from(r.return_code.clamp(0, 3)).unwrap_or(3),
         output,
-        perfdata: output::perfdata_texts(&text)
-            .into_iter()
-            .map(str::to_string)
-            .collect(),
+        perfdata: output::perfdata_texts(&text),
         start: now,
         end: now,
     }

@@ -34,9 +34,6 @@ fn output_and_perfdata(result: &CheckResult) -> (String, Vec<String>) {
         result.perfdata.iter().map(ToString::to_string).collect()
     } else {
         smoker_compat::output::perfdata_texts(raw)
-            .into_iter()
-            .map(str::to_string)
-            .collect()
     };
     (output, perfdata)
 }

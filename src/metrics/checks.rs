@@ -19,7 +19,7 @@ use super::{
     family::{self, Desc},
     perfdata::PerfSeries,
 };
-use crate::check::State;
+use crate::check::{State, Trigger};
 
 /// The last result of a check, as exported.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -39,6 +39,8 @@ pub(crate) struct CheckSeries {
     pub runs: [u64; 4],
     pub timeouts: u64,
     pub skipped: BTreeMap<String, u64>,
+    /// Runs by what started them, indexed by [`Trigger::slot`].
+    pub triggers: [u64; 4],
     pub perfdata: Vec<PerfSeries>,
     pub perfdata_dropped: u64,
 }
@@ -138,7 +140,12 @@ fn encode_last_results(encoder: &mut DescriptorEncoder<'_>, checks: &Checks) -> 
     Ok(())
 }
 
-/// Runs by state, timeouts and skipped runs of each check.
+/// Why a scheduled run does not start (`smoker_check_skipped_total{reason}`): the previous
+/// run still runs (`overlap`), a queued run was already waiting (`coalesced`), the cron slot
+/// passed by more than 60 s (`missed`).
+pub const SKIP_REASONS: [&str; 3] = ["overlap", "coalesced", "missed"];
+
+/// Runs by state and trigger, timeouts and skipped runs of each check.
 fn encode_run_counters(encoder: &mut DescriptorEncoder<'_>, checks: &Checks) -> fmt::Result {
     let mut family = describe(encoder, &family::CHECK_RUNS, MetricType::Counter)?;
     for (check, series) in checks.iter() {
@@ -155,16 +162,26 @@ fn encode_run_counters(encoder: &mut DescriptorEncoder<'_>, checks: &Checks) -> 
     for (check, series) in checks.iter() {
         counter(&mut family, &[("check", check)], series.timeouts)?;
     }
-    if checks.values().any(|s| !s.skipped.is_empty()) {
-        let mut family = describe(encoder, &family::CHECK_SKIPPED, MetricType::Counter)?;
-        for (check, series) in checks.iter() {
-            for (reason, skipped) in &series.skipped {
-                counter(
-                    &mut family,
-                    &[("check", check), ("reason", reason)],
-                    *skipped,
-                )?;
-            }
+    let mut family = describe(encoder, &family::CHECK_TRIGGERS, MetricType::Counter)?;
+    for (check, series) in checks.iter() {
+        for trigger in Trigger::ALL {
+            let runs = series.triggers[trigger.slot()];
+            let labels = [("check", check.as_str()), ("trigger", trigger.as_str())];
+            counter(&mut family, &labels, runs)?;
+        }
+    }
+    // Every known reason from the start (0), so `rate()` and `increase()` see the first skip.
+    let mut family = describe(encoder, &family::CHECK_SKIPPED, MetricType::Counter)?;
+    for (check, series) in checks.iter() {
+        let known = SKIP_REASONS.iter().map(|r| (*r, 0));
+        let seen = series.skipped.iter().map(|(r, n)| (r.as_str(), *n));
+        let all: BTreeMap<&str, u64> = known.chain(seen).collect();
+        for (reason, skipped) in all {
+            counter(
+                &mut family,
+                &[("check", check), ("reason", reason)],
+                skipped,
+            )?;
         }
     }
     Ok(())

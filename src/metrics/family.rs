@@ -58,6 +58,8 @@ families! {
     CHECK_DURATION = seconds("smoker_check_duration", "Wall time the last run of the check took.");
     /// `{check,state}`
     CHECK_RUNS = desc("smoker_check_runs", "Runs of the check by resulting state.");
+    /// `{check,trigger}`
+    CHECK_TRIGGERS = desc("smoker_check_runs_by_trigger", "Runs of the check by what started them: scheduled, catchup, forced, nrpe.");
     /// `{check}`
     CHECK_TIMEOUTS = desc("smoker_check_timeouts", "Runs of the check killed at its Timeout.");
     /// `{check,reason}`

@@ -12,6 +12,7 @@
 mod checks;
 pub mod family;
 pub mod perfdata;
+mod process;
 
 use std::{
     fmt,
@@ -37,7 +38,7 @@ use prometheus_client::{
 use tracing::{info, warn};
 
 use crate::{
-    check::{CheckResult, CheckSpec},
+    check::{CheckResult, CheckSpec, Trigger},
     store::durable::SpoolStats,
 };
 use checks::{CheckTable, LastRun};
@@ -200,6 +201,7 @@ impl Metrics {
         register(reg, &ICINGA_REJECTED, m.icinga_rejected.clone());
         register(reg, &STORE_PERSISTENT, m.store_persistent.clone());
         registry.register_collector(Box::new(Arc::clone(&metrics.checks)));
+        registry.register_collector(Box::new(process::ProcessCollector));
         Metrics {
             registry,
             ..metrics
@@ -208,10 +210,12 @@ impl Metrics {
 
     /// Records a finished run of `spec`: status, state, last run, duration, runs, timeouts
     /// and the perfdata series (which replace those of the previous result).
-    pub fn observe_result(&self, spec: &CheckSpec, result: &CheckResult) {
+    pub fn observe_result(&self, spec: &CheckSpec, result: &CheckResult, trigger: Trigger) {
         let category = param_label(spec, "Category");
         let component = param_label(spec, "Component");
         self.record(&spec.name, &category, &component, result);
+        self.checks
+            .update(&spec.name, |series| series.triggers[trigger.slot()] += 1);
     }
 
     fn record(&self, name: &str, category: &str, component: &str, result: &CheckResult) {
@@ -535,6 +539,8 @@ pub fn bench_render(n_checks: usize, n_perf: usize) -> Duration {
                 crit: Some("200".into()),
                 min: Some(0.0),
                 max: Some(1000.0),
+                text: String::new(),
+                in_long_output: false,
             })
             .collect();
         metrics.record(&format!("check_{check_idx:05}"), "bench", "", &result);

@@ -87,6 +87,8 @@ mod tests {
             crit: None,
             min: None,
             max: None,
+            text: String::new(),
+            in_long_output: false,
         }
     }
 

@@ -42,10 +42,12 @@ use tracing::{debug, error, info, warn};
 
 use crate::{
     check::Principal,
+    check::Trigger,
     config::{NrpeTls, nrpe::NrpeBridge},
-    executor::{Environment, Executor, Exit, ProcessRequest, Program},
+    executor::{Environment, Executor, Exit, ProcessOutcome, ProcessRequest, Program},
     metrics::Metrics,
     net::{self, AllowedHosts, ServerTls},
+    runs::Runs,
 };
 
 /// The nrpe version we answer `_NRPE_CHECK` with and put in `NRPE_PROGRAMVERSION`.
@@ -64,6 +66,20 @@ const LINGER: Duration = Duration::from_secs(2);
 /// for its state, which owns the executor).
 pub trait HasExecutor: Send + Sync + 'static {
     fn executor(&self) -> &Executor;
+    /// Where a command that is a check records its runs (the daemon's [`Runs`]).
+    fn runs(&self) -> Option<&Runs> {
+        None
+    }
+}
+
+impl HasExecutor for Runs {
+    fn executor(&self) -> &Executor {
+        Runs::executor(self)
+    }
+
+    fn runs(&self) -> Option<&Runs> {
+        Some(self)
+    }
 }
 
 impl HasExecutor for Executor {
@@ -323,6 +339,8 @@ pub fn bind_bridge(plan: &crate::config::Plan) -> Result<Option<Bound>, NrpeErro
 #[derive(Clone)]
 pub struct Context {
     pub executor: Arc<Executor>,
+    /// Runs of commands that are checks are recorded as their results (`trigger="nrpe"`).
+    pub runs: Runs,
     pub metrics: Arc<Metrics>,
     /// The running plan: the server follows its `nrpe:` section itself.
     pub plan: crate::config::PlanWatch,
@@ -499,31 +517,60 @@ impl Server {
             Some(s) => s.acquire().await.ok(),
             None => None,
         };
+        let run = self
+            .executor
+            .runs()
+            .and_then(|runs| runs.begin_nrpe(&query.command));
+        let on_spawn = |pid: u32| {
+            if let Some(run) = &run {
+                run.set_pid(pid);
+            }
+        };
         let outcome = self
             .executor
             .executor()
-            .run(ProcessRequest {
-                program: Program::Shell(line),
-                env: Environment::Clean(self.env.clone()),
-                timeout: Duration::from_secs(u64::from(c.command_timeout)),
-                kill_grace: KILL_GRACE,
-                max_output: version.max_output(),
-                capture_stderr: false,
-                uid: self.uid.clone(),
-                gid: self.gid.clone(),
-            })
+            .run_observed(
+                ProcessRequest {
+                    program: Program::Shell(line),
+                    env: Environment::Clean(self.env.clone()),
+                    timeout: Duration::from_secs(u64::from(c.command_timeout)),
+                    kill_grace: KILL_GRACE,
+                    max_output: version.max_output(),
+                    capture_stderr: false,
+                    uid: self.uid.clone(),
+                    gid: self.gid.clone(),
+                },
+                &on_spawn,
+            )
             .await;
+        let reply = reply_of(&query.command, c.command_timeout, &outcome, version);
+        if let (Some(run), Some(runs)) = (run, self.executor.runs()) {
+            runs.finish_external(run, outcome, Trigger::Nrpe);
+        }
+        reply
+    }
+}
+
+/// What nrpe answers for a command's process (D2: nrpe's mapping, whatever the plugin
+/// settings).
+fn reply_of(
+    command: &str,
+    command_timeout: u32,
+    outcome: &ProcessOutcome,
+    version: Version,
+) -> (i16, Vec<u8>) {
+    {
         let end = match &outcome.exit {
             Exit::Code(code) => CommandEnd::Exited(*code),
             Exit::Signal(_) | Exit::Interrupted => CommandEnd::Signaled,
             Exit::TimedOut => {
-                warn!(command = %query.command, seconds = c.command_timeout, "NRPE command timed out.");
+                warn!(command = %command, seconds = command_timeout, "NRPE command timed out.");
                 CommandEnd::TimedOut {
-                    seconds: c.command_timeout,
+                    seconds: command_timeout,
                 }
             }
             Exit::SpawnFailed(reason) => {
-                warn!(command = %query.command, error = %reason, "NRPE command could not start.");
+                warn!(command = %command, error = %reason, "NRPE command could not start.");
                 CommandEnd::ForkFailed { errno: 0 }
             }
         };

@@ -12,7 +12,13 @@ mod process;
 pub use pipeline::{Pipeline, Trigger};
 pub use process::{KEPT_PROCESSES, Process};
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU32, Ordering},
+    },
+    time::Duration,
+};
 
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::warn;
@@ -20,9 +26,24 @@ use tracing::warn;
 use crate::{
     check::CheckResult,
     events::Event,
+    executor::{Executor, ProcessOutcome},
     runner,
     store::{CheckEntry, RunDone, RunDoneSender},
 };
+
+/// A run of a check's process started outside the runner (NRPE), registered on its entry.
+pub struct ExternalRun {
+    entry: Arc<CheckEntry>,
+    done: RunDoneSender,
+    pid: Arc<AtomicU32>,
+}
+
+impl ExternalRun {
+    /// Where the process id goes once spawned (shown as the check's `running.pid`).
+    pub fn set_pid(&self, pid: u32) {
+        self.pid.store(pid, Ordering::Relaxed);
+    }
+}
 
 /// Starts runs and drains them; cheap to clone.
 #[derive(Debug, Clone)]
@@ -99,7 +120,39 @@ impl Runs {
         result: CheckResult,
         done: &RunDoneSender,
     ) -> Arc<CheckResult> {
-        self.inner.pipeline.record(entry, result, done)
+        self.inner
+            .pipeline
+            .record(entry, result, done, Trigger::Scheduled)
+    }
+
+    /// The one shared executor.
+    pub fn executor(&self) -> &Executor {
+        &self.inner.pipeline.executor
+    }
+
+    /// Registers an NRPE run of check `name` as its run in progress. `None` when `name` is
+    /// not a check or one of its runs is in progress (one run per check: the NRPE client
+    /// still gets its answer, the result in progress is the one recorded).
+    pub fn begin_nrpe(&self, name: &str) -> Option<ExternalRun> {
+        let entry = self.inner.pipeline.store.get(name)?;
+        let (_, starter) = entry.begin_run();
+        let (done, pid) = starter?;
+        Some(ExternalRun { entry, done, pid })
+    }
+
+    /// Records what the process of `run` did through the result pipeline (in the
+    /// background, drained at shutdown like every run).
+    pub fn finish_external(&self, run: ExternalRun, outcome: ProcessOutcome, trigger: Trigger) {
+        let runs = self.clone();
+        self.inner.tracker.spawn(async move {
+            let pipeline = &runs.inner.pipeline;
+            pipeline
+                .record_outcome(&run.entry, outcome, trigger, &run.done)
+                .await;
+            if run.entry.take_queued() && !runs.inner.stopping.is_cancelled() {
+                runs.start(&run.entry, Trigger::Scheduled);
+            }
+        });
     }
 
     /// The event stream (results and reloads).

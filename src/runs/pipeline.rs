@@ -12,28 +12,19 @@ use std::{
 
 use futures_util::FutureExt;
 use tokio::sync::watch;
-use tracing::error;
+use tracing::{error, info};
 
 use crate::{
     actions::Actions,
     check::{CheckResult, State},
     events::{Event, Events, ResultEvent},
-    executor::Executor,
+    executor::{Executor, ProcessOutcome},
     metrics::Metrics,
     runner,
     store::{CheckEntry, RunDoneSender, Store, durable::Durable},
 };
 
-/// Why a run starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    /// Its interval or cron slot came.
-    Scheduled,
-    /// A cron slot missed while down or asleep, run late (`CatchUp`).
-    CatchUp,
-    /// `POST /processes`.
-    Forced,
-}
+pub use crate::check::Trigger;
 
 /// Everything a run feeds, shared by all runs.
 #[derive(Debug)]
@@ -69,7 +60,7 @@ impl Pipeline {
                 )
             }
         };
-        self.record(entry, result, &started.done);
+        self.record(entry, result, &started.done, trigger);
     }
 
     /// The process and the actions.
@@ -88,13 +79,32 @@ impl Pipeline {
             started.cancel.clone(),
         )
         .await;
+        self.act(entry, trigger, &mut result).await;
+        result
+    }
+
+    /// The run's flags from its trigger, then the actions.
+    async fn act(&self, entry: &CheckEntry, trigger: Trigger, result: &mut CheckResult) {
+        let spec = entry.spec();
         result.forced = trigger == Trigger::Forced;
         result.catch_up = trigger == Trigger::CatchUp;
         let previous = entry.last_result();
-        self.actions
-            .run(&spec, &mut result, previous.as_deref())
-            .await;
-        result
+        self.actions.run(&spec, result, previous.as_deref()).await;
+    }
+
+    /// A process the NRPE server ran for this check: interpreted as a run of the check,
+    /// then actions and the rest of the pipeline.
+    pub async fn record_outcome(
+        &self,
+        entry: &CheckEntry,
+        outcome: ProcessOutcome,
+        trigger: Trigger,
+        done: &RunDoneSender,
+    ) {
+        let spec = entry.spec();
+        let mut result = runner::interpret(&spec, outcome);
+        self.act(entry, trigger, &mut result).await;
+        self.record(entry, result, done, trigger);
     }
 
     /// Metrics, then the durable store (which hands out the run id), then the
@@ -104,13 +114,15 @@ impl Pipeline {
         entry: &CheckEntry,
         mut result: CheckResult,
         done: &RunDoneSender,
+        trigger: Trigger,
     ) -> Arc<CheckResult> {
         let spec = entry.spec();
-        self.metrics.observe_result(&spec, &result);
+        self.metrics.observe_result(&spec, &result, trigger);
         result.run_id = self
             .durable
             .append_result(&spec.name, spec.history, &result);
         let recorded = self.store.record(entry, result, done);
+        log_state_change(&spec.name, recorded.previous.as_deref(), &recorded.result);
         self.events.publish(Event::Result(ResultEvent {
             spec,
             result: recorded.result.clone(),
@@ -118,4 +130,16 @@ impl Pipeline {
         }));
         recorded.result
     }
+}
+
+/// One INFO line per state change of a check (`check disk: OK → CRITICAL: DISK CRITICAL - …`);
+/// a first result is a change unless it is OK.
+fn log_state_change(name: &str, previous: Option<&CheckResult>, result: &CheckResult) {
+    let from = previous.map(|p| p.state);
+    if from == Some(result.state) || (from.is_none() && result.state == State::Ok) {
+        return;
+    }
+    let from = from.map_or("none", State::as_str);
+    let to = result.state.as_str();
+    info!(check = %name, from, to, output = %result.output, "check {name}: {from} → {to}: {}", result.output);
 }

@@ -443,17 +443,22 @@ fn formats_against_the_original_daemon() {
     assert_eq!(elements.iter().filter(|e| *e == "failure").count(), 2);
     assert_eq!(elements.iter().filter(|e| *e == "testcase").count(), 6);
 
-    // nagios: one line, worst state as exit code
+    // nagios: a summary line, one line per check, worst state as exit code
     let nagios = client.cli(&["-s", &target, "-o", "nagios"]);
     assert_eq!(
-        stdout(&nagios),
-        "CRITICAL: 4 checks on 1 host: 1 CRITICAL (fail), 1 UNKNOWN (never), 1 WARNING (json), 1 OK\n"
+        mask_times(&stdout(&nagios)),
+        "CRITICAL: 4 checks on 1 host: 1 CRITICAL (fail), 1 UNKNOWN (never), 1 WARNING (json), 1 OK\n\
+         CRITICAL fail: err\nUNKNOWN never: never has no result yet\nWARNING json: disk 85%\n\
+         OK uptime: smoke test uptime succeeded at TIME\n"
     );
     assert_eq!(nagios.status.code(), Some(2));
     let nagios = client.cli(&["-s", &target, "-o", "nagios", "--ok"]);
     assert_eq!(
-        (stdout(&nagios).as_str(), nagios.status.code()),
-        ("OK: 1 checks on 1 host: 1 OK\n", Some(0))
+        (mask_times(&stdout(&nagios)).as_str(), nagios.status.code()),
+        (
+            "OK: 1 checks on 1 host: 1 OK\nOK uptime: smoke test uptime succeeded at TIME\n",
+            Some(0)
+        )
     );
 
     // bad format
@@ -720,13 +725,14 @@ fn check_smoker_against_the_original_daemon() {
     let never = client.check(&["-H", h, "never"]);
     assert_eq!(
         (stdout(&never).as_str(), never.status.code()),
-        ("UNKNOWN: unknown status UNKNOWN at None\n", Some(3))
+        ("UNKNOWN: never has no result yet\n", Some(3))
     );
 
     let several = client.check(&["-H", h, "--category", "demo"]);
     assert_eq!(
         stdout(&several),
-        "CRITICAL: ERROR: 1, UNKNOWN: 1, WARN: 1\nERROR - fail - err\nUNKNOWN - never - unknown status UNKNOWN at None\nWARN - json - disk 85%\n"
+        "CRITICAL: 3 checks on 1 host: 1 CRITICAL (fail), 1 UNKNOWN (never), 1 WARNING (json)\n\
+         CRITICAL fail: err\nUNKNOWN never: never has no result yet\nWARNING json: disk 85%\n"
     );
     assert_eq!(several.status.code(), Some(2));
     let health = client.check(&["-H", h, "--health"]);
@@ -738,14 +744,17 @@ fn check_smoker_against_the_original_daemon() {
     assert_eq!(
         (stdout(&both).as_str(), both.status.code()),
         (
-            "UNKNOWN: no plugin found by category demo and component os, health: False\n",
+            "UNKNOWN: no plugin found with category demo and component os\n",
             Some(3)
         )
     );
     let missing = client.check(&["-H", h, "nope"]);
-    assert_eq!(
-        (stdout(&missing).as_str(), missing.status.code()),
-        ("UNKNOWN: plugin ['nope'] not found\n", Some(3))
+    assert_eq!(missing.status.code(), Some(3));
+    assert!(
+        stdout(&missing).starts_with("UNKNOWN: plugin not found on ")
+            && stdout(&missing).ends_with(": nope\n"),
+        "{}",
+        stdout(&missing)
     );
     let nothing = client.check(&["-H", h]);
     assert_eq!(
@@ -759,7 +768,7 @@ fn check_smoker_against_the_original_daemon() {
     let text = mask_times(&stdout(&forced));
     assert_eq!(
         text,
-        "OK: OK: 2\nOK - uptime - smoke test uptime succeeded at TIME\nOK - never - smoke test never succeeded at TIME\n"
+        "OK: 2 checks on 1 host: 2 OK\nOK never: smoke test never succeeded at TIME\nOK uptime: smoke test uptime succeeded at TIME\n"
     );
     assert_eq!(forced.status.code(), Some(0));
 
@@ -798,8 +807,10 @@ fn check_smoker_against_the_original_daemon() {
             Some(3)
         )
     );
-    // usage errors are UNKNOWN for Nagios
-    assert_eq!(client.check(&["--bogus"]).status.code(), Some(3));
+    // usage errors are UNKNOWN for Nagios, on stdout
+    let bogus = client.check(&["--bogus"]);
+    assert_eq!(bogus.status.code(), Some(3));
+    assert!(stdout(&bogus).starts_with("UNKNOWN: unexpected argument '--bogus' found\n"));
 }
 
 /// A fake smokerd (Python's http.server): plain or TLS with a throwaway certificate, an
@@ -1050,7 +1061,7 @@ fn tls_and_tokens() {
     let output = run_with(command, Duration::from_secs(60));
     assert_eq!(
         stdout(&output),
-        "UNKNOWN: 1 checks on 1 host: 1 UNKNOWN (slow) | 'slow::time'=30s;;;0\n"
+        "UNKNOWN: 1 checks on 1 host: 1 UNKNOWN (slow) | 'slow::time'=30s;;;0\nUNKNOWN slow: timed out\n"
     );
     assert_eq!(output.status.code(), Some(3));
     let output = client.cli(&["-s", &url, "--insecure", "--token", "s3cret", "-e"]);
@@ -1069,7 +1080,7 @@ fn tls_and_tokens() {
     let output = client.check(&["-H", &url, "--ca-file", &ca, "--token", "s3cret", "slow"]);
     assert_eq!(
         (stdout(&output), output.status.code()),
-        ("UNKNOWN: timed out | 'time'=30s;;;0\n".to_owned(), Some(3))
+        ("timed out|'time'=30s;;;0\n".to_owned(), Some(3))
     );
     let output = client.check(&["-H", &url, "--token", "s3cret", "slow"]);
     assert_eq!(output.status.code(), Some(3));
@@ -1215,7 +1226,7 @@ fn our_client_against_our_daemon() {
     assert_eq!(
         (stdout(&nagios).as_str(), nagios.status.code()),
         (
-            "WARNING: 2 checks on 1 host: 1 WARNING (warn), 1 OK | 'good::load'=0.5;1;2;0.0\n",
+            "WARNING: 2 checks on 1 host: 1 WARNING (warn), 1 OK | 'good::load'=0.5;1;2;0\nWARNING warn: careful\nOK good: fine\n",
             Some(1)
         )
     );
@@ -1233,20 +1244,18 @@ fn our_client_against_our_daemon() {
     let good = client.check(&["-H", t, "good"]);
     assert_eq!(
         (mask_times(&stdout(&good)).as_str(), good.status.code()),
-        (
-            "OK: smoke test good succeeded at TIME | 'load'=0.5;1;2;0.0\n",
-            Some(0)
-        )
+        ("fine|load=0.5;1;2;0\n", Some(0))
     );
     let unk = client.check(&["-H", t, "unk"]);
     assert_eq!(
         (stdout(&unk).as_str(), unk.status.code()),
-        ("UNKNOWN: lost\n", Some(3))
+        ("lost\n", Some(3))
     );
     let demo = client.check(&["-H", t, "-f", "--category", "demo"]);
     assert_eq!(
         mask_times(&stdout(&demo)),
-        "CRITICAL: ERROR: 1, WARN: 2, OK: 1 | 'good::load'=0.5;1;2;0.0\nERROR - bad - broken\nWARN - warn - careful\nWARN - json - disk 85%\nOK - good - smoke test good succeeded at TIME\n"
+        "CRITICAL: 4 checks on 1 host: 1 CRITICAL (bad), 2 WARNING (json, warn), 1 OK | 'good::load'=0.5;1;2;0\n\
+         CRITICAL bad: broken\nWARNING json: disk 85%\nWARNING warn: careful\nOK good: fine\n"
     );
     assert_eq!(demo.status.code(), Some(2));
 

@@ -632,7 +632,7 @@ fn json_log_format_writes_one_object_per_line() {
         assert!(value["level"].is_string(), "{line}");
     }
     assert!(
-        lines.iter().any(|l| l.contains("\"Listening.\"")),
+        lines.iter().any(|l| l.contains("\"smokerd started.\"")),
         "{stderr}"
     );
     assert!(lines.iter().any(|l| l.contains("\"Stopped.\"")), "{stderr}");

@@ -80,6 +80,26 @@ fn promtool(args: &[&str], stdin: Option<&str>, dir: Option<&Path>) -> (bool, St
 #[test]
 fn promtool_accepts_live_metrics_and_formats_are_negotiated() {
     let daemon = start_daemon();
+    let value = |body: &str, name: &str| -> f64 {
+        let line = body.lines().find(|l| l.starts_with(&format!("{name} ")));
+        let line = line.unwrap_or_else(|| panic!("no {name} in\n{body}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let body = get_metrics(daemon.port, None).body;
+    assert!(
+        value(&body, "process_resident_memory_bytes") > 1e6,
+        "{body}"
+    );
+    assert!(value(&body, "process_open_fds") >= 3.0, "{body}");
+    let started = value(&body, "process_start_time_seconds");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(
+        (now - started).abs() < 600.0,
+        "started {started}, now {now}"
+    );
 
     let text = get_metrics(daemon.port, None);
     assert_eq!(text.status, 200);
@@ -103,6 +123,14 @@ fn promtool_accepts_live_metrics_and_formats_are_negotiated() {
         "smoker_perfdata_threshold{check=\"perf\",label=\"time\",kind=\"crit\",bound=\"end\"} 2.0\n",
         "smoker_perfdata_max{check=\"perf\",label=\"size\"} 4096.0\n",
         "# TYPE smoker_check_runs_total counter\n",
+        // Known labels start at 0 (issue 20) and the standard process metrics are there.
+        "smoker_check_skipped_total{check=\"broken\",reason=\"overlap\"} 0\n",
+        "smoker_check_runs_by_trigger_total{check=\"broken\",trigger=\"nrpe\"} 0\n",
+        "# TYPE process_cpu_seconds_total counter\n",
+        "# TYPE process_resident_memory_bytes gauge\n",
+        "# TYPE process_open_fds gauge\n",
+        "# TYPE process_max_fds gauge\n",
+        "# TYPE process_start_time_seconds gauge\n",
     ] {
         assert!(
             text.body.contains(line),
@@ -274,7 +302,7 @@ fn real_prometheus_scrapes_status_and_perfdata() {
                 .iter()
                 .flat_map(|g| g["rules"].as_array().into_iter().flatten())
                 .collect();
-            rules.len() == 5
+            rules.len() == 7
                 && rules
                     .iter()
                     .all(|r| r["health"] == "ok" && r["lastEvaluation"] != "0001-01-01T00:00:00Z")

@@ -21,7 +21,7 @@ const NRPE: &str = "/usr/sbin/nrpe";
 const CHECK_NRPE: &str = "/usr/lib/nagios/plugins/check_nrpe";
 const STOCK_CFG: &str = "/etc/nagios/nrpe.cfg";
 
-fn wait_listening(port: u16, what: &str) {
+pub(crate) fn wait_listening(port: u16, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "{what} did not listen on {port}");
@@ -30,7 +30,7 @@ fn wait_listening(port: u16, what: &str) {
 }
 
 /// A 0755 temp dir with `nrpe.cfg` (0644): `body` plus the port and users.
-fn write_cfg(body: &str, port: u16) -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn write_cfg(body: &str, port: u16) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let path = dir.path().join("nrpe.cfg");
@@ -127,7 +127,7 @@ impl Ours {
 }
 
 /// Runs check_nrpe against `port`: (exit code, stdout). -1 = killed by a signal.
-fn check_nrpe(port: u16, args: &[&str]) -> (i32, String) {
+pub(crate) fn check_nrpe(port: u16, args: &[&str]) -> (i32, String) {
     let mut child = Command::new(CHECK_NRPE)
         .args(["-H", "127.0.0.1", "-p", &port.to_string(), "-t", "15"])
         .args(args)

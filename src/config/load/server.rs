@@ -109,6 +109,7 @@ pub fn read_server(ctx: &mut Ctx, top: &Top<'_>, plan: &mut Plan) {
     }
     if let Some(v) = top.read_key(ctx, "run_as_root", want_bool) {
         plan.run_as_root = v;
+        plan.run_as_root_set = true;
     }
 }
 

@@ -84,6 +84,10 @@ struct PerfRecord {
     min: Option<f64>,
     #[serde(rename = "mx", default, skip_serializing_if = "Option::is_none")]
     max: Option<f64>,
+    #[serde(rename = "t", default, skip_serializing_if = "String::is_empty")]
+    text: String,
+    #[serde(rename = "lg", default, skip_serializing_if = "is_false")]
+    in_long_output: bool,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -141,6 +145,8 @@ impl ResultRecord {
                     crit: datum.crit.clone(),
                     min: datum.min,
                     max: datum.max,
+                    text: datum.text.clone(),
+                    in_long_output: datum.in_long_output,
                 })
                 .collect(),
             messages: result.messages.as_ref().map(MessagesRecord::from_messages),
@@ -189,6 +195,8 @@ impl ResultRecord {
                     crit: datum.crit,
                     min: datum.min,
                     max: datum.max,
+                    text: datum.text,
+                    in_long_output: datum.in_long_output,
                 })
                 .collect(),
             messages: self.messages.map(MessagesRecord::into_messages),

@@ -57,6 +57,8 @@ fn rich() -> CheckResult {
                 crit: Some("90".into()),
                 min: Some(0.0),
                 max: Some(100.0),
+                text: String::new(),
+                in_long_output: false,
             },
             PerfDatum {
                 label: "u".into(),
@@ -66,6 +68,8 @@ fn rich() -> CheckResult {
                 crit: None,
                 min: None,
                 max: None,
+                text: String::new(),
+                in_long_output: false,
             },
         ],
         messages: Some(messages),
