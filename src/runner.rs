@@ -54,6 +54,7 @@ pub async fn run_check_cancellable(
         capture_stderr: true,
         uid: spec.uid.clone(),
         gid: spec.gid.clone(),
+        stdin: None,
     };
     let Some(cancel) = cancel else {
         return interpret(spec, executor.run_observed(request, on_spawn).await);

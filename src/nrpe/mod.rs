@@ -511,6 +511,7 @@ impl Server {
                 capture_stderr: false,
                 uid: self.uid.clone(),
                 gid: self.gid.clone(),
+                stdin: None,
             })
             .await;
         let end = match &outcome.exit {
