@@ -1,7 +1,7 @@
 //! Actions: what runs after a check result (smoker-compat.md §2.6, decisions.md D5).
 //!
 //! Owns the per-check pipeline: which actions apply (`Action`, `default_actions`,
-//! `ActionOn`), dispatch to one module per action kind ([`command`], [`nsca`]), and
+//! `ActionOn`), dispatch to one module per action kind ([`command`], [`nsca`], [`python`]), and
 //! the combined outcome stored in the plugin result's `action` field. An action
 //! never changes the check's own status. Kinds get only a [`Context`].
 //!
@@ -11,6 +11,7 @@
 mod command;
 mod context;
 mod nsca;
+mod python;
 
 pub use context::Context;
 
@@ -80,9 +81,9 @@ impl Actions {
             }
             ActionKind::Nsca(settings) => nsca::run(ctx, name, settings, spec, result),
             ActionKind::Nothing => refused("No Command or Module to execute!".into()),
-            ActionKind::Module(module) => refused(format!(
-                "Python modules are not supported, use Command ({module})"
-            )),
+            ActionKind::Module { module, timeout } => {
+                python::run(ctx, module, *timeout, spec, result).await
+            }
         }
     }
 }

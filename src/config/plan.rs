@@ -100,8 +100,8 @@ pub enum ActionKind {
     Command { template: String, timeout: Duration },
     /// Neither Command nor a native type: every run gives ERROR "No Command or Module to execute!".
     Nothing,
-    /// Python module: not supported.
-    Module(String),
+    /// Python action module, run through the shim with the action's `Timeout`.
+    Module { module: String, timeout: Duration },
     /// Native NSCA sender (issue 5, D5).
     Nsca(NscaSettings),
 }

@@ -20,7 +20,7 @@ use crate::{
     events::{Event, Events, ResultEvent},
     executor::Executor,
     metrics::Metrics,
-    runner,
+    python, runner,
     store::{CheckEntry, RunDoneSender, Store, durable::Durable},
 };
 
@@ -81,13 +81,13 @@ impl Pipeline {
     ) -> CheckResult {
         let spec = entry.spec();
         let pid = &started.pid;
-        let mut result = runner::run_check_cancellable(
-            &self.executor,
-            &spec,
-            &|p| pid.store(p, Ordering::Relaxed),
-            started.cancel.clone(),
-        )
-        .await;
+        let on_spawn = |p| pid.store(p, Ordering::Relaxed);
+        let cancel = started.cancel.clone();
+        let mut result = if python::applies(&spec) {
+            python::run_check(&self.executor, &spec, &on_spawn, cancel).await
+        } else {
+            runner::run_check_cancellable(&self.executor, &spec, &on_spawn, cancel).await
+        };
         result.forced = trigger == Trigger::Forced;
         result.catch_up = trigger == Trigger::CatchUp;
         let previous = entry.last_result();

@@ -1,6 +1,6 @@
 //! The `actions:` section and `default_actions`. Each entry is read by the reader of
 //! its kind, chosen in [`read_kind`] from [`KINDS`]: `Command` (a shell template),
-//! `Module` (Python, not supported), `Nsca` (native sender, see `nsca`), or nothing at
+//! `Module` (Python, through the shim), `Nsca` (native sender, see `nsca`), or nothing at
 //! all. A new kind is one reader plus one line in [`KINDS`] (and its keys in `keys`).
 
 use std::time::Duration;
@@ -106,7 +106,7 @@ pub fn placeholders(kind: &ActionKind) -> Vec<String> {
     match kind {
         ActionKind::Command { template, .. } => subst::placeholders(template),
         ActionKind::Nsca(n) => subst::placeholders(&n.service),
-        ActionKind::Nothing | ActionKind::Module(_) => Vec::new(),
+        ActionKind::Nothing | ActionKind::Module { .. } => Vec::new(),
     }
 }
 
@@ -189,9 +189,12 @@ fn read_command(ctx: &mut Ctx, n: &Node, path: &str, timeout: Duration) -> Read 
     }
 }
 
-fn read_module(ctx: &mut Ctx, n: &Node, path: &str, _timeout: Duration) -> Read {
+fn read_module(ctx: &mut Ctx, n: &Node, path: &str, timeout: Duration) -> Read {
     match non_empty(ctx, n, path, "a module path") {
-        Some(module) => Read::Kind(ActionKind::Module(module.to_string())),
+        Some(module) => Read::Kind(ActionKind::Module {
+            module: module.to_string(),
+            timeout,
+        }),
         None => Read::Absent,
     }
 }

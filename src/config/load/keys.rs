@@ -5,7 +5,7 @@
 //! (D4: edit distance ≤ 2 to a known key), and the test that `config/example-full.yaml`
 //! documents every key. A new key is one line here plus its reader.
 
-use Section::{Action, Api, Metrics, Nrpe, Nsca, Plugin, Spool, Top};
+use Section::{Action, Api, Metrics, Nrpe, Nsca, Plugin, Python, Spool, Top};
 
 /// Where a key lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +24,8 @@ pub enum Section {
     Action,
     /// `actions.NAME.Nsca`; strict.
     Nsca,
+    /// `python:`; strict.
+    Python,
     /// A plugin or template map; other keys are `%(Name)s` parameters (with a typo warning).
     Plugin,
 }
@@ -33,7 +35,12 @@ impl Section {
     pub fn is_strict(self) -> bool {
         matches!(
             self,
-            Section::Spool | Section::Api | Section::Metrics | Section::Nrpe | Section::Nsca
+            Section::Spool
+                | Section::Api
+                | Section::Metrics
+                | Section::Nrpe
+                | Section::Nsca
+                | Section::Python
         )
     }
 }
@@ -79,6 +86,7 @@ static TABLE: &[(Section, &[(&str, &str)])] = &[
             ("metrics", "Prometheus listener"),
             ("nrpe", "NRPE bridge"),
             ("run_as_root", "false refuses checks as root"),
+            ("python", "Python plugin settings"),
         ],
     ),
     (
@@ -111,10 +119,21 @@ static TABLE: &[(Section, &[(&str, &str)])] = &[
         ],
     ),
     (
+        Python,
+        &[
+            ("interpreter", "python3 path or PATH name"),
+            ("path", "directories prepended to sys.path"),
+            ("max_concurrent", "Python runs at once"),
+            ("max_memory", "RLIMIT_DATA of a run"),
+            ("timeout_grace", "seconds past Timeout before the kill"),
+            ("shim_dir", "installed shim files"),
+        ],
+    ),
+    (
         Action,
         &[
             ("Command", "shell command template"),
-            ("Module", "Python module, not supported"),
+            ("Module", "Python action module"),
             ("Nsca", "native NSCA sender"),
             ("Timeout", "seconds"),
         ],
@@ -135,8 +154,8 @@ static TABLE: &[(Section, &[(&str, &str)])] = &[
         Plugin,
         &[
             ("Command", "shell command template"),
-            ("Module", "Python module, not supported"),
-            ("Parser", "Python parser, not supported"),
+            ("Module", "Python plugin module"),
+            ("Parser", "Python parser of the command's output"),
             ("Interval", "seconds between runs"),
             ("Timeout", "seconds a run may take"),
             ("History", "results kept"),

@@ -21,10 +21,7 @@ fn nrpe_section_accepts_on_off_auto_and_booleans() {
     // The section's parsing alone (the bridge that reads nrpe.cfg comes after).
     let section = |text: &str| {
         let node = yaml::parse_str("t.yaml", text, Path::new(".")).unwrap();
-        let mut ctx = Ctx {
-            errors: Vec::new(),
-            warnings: Vec::new(),
-        };
+        let mut ctx = Ctx::default();
         let nrpe = read_nrpe(&mut ctx, node.get("nrpe").unwrap());
         (
             nrpe,

@@ -1,0 +1,127 @@
+//! The embedded shim: its files, and their extraction to a directory the checks'
+//! users can read (`<state_dir>/python/<hash>/`, else `/run/smokerd/python/<hash>/`,
+//! else `$TMPDIR/smokerd-<euid>/python/<hash>/`), once per directory and process.
+
+use std::{
+    collections::HashMap,
+    fs,
+    hash::{DefaultHasher, Hash, Hasher},
+    io::Write,
+    os::unix::fs::{DirBuilderExt, OpenOptionsExt},
+    path::{Path, PathBuf},
+    sync::Mutex,
+};
+
+use super::settings::PythonSettings;
+
+/// The shim's entry point, relative to its directory.
+pub const ENTRY: &str = "smoker_shim.py";
+
+/// Every file of the shim: (path relative to its directory, text).
+pub const FILES: &[(&str, &str)] = &[
+    (ENTRY, include_str!("../../python/smoker_shim.py")),
+    (
+        "smoker/__init__.py",
+        include_str!("../../python/smoker/__init__.py"),
+    ),
+    (
+        "smoker/server/__init__.py",
+        include_str!("../../python/smoker/server/__init__.py"),
+    ),
+    (
+        "smoker/server/exceptions.py",
+        include_str!("../../python/smoker/server/exceptions.py"),
+    ),
+    (
+        "smoker/server/parser.py",
+        include_str!("../../python/smoker/server/parser.py"),
+    ),
+    (
+        "smoker/server/plugins/__init__.py",
+        include_str!("../../python/smoker/server/plugins/__init__.py"),
+    ),
+    (
+        "smoker/util/__init__.py",
+        include_str!("../../python/smoker/util/__init__.py"),
+    ),
+    (
+        "smoker/util/command.py",
+        include_str!("../../python/smoker/util/command.py"),
+    ),
+];
+
+/// Why the shim could not be put in place.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("cannot extract the Python shim: {0}")]
+pub struct ShimError(String);
+
+/// The directory holding the shim for `settings`: `shim_dir`, or the embedded files
+/// extracted to the first usable candidate.
+pub fn dir(settings: &PythonSettings) -> Result<PathBuf, ShimError> {
+    if let Some(dir) = &settings.shim_dir {
+        return Ok(dir.clone());
+    }
+    static DONE: Mutex<Option<HashMap<Option<PathBuf>, PathBuf>>> = Mutex::new(None);
+    let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
+    let cache = done.get_or_insert_with(HashMap::new);
+    if let Some(dir) = cache.get(&settings.state_dir) {
+        return Ok(dir.clone());
+    }
+    let mut reasons = Vec::new();
+    for base in candidates(settings.state_dir.as_deref()) {
+        let dir = base.join("python").join(version());
+        match extract(&dir) {
+            Ok(()) => {
+                cache.insert(settings.state_dir.clone(), dir.clone());
+                return Ok(dir);
+            }
+            Err(e) => reasons.push(format!("{}: {e}", dir.display())),
+        }
+    }
+    Err(ShimError(reasons.join("; ")))
+}
+
+/// Where the shim may go, best first.
+fn candidates(state_dir: Option<&Path>) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = state_dir.map(Path::to_path_buf).into_iter().collect();
+    out.push(PathBuf::from("/run/smokerd"));
+    let euid = nix::unistd::geteuid();
+    out.push(std::env::temp_dir().join(format!("smokerd-{euid}")));
+    out
+}
+
+/// A hash of the shim's files: a new shim gets a new directory.
+fn version() -> String {
+    let mut hasher = DefaultHasher::new();
+    FILES.hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
+}
+
+/// Writes the files (0755 directories, 0644 files) unless a complete copy is there.
+fn extract(dir: &Path) -> std::io::Result<()> {
+    let complete = FILES
+        .iter()
+        .all(|(rel, text)| fs::read_to_string(dir.join(rel)).is_ok_and(|t| t == *text));
+    if complete {
+        return Ok(());
+    }
+    for (rel, text) in FILES {
+        let path = dir.join(rel);
+        if let Some(parent) = path.parent() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(parent)?;
+        }
+        let tmp = path.with_extension("tmp");
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o644)
+            .open(&tmp)?;
+        file.write_all(text.as_bytes())?;
+        fs::rename(&tmp, &path)?;
+    }
+    Ok(())
+}
