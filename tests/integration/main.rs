@@ -13,5 +13,6 @@ mod net;
 mod nrpe;
 mod nsca;
 mod packaging;
+mod python;
 mod serial_cli;
 mod tidy;

@@ -1,0 +1,226 @@
+//! The original's Python plugins through the shim (issue 16, spec python.md §6): the
+//! original's own modules, extracted at test time from `smoker-orig.tar.gz`, and our
+//! small fixtures (`tests/fixtures/python/fx`), end to end through the real smokerd.
+
+use std::{path::PathBuf, process::Command, time::Duration};
+
+use serde_json::Value;
+
+use crate::common::{
+    TestDaemon, bin, children_of, fixtures, run_cmd, smoker_orig, temp_dir, wait_until,
+};
+
+/// Whether python3 is installed; the tests skip (saying so) without it.
+fn python3() -> bool {
+    let found = Command::new("python3").arg("-c").arg("pass").status();
+    let ok = found.is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("skipped: python3 is not installed (scripts/install-deps installs it)");
+    }
+    ok
+}
+
+/// The original smoker's tree, unpacked from its tarball into a temp dir.
+fn original_tree() -> (tempfile::TempDir, PathBuf) {
+    let dir = temp_dir();
+    let tarball = smoker_orig().with_file_name("smoker-orig.tar.gz");
+    let (code, _, err) = run_cmd(
+        Command::new("tar")
+            .arg("-xzf")
+            .arg(&tarball)
+            .arg("-C")
+            .arg(dir.path()),
+    );
+    assert_eq!(code, 0, "tar: {err}");
+    let root = dir.path().join("smoker-orig");
+    (dir, root)
+}
+
+/// `python:` with the original's package, its test resources and our fixtures on the path.
+fn python_section(root: &std::path::Path, extra: &str) -> String {
+    let resources = root.join("tests/server/smoker_test_resources");
+    let ours = fixtures().join("python");
+    format!(
+        "python:\n  path: ['{}', '{}', '{}']\n{extra}",
+        root.display(),
+        resources.display(),
+        ours.display()
+    )
+}
+
+fn results(d: &TestDaemon, names: &[&str]) -> Vec<Value> {
+    d.force(names);
+    names.iter().map(|n| d.last_result(n)).collect()
+}
+
+fn info(r: &Value) -> Vec<String> {
+    strings(&r["messages"]["info"])
+}
+
+fn errors(r: &Value) -> Vec<String> {
+    strings(&r["messages"]["error"])
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn component<'a>(r: &'a Value, name: &str) -> &'a Value {
+    r["componentResults"]
+        .as_array()
+        .and_then(|items| {
+            items
+                .iter()
+                .map(|i| &i["componentResult"])
+                .find(|c| c["name"] == name)
+        })
+        .unwrap_or_else(|| panic!("no component {name} in {r}"))
+}
+
+#[test]
+fn python_original_modules_and_parsers() {
+    if !python3() {
+        return;
+    }
+    let (_tree, root) = original_tree();
+    let yaml = format!(
+        "{}plugins:
+  Uname: {{Module: smoker.server.plugins.uname, Interval: 0}}
+  Shm: {{Module: smoker.server.plugins.fsmount, Mounts: [/dev/shm], Types: [tmpfs], Interval: 0}}
+  NoMount: {{Module: smoker.server.plugins.fsmount, Mounts: [/nonexistent], Interval: 0}}
+  NoConn: {{Module: smoker.server.plugins.testconnection, Interval: 0}}
+  Gluster: {{Module: smoker.server.plugins.glusterfs, Interval: 0}}
+  Mongo: {{Module: smoker.server.plugins.mongo, Interval: 0}}
+  Varnish: {{Command: 'cat {{dir}}/varnish.txt', Parser: smoker.server.plugins.varnishparser, Interval: 0}}
+  Garbage: {{Command: 'echo hello; echo oops >&2; exit 3', Parser: smoker.server.plugins.varnishparser, Interval: 0}}
+  BadParser: {{Command: 'echo some output', Parser: InvalidParser, Interval: 0}}
+  SParser: {{Command: 'echo \"GoodData Smoker\"', Parser: smokerparser, Interval: 0}}
+  SModule: {{Module: smokermodule, Interval: 0}}
+  NoSuch: {{Module: no.such, Interval: 0}}
+",
+        python_section(&root, "")
+    );
+    let varnish = "Backend www01 is Healthy\nCurrent states  good:  5 threshold:  3 window:  5\nAverage responsetime of good probes: 0.010631\n\
+Backend www03-slow is Healthy\nCurrent states  good:  5 threshold:  3 window:  5\nAverage responsetime of good probes: 1.523\n\
+Backend www04 is Sick\nCurrent states  good:  0 threshold:  3 window:  5\nAverage responsetime of good probes: 0.000000\n";
+    let d = TestDaemon::start_with(&yaml, &[("varnish.txt", varnish)], &[]);
+    let names = [
+        "Uname",
+        "Shm",
+        "NoMount",
+        "NoConn",
+        "Gluster",
+        "Mongo",
+        "Varnish",
+        "Garbage",
+        "BadParser",
+        "SParser",
+        "SModule",
+        "NoSuch",
+    ];
+    let r = results(&d, &names);
+    let uname =
+        String::from_utf8(Command::new("uname").arg("-snrvm").output().unwrap().stdout).unwrap();
+    // 1: uname.
+    assert_eq!(r[0]["status"], "OK", "{}", r[0]);
+    assert_eq!(info(&r[0]), [uname.trim()]);
+    assert!(r[0]["componentResults"].is_null());
+    // 2: fsmount on /dev/shm.
+    assert_eq!(r[1]["status"], "OK", "{}", r[1]);
+    let shm = strings(&component(&r[1], "/dev/shm")["messages"]["info"]);
+    assert!(
+        shm.iter().any(|l| l.starts_with("Access: listed ")),
+        "{shm:?}"
+    );
+    assert!(
+        shm.iter()
+            .any(|l| l.starts_with("Read/Write: written string ")),
+        "{shm:?}"
+    );
+    assert!(
+        shm.iter().any(|l| l.contains("deleted file /dev/shm/")),
+        "{shm:?}"
+    );
+    // 4: no mounts.
+    assert_eq!(r[2]["status"], "WARN", "{}", r[2]);
+    assert_eq!(r[2]["state"], "WARNING");
+    assert_eq!(strings(&r[2]["messages"]["warn"]), ["No mounts found"]);
+    // 6: testconnection without Connections.
+    assert_eq!(r[3]["status"], "ERROR", "{}", r[3]);
+    assert_eq!(r[3]["state"], "UNKNOWN");
+    assert_eq!(
+        errors(&r[3]),
+        ["Parameter Connections have to be dictionary of (host, port) tuples"]
+    );
+    // 7: glusterfs without the gluster CLI.
+    assert_eq!(r[4]["status"], "ERROR", "{}", r[4]);
+    let text = r[4].to_string();
+    assert!(text.contains("Can't check peers: "), "{text}");
+    assert!(text.contains("Can't check volumes: "), "{text}");
+    // 8: mongo without pymongo.
+    assert_eq!(errors(&r[5]), ["No module named 'pymongo'"], "{}", r[5]);
+    assert_eq!(r[5]["state"], "UNKNOWN");
+    // 9: varnishparser on its kind of output.
+    assert_eq!(r[6]["status"], "ERROR", "{}", r[6]);
+    let www01 = component(&r[6], "www01");
+    assert_eq!(www01["status"], "OK");
+    assert_eq!(
+        strings(&www01["messages"]["info"]),
+        ["Response time: 0.010631"]
+    );
+    let slow = component(&r[6], "www03-slow");
+    assert_eq!(slow["status"], "WARN");
+    assert_eq!(strings(&slow["messages"]["warn"]), ["Response time: 1.523"]);
+    let sick = component(&r[6], "www04");
+    assert_eq!(sick["status"], "ERROR");
+    assert_eq!(strings(&sick["messages"]["error"]), ["State: Sick"]);
+    // 10: varnishparser on garbage: the original's error result, the exit code kept.
+    assert_eq!(info(&r[7]), ["hello"], "{}", r[7]);
+    assert_eq!(
+        errors(&r[7]),
+        [
+            "oops",
+            "Parser run failed: No backends found or output can't be parsed!"
+        ]
+    );
+    assert_eq!(r[7]["exitCode"], 3);
+    // 11: a parser that does not exist.
+    assert_eq!(
+        errors(&r[8]),
+        ["Parser run failed: No module named 'InvalidParser'"],
+        "{}",
+        r[8]
+    );
+    assert_eq!(info(&r[8]), ["some output"]);
+    // 12: the original's test resources.
+    assert_eq!(r[9]["status"], "OK", "{}", r[9]);
+    assert_eq!(
+        strings(&component(&r[9], "Unit tests")["messages"]["info"]),
+        ["GoodData"]
+    );
+    assert_eq!(r[10]["status"], "OK", "{}", r[10]);
+    assert_eq!(info(&r[10]), [uname.trim()]);
+    // 20: a module that does not exist.
+    assert_eq!(errors(&r[11]), ["No module named 'no'"], "{}", r[11]);
+    assert_eq!(r[11]["state"], "UNKNOWN");
+    // check-config lists the missing module (and the others not).
+    let config = d.config.display().to_string();
+    let (code, _, err) =
+        run_cmd(Command::new(bin("smokerd")).args(["-c", &config, "check-config"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("plugins.NoSuch.Module: No module named 'no'"),
+        "{err}"
+    );
+    assert!(
+        err.contains("plugins.BadParser.Parser: No module named 'InvalidParser'"),
+        "{err}"
+    );
+    assert!(!err.contains("plugins.Uname"), "{err}");
+}
