@@ -10,9 +10,12 @@ use crate::common::{
     TestDaemon, bin, children_of, fixtures, run_cmd, smoker_orig, temp_dir, wait_until,
 };
 
+/// Debian's python3 (not a per-user pyenv shim, which `uid: nobody` cannot run).
+const PYTHON3: &str = "/usr/bin/python3";
+
 /// Whether python3 is installed; the tests skip (saying so) without it.
 fn python3() -> bool {
-    let found = Command::new("python3").arg("-c").arg("pass").status();
+    let found = Command::new(PYTHON3).arg("-c").arg("pass").status();
     let ok = found.is_ok_and(|s| s.success());
     if !ok {
         eprintln!("skipped: python3 is not installed (scripts/install-deps installs it)");
@@ -41,7 +44,7 @@ fn python_section(root: &std::path::Path, extra: &str) -> String {
     let resources = root.join("tests/server/smoker_test_resources");
     let ours = fixtures().join("python");
     format!(
-        "python:\n  path: ['{}', '{}', '{}']\n{extra}",
+        "python:\n  interpreter: {PYTHON3}\n  path: ['{}', '{}', '{}']\n{extra}",
         root.display(),
         resources.display(),
         ours.display()
@@ -223,4 +226,185 @@ Backend www04 is Sick\nCurrent states  good:  0 threshold:  3 window:  5\nAverag
         "{err}"
     );
     assert!(!err.contains("plugins.Uname"), "{err}");
+}
+
+#[test]
+fn python_bad_modules_timeouts_and_prints() {
+    if !python3() {
+        return;
+    }
+    let (_tree, root) = original_tree();
+    let yaml = format!(
+        "{}plugins:
+  Sleeper: {{Module: fx.sleeper, Timeout: 1, Interval: 0}}
+  Swallow: {{Module: fx.swallow, Timeout: 1, Interval: 0}}
+  Printer: {{Module: fx.printer, Interval: 0}}
+  RetDict: {{Module: fx.retdict, Interval: 0}}
+  RetNone: {{Module: fx.retnone, Interval: 0}}
+  NoStatus: {{Module: fx.nostatus, Interval: 0}}
+  Echo: {{Command: 'echo still here', Interval: 0}}
+",
+        python_section(&root, "  timeout_grace: 1\n")
+    );
+    let d = TestDaemon::start(&yaml);
+    let started = std::time::Instant::now();
+    let r = results(
+        &d,
+        &[
+            "Sleeper", "Swallow", "Printer", "RetDict", "RetNone", "NoStatus", "Echo",
+        ],
+    );
+    // 13: the soft timeout inside Python.
+    assert_eq!(
+        errors(&r[0]),
+        ["Plugin execution exceeded timeout 1 seconds"],
+        "{}",
+        r[0]
+    );
+    assert_eq!(r[0]["state"], "UNKNOWN");
+    assert!(r[0]["duration"].as_f64().unwrap() < 10.0, "{}", r[0]);
+    // 14: a module that swallows the timeout is killed at Timeout + grace, children too.
+    assert_eq!(r[1]["state"], "UNKNOWN", "{}", r[1]);
+    assert_eq!(
+        r[1]["output"],
+        "Plugin execution exceeded timeout 1 seconds"
+    );
+    assert!(r[1]["duration"].as_f64().unwrap() < 15.0, "{}", r[1]);
+    assert!(started.elapsed() < Duration::from_secs(60));
+    let pid = d.pid();
+    assert!(
+        wait_until(Duration::from_secs(10), || children_of(pid).is_empty()),
+        "left over: {:?}",
+        children_of(pid)
+    );
+    // 17: printed text goes to the run's stderr, not into the reply.
+    assert_eq!(r[2]["status"], "OK", "{}", r[2]);
+    assert_eq!(info(&r[2]), ["printer done"]);
+    let runs = d.get_json("/v2/plugins/Printer/runs/1/output");
+    assert!(runs.to_string().contains("printed by the plugin"), "{runs}");
+    // 18: a dict return is accepted; a None return means self.result.
+    assert_eq!(r[3]["status"], "OK", "{}", r[3]);
+    assert_eq!(info(&r[3]), ["dict result"]);
+    assert_eq!(r[4]["status"], "WARN", "{}", r[4]);
+    assert_eq!(strings(&r[4]["messages"]["warn"]), ["line1", "line2"]);
+    // 19: no status.
+    assert_eq!(
+        errors(&r[5]),
+        ["ValidationError: Result status has to be OK, ERROR or WARN, not None"],
+        "{}",
+        r[5]
+    );
+    assert_eq!(r[5]["state"], "UNKNOWN");
+    // The daemon is unaffected.
+    assert_eq!(info(&r[6]), ["still here"]);
+    assert_eq!(d.get("/").status, 200);
+}
+
+#[test]
+fn python_action_module_sees_the_check_result() {
+    if !python3() {
+        return;
+    }
+    let (_tree, root) = original_tree();
+    let yaml = format!(
+        "{}actions:
+  act: {{Module: fx.act}}
+  slow: {{Module: fx.sleeper, Timeout: 1}}
+plugins:
+  Failing: {{Command: 'echo x; exit 2', Action: act, Interval: 0}}
+  SlowAction: {{Command: 'echo y', Action: slow, Interval: 0, Timeout: 30}}
+",
+        python_section(&root, "")
+    );
+    let d = TestDaemon::start(&yaml);
+    let r = results(&d, &["Failing", "SlowAction"]);
+    // 15: the check is ERROR; the action saw it and is OK.
+    assert_eq!(r[0]["status"], "ERROR", "{}", r[0]);
+    let action = &r[0]["action"];
+    assert_eq!(action["status"], "OK", "{action}");
+    assert_eq!(info(action), ["saw Result ERROR ['result'] Failing"]);
+    // The action obeys its own Timeout, not the check's.
+    let action = &r[1]["action"];
+    assert_eq!(
+        errors(action),
+        ["Plugin execution exceeded timeout 1 seconds"],
+        "{action}"
+    );
+    assert_eq!(r[1]["status"], "OK");
+}
+
+#[test]
+fn python_missing_interpreter_warns_and_commands_still_run() {
+    let yaml = "python:\n  interpreter: /nonexistent/python3\nplugins:\n  Py: {Module: smoker.server.plugins.uname, Interval: 0}\n  Echo: {Command: 'echo fine', Interval: 0}\n";
+    let d = TestDaemon::start(yaml);
+    // 16: check-config warns with FILE:LINE:COL and exits 0.
+    let config = d.config.display().to_string();
+    let (code, _, err) =
+        run_cmd(Command::new(bin("smokerd")).args(["-c", &config, "check-config"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!(
+            "{config}:7:16: plugins.Py.Module: Python interpreter '/nonexistent/python3' not found"
+        )),
+        "{err}"
+    );
+    let r = results(&d, &["Py", "Echo"]);
+    assert_eq!(r[0]["state"], "UNKNOWN", "{}", r[0]);
+    let output = r[0]["output"].as_str().unwrap();
+    assert!(
+        output.starts_with("Can't execute Python interpreter /nonexistent/python3: "),
+        "{output}"
+    );
+    assert_eq!(info(&r[1]), ["fine"]);
+}
+
+#[test]
+fn python_password_stays_off_argv_and_env_and_uid_is_dropped() {
+    if !python3() {
+        return;
+    }
+    let (_tree, root) = original_tree();
+    let root_user = nix::unistd::geteuid().is_root();
+    let nobody = if root_user { "    uid: nobody\n" } else { "" };
+    let yaml = format!(
+        "{}plugins:
+  Secret:
+    Module: fx.secret
+    Password: s3cr3t-Pa55
+    Interval: 0
+{nobody}  RootFs:
+    Module: smoker.server.plugins.fsmount
+    Mounts: [/]
+    Types: []
+    Interval: 0
+{nobody}",
+        python_section(&root, "")
+    );
+    let d = TestDaemon::start(&yaml);
+    let r = results(&d, &["Secret", "RootFs"]);
+    // 21: the Password reaches get_param, not /proc/PID/cmdline nor environ.
+    let lines = info(&r[0]);
+    assert!(lines.len() >= 4, "{}", r[0]);
+    assert_eq!(
+        lines[..3],
+        ["password received", "in cmdline False", "in environ False"],
+        "{}",
+        r[0]
+    );
+    if !root_user {
+        eprintln!("uid: nobody not checked: the tests do not run as root");
+        return;
+    }
+    // A check with uid: nobody runs as nobody: real, effective and saved ids.
+    let id = nix::unistd::User::from_name("nobody").unwrap().unwrap().uid;
+    assert_eq!(lines[3], format!("uids {id} {id} {id}"));
+    // 3: fsmount on / as nobody cannot write there.
+    assert_eq!(r[1]["status"], "ERROR", "{}", r[1]);
+    let errs = strings(&component(&r[1], "/")["messages"]["error"]);
+    assert!(
+        errs.iter().any(|e| e
+            .starts_with("Read/Write: file write failed: [Errno 13] Permission denied: '/")
+            && e.ends_with("-smoker.tmp'")),
+        "{errs:?}"
+    );
 }
