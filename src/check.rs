@@ -198,8 +198,7 @@ pub enum Command {
     /// Direct exec, no shell (`Argv:`); each element substituted.
     Argv(Vec<String>),
     /// The check cannot run; every run yields this state and text
-    /// (e.g. `Module:` → UNKNOWN "Python modules are not supported, use Command",
-    /// a missing `%(Key)s` → ERROR naming it).
+    /// (e.g. a `%(Key)s` naming no parameter → ERROR "Missing parameter Key").
     Invalid { state: State, text: String },
     /// A Python `Module:` run through the shim (spec python.md); settings in [`CheckSpec::python`].
     Python { module: String },
