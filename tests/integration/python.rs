@@ -408,3 +408,184 @@ fn python_password_stays_off_argv_and_env_and_uid_is_dropped() {
         "{errs:?}"
     );
 }
+
+/// The original smokerd on `config`, in its own process group, stopped on drop.
+struct OrigDaemon {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl OrigDaemon {
+    fn start(dir: &std::path::Path, config: &str) -> OrigDaemon {
+        use std::os::unix::process::CommandExt;
+        let port = crate::common::free_port();
+        let path = dir.join("orig.yaml");
+        std::fs::write(
+            &path,
+            format!("bind_host: 127.0.0.1\nbind_port: {port}\n{config}"),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.join("orig.log")).unwrap();
+        let child = Command::new(smoker_orig())
+            .arg("daemon")
+            .arg("-c")
+            .arg(&path)
+            .args(["-fg", "--no-syslog", "-p"])
+            .arg(dir.join("orig.pid"))
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let daemon = OrigDaemon { child, port };
+        let up = wait_until(Duration::from_secs(300), || {
+            crate::common::http(port, "GET", "/", None).is_ok_and(|r| r.status == 200)
+        });
+        assert!(up, "original smokerd did not come up");
+        daemon
+    }
+
+    /// Forces `names` and waits for each one's `lastResult`.
+    fn results(&self, names: &[&str]) -> Vec<Value> {
+        let body = serde_json::json!({"process": {"plugins": names}}).to_string();
+        let r = crate::common::http(self.port, "POST", "/processes", Some(&body)).unwrap();
+        assert!(r.status < 300, "{}", r.body);
+        names
+            .iter()
+            .map(|name| {
+                let mut last = Value::Null;
+                let done = wait_until(Duration::from_secs(60), || {
+                    let path = format!("/plugins/{name}");
+                    let r = crate::common::http(self.port, "GET", &path, None);
+                    last = r
+                        .map(|r| r.json()["plugin"]["lastResult"].clone())
+                        .unwrap_or_default();
+                    !last.is_null()
+                });
+                assert!(done, "the original did not run {name}");
+                last
+            })
+            .collect()
+    }
+}
+
+impl Drop for OrigDaemon {
+    fn drop(&mut self) {
+        use nix::{
+            sys::signal::{Signal, killpg},
+            unistd::Pid,
+        };
+        let group = Pid::from_raw(self.child.id() as i32);
+        let _ = killpg(group, Signal::SIGTERM);
+        let _ = wait_until(Duration::from_secs(5), || {
+            matches!(self.child.try_wait(), Ok(Some(_)))
+        });
+        let _ = killpg(group, Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+}
+
+/// A result without `lastRun`, our additive fields, and with digits as `N` (fsmount's
+/// random file names and counts).
+fn comparable(result: &Value) -> String {
+    let mut result = result.clone();
+    if let Value::Object(map) = &mut result {
+        for key in [
+            "lastRun",
+            "state",
+            "output",
+            "longOutput",
+            "perfdata",
+            "exitCode",
+            "signal",
+            "duration",
+            "truncated",
+            "catchUp",
+        ] {
+            map.remove(key);
+        }
+    }
+    digits_as_n(&result.to_string())
+}
+
+/// Each run of digits as one `N`.
+fn digits_as_n(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if !c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.ends_with('N') {
+            out.push('N');
+        }
+    }
+    out
+}
+
+#[test]
+fn python_results_equal_the_original_daemons() {
+    if !python3() {
+        return;
+    }
+    let (tree, root) = original_tree();
+    let plugins = "templates:\n  BasePlugin: {Interval: 0, Timeout: 30}\nplugins:
+  Uname: {Module: smoker.server.plugins.uname}
+  Shm: {Module: smoker.server.plugins.fsmount, Mounts: [/dev/shm], Types: [tmpfs]}
+  Varnish: {Command: 'printf \"Backend www01 is Healthy\\nx\\nAverage responsetime of good probes: 0.010631\\nBackend www04 is Sick\\nx\\nAverage responsetime of good probes: 0.0\\n\"', Parser: smoker.server.plugins.varnishparser}
+  Garbage: {Command: 'echo hello; echo oops >&2; exit 3', Parser: smoker.server.plugins.varnishparser}
+  BadParser: {Command: 'echo some output', Parser: InvalidParser}
+  SModule: {Module: tests.server.smoker_test_resources.smokermodule}
+  SParser: {Command: 'echo \"GoodData Smoker\"', Parser: tests.server.smoker_test_resources.smokerparser}
+";
+    let names = [
+        "Uname",
+        "Shm",
+        "Varnish",
+        "Garbage",
+        "BadParser",
+        "SModule",
+        "SParser",
+    ];
+    let original = OrigDaemon::start(tree.path(), plugins);
+    let theirs = original.results(&names);
+    let d = TestDaemon::start(&format!("{}{plugins}", python_section(&root, "")));
+    let ours = results(&d, &names);
+    for ((name, ours), theirs) in names.iter().zip(&ours).zip(&theirs) {
+        assert_eq!(comparable(ours), comparable(theirs), "{name}");
+    }
+    // The original client shows them as it shows the original daemon's.
+    let show = |port: u16| {
+        let host = format!("127.0.0.1:{port}");
+        let (code, out, err) = run_cmd(Command::new(smoker_orig()).args([
+            "cli",
+            "-s",
+            &host,
+            "--no-colors",
+            "--no-progress",
+            "-o",
+            "long",
+            "-p",
+            "Uname",
+            "Varnish",
+            "Garbage",
+            "BadParser",
+            "SModule",
+            "SParser",
+        ]));
+        assert!(code == 0 || code == 69, "{err}");
+        out.lines()
+            .filter(|l| {
+                !l.contains("Last run") && !l.contains("Next run") && !l.contains("lastRun")
+            })
+            .map(|l| {
+                l.chars()
+                    .map(|c| if c.is_ascii_digit() { 'N' } else { c })
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let shown = show(d.port);
+    assert!(shown.contains("Varnish") && shown.contains("www04"), "{shown}");
+    assert_eq!(shown, show(original.port));
+}
