@@ -183,11 +183,17 @@ const ROWS: &[RowDef] = &[
         titles: &["fan-out vs slowest check", "fan-out vs smoker-orig cli"],
         run: rows::fanout::run,
     },
+    RowDef {
+        id: 9,
+        name: "python",
+        titles: &["Python check run wall", "Python 100 checks @10 s CPU"],
+        run: rows::python::run,
+    },
 ];
 
 fn usage() -> &'static str {
     "usage: scripts/bench [--quick] [--only N[,N…]] [--concurrency N]\n\
-     rows: 1 throughput, 2 scheduler, 3 REST + 4 memory, 5 metrics, 6 NRPE, 7 NSCA, 8 fan-out"
+     rows: 1 throughput, 2 scheduler, 3 REST + 4 memory, 5 metrics, 6 NRPE, 7 NSCA, 8 fan-out,\n     9 Python"
 }
 
 fn main() -> ExitCode {

@@ -21,6 +21,10 @@ pub const ENTRY: &str = "smoker_shim.py";
 pub const FILES: &[(&str, &str)] = &[
     (ENTRY, include_str!("../../python/smoker_shim.py")),
     (
+        "smokerd_shim.py",
+        include_str!("../../python/smokerd_shim.py"),
+    ),
+    (
         "smoker/__init__.py",
         include_str!("../../python/smoker/__init__.py"),
     ),
@@ -70,7 +74,7 @@ pub fn dir(settings: &PythonSettings) -> Result<PathBuf, ShimError> {
     let mut reasons = Vec::new();
     for base in candidates(settings.state_dir.as_deref()) {
         let dir = base.join("python").join(version());
-        match extract(&dir) {
+        match extract(&dir, &settings.interpreter) {
             Ok(()) => {
                 cache.insert(settings.state_dir.clone(), dir.clone());
                 return Ok(dir);
@@ -97,14 +101,30 @@ fn version() -> String {
     format!("{:016x}", hasher.finish())
 }
 
-/// Writes the files (0755 directories, 0644 files) unless a complete copy is there.
-fn extract(dir: &Path) -> std::io::Result<()> {
+/// Writes the files (0755 directories, 0644 files) unless a complete copy is there,
+/// then byte-compiles them once with `interpreter` (runs use `-B`, so they never
+/// write bytecode themselves; without it every run would recompile the shim).
+fn extract(dir: &Path, interpreter: &Path) -> std::io::Result<()> {
     let complete = FILES
         .iter()
         .all(|(rel, text)| fs::read_to_string(dir.join(rel)).is_ok_and(|t| t == *text));
-    if complete {
-        return Ok(());
+    if !complete {
+        write_files(dir)?;
     }
+    if !dir.join("__pycache__").is_dir() {
+        // Best effort: without bytecode the shim still runs, only slower.
+        let _ = std::process::Command::new(interpreter)
+            .args(["-m", "compileall", "-q"])
+            .arg(dir)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+    Ok(())
+}
+
+fn write_files(dir: &Path) -> std::io::Result<()> {
     for (rel, text) in FILES {
         let path = dir.join(rel);
         if let Some(parent) = path.parent() {

@@ -586,6 +586,9 @@ fn python_results_equal_the_original_daemons() {
             .join("\n")
     };
     let shown = show(d.port);
-    assert!(shown.contains("Garbage") && shown.contains("Unit tests"), "{shown}");
+    assert!(
+        shown.contains("Garbage") && shown.contains("Unit tests"),
+        "{shown}"
+    );
     assert_eq!(shown, show(original.port));
 }

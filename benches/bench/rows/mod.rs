@@ -5,6 +5,7 @@ pub mod fanout;
 pub mod metrics;
 pub mod nrpe;
 pub mod nsca;
+pub mod python;
 pub mod rest;
 pub mod scheduler;
 pub mod throughput;

@@ -7,7 +7,6 @@ user's own) are merged in by pkgutil.extend_path.
 import datetime
 import pkgutil
 
-import smoker.util.command
 from smoker.server.exceptions import InvalidArgument, ValidationError
 
 __path__ = pkgutil.extend_path(__path__, __name__)
@@ -187,6 +186,8 @@ class BasePlugin(object):
 
     def execute(self, command, **kwargs):
         """smoker.util.command.execute with the plugin's Timeout unless one is given."""
+        import smoker.util.command
+
         if "timeout" not in kwargs:
             kwargs["timeout"] = self.plugin.get_param("Timeout", default=120)
         return smoker.util.command.execute(command, **kwargs)
