@@ -208,3 +208,103 @@ fn from_reply(
     }
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(exit: Exit, stdout: &str, stderr: &str) -> ProcessOutcome {
+        ProcessOutcome {
+            stdout: stdout.as_bytes().to_vec(),
+            stderr: stderr.as_bytes().to_vec(),
+            stdout_truncated: false,
+            stderr_truncated: false,
+            exit,
+            pid: Some(1),
+            started_at: chrono::Local::now(),
+            duration: Duration::from_millis(5),
+        }
+    }
+
+    fn result(exit: Exit, stdout: &str, stderr: &str) -> CheckResult {
+        let spec = CheckSpec::for_test("py");
+        let settings = PythonSettings::default();
+        let out = outcome(exit, stdout, stderr);
+        interpret(Op::Run, &spec, &settings, Duration::from_secs(3), &out)
+    }
+
+    const OK: &str = r#"{"v":1,"id":"py#1","outcome":"ok","result":{"status":"WARN","messages":{"info":[],"error":[],"warn":["slow"]},"componentResults":null,"action":null}}"#;
+
+    #[test]
+    fn an_ok_reply_maps_as_smoker_json() {
+        let r = result(Exit::Code(0), &format!("{OK}\n"), "");
+        assert_eq!(r.state, State::Warning);
+        assert_eq!(r.output, "slow");
+        assert_eq!(r.exit_code, None);
+        assert_eq!(&*r.stdout, format!("{OK}\n"));
+    }
+
+    #[test]
+    fn failures_keep_the_original_messages_with_state_unknown() {
+        let reply = r#"{"v":1,"outcome":"error","summary":"boom","result":{"status":"ERROR","messages":{"info":[],"error":["boom"],"warn":[]}}}"#;
+        let r = result(Exit::Code(0), reply, "Traceback …\n");
+        assert_eq!(r.state, State::Unknown);
+        assert_eq!(r.output, "boom");
+        assert_eq!(r.messages.unwrap().error, ["boom"]);
+        assert_eq!(&*r.stderr, "Traceback …\n");
+    }
+
+    #[test]
+    fn a_missing_or_broken_reply_is_a_shim_failure() {
+        for (exit, stdout) in [
+            (Exit::Code(1), ""),
+            (Exit::Code(0), "not json\n"),
+            (Exit::Code(0), &format!("{OK}\n{OK}\n") as &str),
+            (Exit::Code(0), r#"{"v":2}"#),
+            (Exit::Signal(9), ""),
+        ] {
+            let r = result(exit.clone(), stdout, "last words\n");
+            assert_eq!(r.state, State::Unknown, "{stdout}");
+            assert!(r.output.starts_with("Python shim failed: "), "{}", r.output);
+            assert!(r.output.ends_with(": last words"), "{}", r.output);
+        }
+        let r = result(Exit::Signal(9), "", "");
+        assert_eq!(
+            r.output,
+            "Python shim failed: signal 9, no single reply line: "
+        );
+        assert_eq!(r.signal, Some(9));
+    }
+
+    #[test]
+    fn a_hard_timeout_and_a_spawn_failure() {
+        let r = result(Exit::TimedOut, "", "");
+        assert_eq!(r.output, "Plugin execution exceeded timeout 3 seconds");
+        assert!(r.timed_out);
+        let r = result(Exit::SpawnFailed("No such file".into()), "", "");
+        assert_eq!(
+            r.output,
+            "Can't execute Python interpreter python3: No such file"
+        );
+    }
+
+    #[test]
+    fn the_request_carries_params_only_in_its_line() {
+        let mut spec = CheckSpec::for_test("py");
+        spec.parameters
+            .insert("Password".into(), serde_json::json!("s3cret"));
+        let line = request(
+            Op::Run,
+            &spec,
+            &PythonSettings::default(),
+            Duration::from_millis(1500),
+            json!({"module": "m"}),
+        );
+        assert!(line.ends_with('\n'));
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["params"]["Password"], "s3cret");
+        assert_eq!(v["timeout"], 1.5);
+        assert_eq!(v["op"], "run");
+        assert_eq!(v["module"], "m");
+    }
+}

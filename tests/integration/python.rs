@@ -335,8 +335,13 @@ plugins:
 
 #[test]
 fn python_missing_interpreter_warns_and_commands_still_run() {
-    let yaml = "python:\n  interpreter: /nonexistent/python3\nplugins:\n  Py: {Module: smoker.server.plugins.uname, Interval: 0}\n  Echo: {Command: 'echo fine', Interval: 0}\n";
+    let yaml = "python:\n  interpreter: /nonexistent/python3\n  path: ['{dir}/open']\nplugins:\n  Py: {Module: smoker.server.plugins.uname, Interval: 0}\n  Echo: {Command: 'echo fine', Interval: 0}\n";
     let d = TestDaemon::start(yaml);
+    // A world-writable python.path directory is a warning too.
+    let open = d.dir.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
     // 16: check-config warns with FILE:LINE:COL and exits 0.
     let config = d.config.display().to_string();
     let (code, _, err) =
@@ -344,7 +349,14 @@ fn python_missing_interpreter_warns_and_commands_still_run() {
     assert_eq!(code, 0, "{err}");
     assert!(
         err.contains(&format!(
-            "{config}:7:16: plugins.Py.Module: Python interpreter '/nonexistent/python3' not found"
+            "{config}:8:16: plugins.Py.Module: Python interpreter '/nonexistent/python3' not found"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "python.path: {} is group- or world-writable",
+            open.display()
         )),
         "{err}"
     );
