@@ -157,13 +157,21 @@ impl Call<'_> {
             stdin: Some(Arc::from(request.into_bytes())),
         };
         let _permit = self.settings.permits.acquire().await.ok();
-        let outcome = match cancel {
-            Some(c) => self.executor.run_cancellable(process, on_spawn, c).await,
+        let outcome = match &cancel {
+            Some(c) => {
+                let c = c.clone();
+                self.executor.run_cancellable(process, on_spawn, c).await
+            }
             None => self.executor.run_observed(process, on_spawn).await,
         };
         let mut result = protocol::interpret(op, self.spec, self.settings, self.timeout, &outcome);
-        if matches!(outcome.exit, Exit::Interrupted) && result.state != State::Unknown {
+        let killed = outcome.exit == Exit::Interrupted && cancel.is_some_and(|c| *c.borrow());
+        if killed {
+            // `Overlap: kill`, as for a Command.
             result.state = State::Unknown;
+            result.output = runner::KILLED_BY_OVERLAP.to_string();
+            result.messages =
+                CheckResult::synthetic(State::Unknown, &result.output, started).messages;
         }
         result
     }

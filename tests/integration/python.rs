@@ -604,3 +604,23 @@ fn python_results_equal_the_original_daemons() {
     );
     assert_eq!(shown, show(original.port));
 }
+
+#[test]
+fn python_run_is_killed_by_overlap_kill_with_its_children() {
+    if !python3() {
+        return;
+    }
+    let (_tree, root) = original_tree();
+    let yaml = format!(
+        "{}plugins:\n  Slow: {{Module: fx.swallow, Interval: 2, Timeout: 60, Overlap: kill}}\n",
+        python_section(&root, "")
+    );
+    let d = TestDaemon::start(&yaml);
+    let mut last = Value::Null;
+    let killed = wait_until(Duration::from_secs(60), || {
+        last = d.last_result("Slow");
+        last["output"] == "killed: the next run was due (Overlap: kill)"
+    });
+    assert!(killed, "{last}");
+    assert_eq!(last["state"], "UNKNOWN");
+}
