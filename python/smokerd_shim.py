@@ -207,13 +207,18 @@ def probe(req):
     import importlib.util
 
     missing = []
+    origins = {}
     for name in req.get("find") or []:
         try:
-            if importlib.util.find_spec(name) is None:
-                missing.append({"module": name, "error": "No module named '%s'" % name})
+            spec = importlib.util.find_spec(name)
         except Exception as e:
             missing.append({"module": name, "error": str(e) or type(e).__name__})
-    return {"python": "%d.%d.%d" % sys.version_info[:3], "missing": missing}
+            continue
+        if spec is None:
+            missing.append({"module": name, "error": "No module named '%s'" % name})
+        elif spec.has_location and spec.origin:
+            origins[name] = spec.origin
+    return {"python": "%d.%d.%d" % sys.version_info[:3], "missing": missing, "origins": origins}
 
 
 def main():

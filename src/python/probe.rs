@@ -1,6 +1,6 @@
 //! Load-time checks of the Python set-up (python.md §3.10, §3.11): the interpreter
-//! is found and is Python ≥ 3.6, every configured module can be found, and no
-//! `python.path` directory is writable by others. Each problem is a warning text;
+//! is found and is Python ≥ 3.6, every configured module can be found, and neither
+//! a `python.path` directory nor a module's file is writable by others. Each problem is a warning text;
 //! the runs themselves report the same problem as UNKNOWN.
 
 use std::{
@@ -57,11 +57,34 @@ pub fn writable_path_dirs(settings: &PythonSettings) -> Vec<String> {
     out
 }
 
-/// What a probe found: the Python version, and (module, error) per module not found.
+/// What a probe found: the Python version, (module, error) per module not found, and
+/// (module, file) per module found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Probe {
     pub python: String,
     pub missing: Vec<(String, String)>,
+    pub origins: Vec<(String, PathBuf)>,
+}
+
+impl Probe {
+    /// Why `module`'s file is unsafe: writable by group or others, or owned by someone
+    /// other than root or the daemon's user (code injection into other checks' runs).
+    pub fn unsafe_file(&self, module: &str) -> Option<String> {
+        let (_, file) = self.origins.iter().find(|(m, _)| m == module)?;
+        let meta = std::fs::metadata(file).ok()?;
+        let daemon = nix::unistd::geteuid().as_raw();
+        if meta.mode() & 0o022 != 0 {
+            return Some(format!("{} is group- or world-writable", file.display()));
+        }
+        if meta.uid() != 0 && meta.uid() != daemon {
+            let owner = meta.uid();
+            return Some(format!(
+                "{} is owned by uid {owner}, neither root nor smokerd's user",
+                file.display()
+            ));
+        }
+        None
+    }
 }
 
 /// Runs the shim's `probe` with `modules`; `Err` is the warning text.
@@ -111,5 +134,18 @@ fn parse(stdout: &[u8]) -> Option<Probe> {
             Some((module.to_string(), error.to_string()))
         })
         .collect();
-    Some(Probe { python, missing })
+    let origins = reply
+        .get("origins")
+        .and_then(Value::as_object)
+        .map(|o| {
+            o.iter()
+                .filter_map(|(m, f)| Some((m.clone(), PathBuf::from(f.as_str()?))))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(Probe {
+        python,
+        missing,
+        origins,
+    })
 }

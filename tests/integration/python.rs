@@ -29,6 +29,7 @@ fn original_tree() -> (tempfile::TempDir, PathBuf) {
     let tarball = smoker_orig().with_file_name("smoker-orig.tar.gz");
     let (code, _, err) = run_cmd(
         Command::new("tar")
+            .args(["--no-same-permissions", "--no-same-owner"])
             .arg("-xzf")
             .arg(&tarball)
             .arg("-C")
@@ -226,6 +227,19 @@ Backend www04 is Sick\nCurrent states  good:  0 threshold:  3 window:  5\nAverag
         "{err}"
     );
     assert!(!err.contains("plugins.Uname"), "{err}");
+    assert!(!err.contains("writable"), "{err}");
+    // A module file others can write is a warning (§3.11).
+    use std::os::unix::fs::PermissionsExt;
+    let uname = root.join("smoker/server/plugins/uname.py");
+    std::fs::set_permissions(&uname, std::fs::Permissions::from_mode(0o664)).unwrap();
+    let (code, _, err) =
+        run_cmd(Command::new(bin("smokerd")).args(["-c", &config, "check-config"]));
+    assert_eq!(code, 0, "{err}");
+    let warning = format!(
+        "plugins.Uname.Module: {} is group- or world-writable",
+        uname.display()
+    );
+    assert!(err.contains(&warning), "{err}");
 }
 
 #[test]

@@ -123,6 +123,10 @@ fn check_setup(ctx: &mut Ctx, settings: &mut PythonSettings, at: &Pos) {
             for (pos, path, module) in &uses {
                 if let Some((_, error)) = found.missing.iter().find(|(m, _)| m == module) {
                     ctx.warn(pos, path, error);
+                } else if let Some(problem) = found.unsafe_file(module) {
+                    let message =
+                        format!("{problem}: anyone who can write it can run code in this check");
+                    ctx.warn(pos, path, message);
                 }
             }
         }
