@@ -1,6 +1,7 @@
 //! The embedded shim: its files, and their extraction to a directory the checks'
 //! users can read (`<state_dir>/python/<hash>/`, else `/run/smokerd/python/<hash>/`,
-//! else `$TMPDIR/smokerd-<euid>/python/<hash>/`), once per directory and process.
+//! else `$TMPDIR/smokerd-<euid>/python/<hash>/`; the first that every user can reach,
+//! else the first that worked), once per directory and process.
 
 use std::{
     collections::HashMap,
@@ -72,17 +73,33 @@ pub fn dir(settings: &PythonSettings) -> Result<PathBuf, ShimError> {
         return Ok(dir.clone());
     }
     let mut reasons = Vec::new();
+    let mut usable = None;
     for base in candidates(settings.state_dir.as_deref()) {
         let dir = base.join("python").join(version());
         match extract(&dir, &settings.interpreter) {
+            // Checks may run as other users: prefer a directory everyone can reach.
+            Ok(()) if reachable_by_all(&dir) => {
+                usable = Some(dir);
+                break;
+            }
             Ok(()) => {
-                cache.insert(settings.state_dir.clone(), dir.clone());
-                return Ok(dir);
+                usable.get_or_insert(dir);
             }
             Err(e) => reasons.push(format!("{}: {e}", dir.display())),
         }
     }
-    Err(ShimError(reasons.join("; ")))
+    let dir = usable.ok_or_else(|| ShimError(reasons.join("; ")))?;
+    cache.insert(settings.state_dir.clone(), dir.clone());
+    Ok(dir)
+}
+
+/// Whether every directory from `/` down to `dir` lets others traverse it.
+fn reachable_by_all(dir: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    dir.ancestors().all(|d| {
+        d.as_os_str().is_empty()
+            || fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 != 0)
+    })
 }
 
 /// Where the shim may go, best first.
@@ -144,4 +161,37 @@ fn write_files(dir: &Path) -> std::io::Result<()> {
         fs::rename(&tmp, &path)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extraction_prefers_a_directory_every_user_can_reach() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = tempfile::tempdir().unwrap();
+        let private = base.path().join("private");
+        fs::create_dir(&private).unwrap();
+        fs::set_permissions(&private, fs::Permissions::from_mode(0o700)).unwrap();
+        fs::set_permissions(base.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let settings = PythonSettings {
+            state_dir: Some(private.clone()),
+            ..PythonSettings::default()
+        };
+        let dir = dir(&settings).unwrap();
+        assert!(!dir.starts_with(&private), "{}", dir.display());
+        assert!(reachable_by_all(&dir));
+        for (rel, text) in FILES {
+            assert_eq!(fs::read_to_string(dir.join(rel)).unwrap(), *text);
+        }
+        let open = base.path().join("open");
+        fs::create_dir(&open).unwrap();
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o755)).unwrap();
+        let settings = PythonSettings {
+            state_dir: Some(open.clone()),
+            ..PythonSettings::default()
+        };
+        assert!(super::dir(&settings).unwrap().starts_with(&open));
+    }
 }
