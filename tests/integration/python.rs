@@ -638,3 +638,33 @@ fn python_run_is_killed_by_overlap_kill_with_its_children() {
     assert!(killed, "{last}");
     assert_eq!(last["state"], "UNKNOWN");
 }
+
+#[test]
+fn python_testconnection_reports_a_closed_port() {
+    if !python3() {
+        return;
+    }
+    let (_tree, root) = original_tree();
+    let open = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let open_port = open.local_addr().unwrap().port();
+    let closed_port = crate::common::free_port();
+    let yaml = format!(
+        "{}plugins:
+  Mixed: {{Module: smoker.server.plugins.testconnection, Timeout: 2, Interval: 0, Connections: [[127.0.0.1, {open_port}], [127.0.0.1, {closed_port}]]}}
+  AllOpen: {{Module: smoker.server.plugins.testconnection, Timeout: 2, Interval: 0, Connections: [[127.0.0.1, {open_port}]]}}
+",
+        python_section(&root, "")
+    );
+    let d = TestDaemon::start(&yaml);
+    let r = results(&d, &["Mixed", "AllOpen"]);
+    // 5: the closed port is the component's error; all open is OK.
+    assert_eq!(r[0]["status"], "ERROR", "{}", r[0]);
+    assert_eq!(
+        strings(&component(&r[0], "Connection")["messages"]["error"]),
+        [format!(
+            "Host: 127.0.0.1, port: {closed_port}, Socket error: [Errno 111] Connection refused"
+        )]
+    );
+    assert_eq!(r[1]["status"], "OK", "{}", r[1]);
+    assert_eq!(component(&r[1], "Connection")["status"], "OK");
+}
