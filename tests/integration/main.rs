@@ -15,4 +15,5 @@ mod nsca;
 mod packaging;
 mod python;
 mod serial_cli;
+mod serial_python;
 mod tidy;

@@ -14,7 +14,7 @@ use crate::common::{
 const PYTHON3: &str = "/usr/bin/python3";
 
 /// Whether python3 is installed; the tests skip (saying so) without it.
-fn python3() -> bool {
+pub(crate) fn python3() -> bool {
     let found = Command::new(PYTHON3).arg("-c").arg("pass").status();
     let ok = found.is_ok_and(|s| s.success());
     if !ok {
@@ -24,7 +24,7 @@ fn python3() -> bool {
 }
 
 /// The original smoker's tree, unpacked from its tarball into a temp dir.
-fn original_tree() -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn original_tree() -> (tempfile::TempDir, PathBuf) {
     let dir = temp_dir();
     let tarball = smoker_orig().with_file_name("smoker-orig.tar.gz");
     let (code, _, err) = run_cmd(
@@ -41,7 +41,7 @@ fn original_tree() -> (tempfile::TempDir, PathBuf) {
 }
 
 /// `python:` with the original's package, its test resources and our fixtures on the path.
-fn python_section(root: &std::path::Path, extra: &str) -> String {
+pub(crate) fn python_section(root: &std::path::Path, extra: &str) -> String {
     let resources = root.join("tests/server/smoker_test_resources");
     let ours = fixtures().join("python");
     format!(
@@ -436,15 +436,18 @@ fn python_password_stays_off_argv_and_env_and_uid_is_dropped() {
 }
 
 /// The original smokerd on `config`, in its own process group, stopped on drop.
-struct OrigDaemon {
+pub(crate) struct OrigDaemon {
     child: std::process::Child,
     port: u16,
 }
 
 impl OrigDaemon {
     fn start(dir: &std::path::Path, config: &str) -> OrigDaemon {
+        Self::start_on(dir, config, crate::common::free_port())
+    }
+
+    pub(crate) fn start_on(dir: &std::path::Path, config: &str, port: u16) -> OrigDaemon {
         use std::os::unix::process::CommandExt;
-        let port = crate::common::free_port();
         let path = dir.join("orig.yaml");
         std::fs::write(
             &path,
