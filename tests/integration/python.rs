@@ -671,3 +671,33 @@ fn python_testconnection_reports_a_closed_port() {
     assert_eq!(r[1]["status"], "OK", "{}", r[1]);
     assert_eq!(component(&r[1], "Connection")["status"], "OK");
 }
+
+#[test]
+fn python_settings_follow_a_reload() {
+    if !python3() {
+        return;
+    }
+    let plugins = "plugins:\n  Printer: {Module: fx.printer, Interval: 0}\n";
+    let without = format!("python: {{interpreter: {PYTHON3}}}\n{plugins}");
+    let mut d = TestDaemon::start(&without);
+    let r = results(&d, &["Printer"]);
+    assert_eq!(errors(&r[0]), ["No module named 'fx'"], "{}", r[0]);
+    // The fixtures' directory on python.path, then SIGHUP: the module loads.
+    let text = std::fs::read_to_string(&d.config).unwrap().replace(
+        &without,
+        &format!(
+            "python: {{interpreter: {PYTHON3}, path: ['{}']}}\n{plugins}",
+            fixtures().join("python").display()
+        ),
+    );
+    std::fs::write(&d.config, text).unwrap();
+    d.signal("HUP");
+    let mut last = Value::Null;
+    let reloaded = wait_until(Duration::from_secs(60), || {
+        last = results(&d, &["Printer"]).remove(0);
+        last["status"] == "OK"
+    });
+    assert!(reloaded, "{last}\n{}", d.stderr());
+    assert_eq!(info(&last), ["printer done"]);
+    d.stop();
+}
