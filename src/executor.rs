@@ -94,6 +94,23 @@ pub struct ProcessOutcome {
     pub duration: Duration,
 }
 
+#[cfg(test)]
+impl ProcessOutcome {
+    /// Unit tests: a 5 ms run of pid 1 that printed `stdout` and `stderr`.
+    pub(crate) fn for_test(exit: Exit, stdout: &str, stderr: &str) -> ProcessOutcome {
+        ProcessOutcome {
+            stdout: stdout.as_bytes().to_vec(),
+            stderr: stderr.as_bytes().to_vec(),
+            stdout_truncated: false,
+            stderr_truncated: false,
+            exit,
+            pid: Some(1),
+            started_at: Local::now(),
+            duration: Duration::from_millis(5),
+        }
+    }
+}
+
 /// Runs processes under a global concurrency bound. Cheap to share in an `Arc`.
 #[derive(Debug)]
 pub struct Executor {

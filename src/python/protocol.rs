@@ -214,16 +214,7 @@ mod tests {
     use super::*;
 
     fn outcome(exit: Exit, stdout: &str, stderr: &str) -> ProcessOutcome {
-        ProcessOutcome {
-            stdout: stdout.as_bytes().to_vec(),
-            stderr: stderr.as_bytes().to_vec(),
-            stdout_truncated: false,
-            stderr_truncated: false,
-            exit,
-            pid: Some(1),
-            started_at: chrono::Local::now(),
-            duration: Duration::from_millis(5),
-        }
+        ProcessOutcome::for_test(exit, stdout, stderr)
     }
 
     fn result(exit: Exit, stdout: &str, stderr: &str) -> CheckResult {
