@@ -198,9 +198,10 @@ pub enum Command {
     /// Direct exec, no shell (`Argv:`); each element substituted.
     Argv(Vec<String>),
     /// The check cannot run; every run yields this state and text
-    /// (e.g. `Module:` → UNKNOWN "Python modules are not supported, use Command",
-    /// a missing `%(Key)s` → ERROR naming it).
+    /// (e.g. a `%(Key)s` naming no parameter → ERROR "Missing parameter Key").
     Invalid { state: State, text: String },
+    /// A Python `Module:` run through the shim (spec python.md); settings in [`CheckSpec::python`].
+    Python { module: String },
 }
 
 /// Exit code interpretation (D2).
@@ -263,6 +264,17 @@ pub struct CheckSpec {
     pub catch_up: bool,
     /// Jobs: `Overlap`.
     pub overlap: Overlap,
+    /// The `python:` settings and `Parser:` of a check that runs Python (a `Module:`,
+    /// a `Parser:` or a `Module:` action); `None` for the others.
+    pub python: Option<Arc<PythonPart>>,
+}
+
+/// What a check that runs Python needs besides its command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PythonPart {
+    /// `Parser:` module run on the command's output.
+    pub parser: Option<String>,
+    pub settings: crate::python::settings::PythonSettings,
 }
 
 impl CheckSpec {
@@ -292,6 +304,7 @@ impl CheckSpec {
             parameters: IndexMap::new(),
             catch_up: false,
             overlap: Overlap::Skip,
+            python: None,
         }
     }
 }

@@ -63,6 +63,9 @@ pub struct ProcessRequest {
     pub capture_stderr: bool,
     pub uid: Option<Principal>,
     pub gid: Option<Principal>,
+    /// Bytes written to the child's stdin, which is then closed (the Python shim's
+    /// request: parameters never travel in argv or the environment). `None` = `/dev/null`.
+    pub stdin: Option<Arc<[u8]>>,
 }
 
 /// How the process ended.
@@ -89,6 +92,23 @@ pub struct ProcessOutcome {
     pub pid: Option<u32>,
     pub started_at: DateTime<Local>,
     pub duration: Duration,
+}
+
+#[cfg(test)]
+impl ProcessOutcome {
+    /// Unit tests: a 5 ms run of pid 1 that printed `stdout` and `stderr`.
+    pub(crate) fn for_test(exit: Exit, stdout: &str, stderr: &str) -> ProcessOutcome {
+        ProcessOutcome {
+            stdout: stdout.as_bytes().to_vec(),
+            stderr: stderr.as_bytes().to_vec(),
+            stdout_truncated: false,
+            stderr_truncated: false,
+            exit,
+            pid: Some(1),
+            started_at: Local::now(),
+            duration: Duration::from_millis(5),
+        }
+    }
 }
 
 /// Runs processes under a global concurrency bound. Cheap to share in an `Arc`.
@@ -295,7 +315,11 @@ fn spawn(request: &ProcessRequest, run_as_root: bool) -> Result<Child, String> {
         crate::sys::switch_ids_before_exec(&mut command, switch.groups, switch.gid, switch.uid)
     }
     command
-        .stdin(Stdio::null())
+        .stdin(if request.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(if request.capture_stderr {
             Stdio::piped()
@@ -350,9 +374,18 @@ async fn supervise(
     let group = child.id().map(|p| Pid::from_raw(p as i32));
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
+    let stdin = child.stdin.take().zip(request.stdin.clone());
     let cap = request.max_output;
-    // Drained concurrently with the wait (in this task) so a full pipe never blocks the child.
-    let capture = async move { tokio::join!(read_capped(stdout, cap), read_capped(stderr, cap)) };
+    // Drained concurrently with the wait (in this task) so a full pipe never blocks the child;
+    // the stdin payload is written alongside and then closed.
+    let capture = async move {
+        let ((), out, err) = tokio::join!(
+            write_all_and_close(stdin),
+            read_capped(stdout, cap),
+            read_capped(stderr, cap)
+        );
+        (out, err)
+    };
     tokio::pin!(capture);
     let mut captured: Option<Captured> = None;
     let deadline = tokio::time::sleep(request.timeout);
@@ -433,6 +466,16 @@ async fn terminate_group(
     }
 }
 
+/// Writes the payload to the child's stdin and closes it; a child that exits or
+/// closes its stdin early just ends the write.
+async fn write_all_and_close(stdin: Option<(tokio::process::ChildStdin, Arc<[u8]>)>) {
+    use tokio::io::AsyncWriteExt;
+    if let Some((mut pipe, payload)) = stdin {
+        let _ = pipe.write_all(&payload).await;
+        let _ = pipe.shutdown().await;
+    }
+}
+
 /// Reads a stream to EOF, keeping the first `cap` bytes. The buffer grows with the
 /// output (most plugins print one line); bytes past the cap are read and dropped.
 async fn read_capped<R: AsyncRead + Unpin>(stream: Option<R>, cap: usize) -> (Vec<u8>, bool) {
@@ -483,6 +526,7 @@ mod tests {
             capture_stderr: true,
             uid: None,
             gid: None,
+            stdin: None,
         }
     }
 
@@ -495,6 +539,17 @@ mod tests {
         assert_eq!(out.stdout, b"out\n");
         assert_eq!(out.stderr, b"err\n");
         assert_eq!(out.exit, Exit::Code(3));
+    }
+
+    #[tokio::test]
+    async fn stdin_payload_is_written_then_closed() {
+        let exec = Executor::new(None);
+        let mut req = shell("cat; echo end", 5000);
+        req.stdin = Some(Arc::from(&b"secret payload\n"[..]));
+        let out = exec.run(req).await;
+        assert_eq!(out.stdout, b"secret payload\nend\n");
+        let out = exec.run(shell("cat; echo end", 5000)).await;
+        assert_eq!(out.stdout, b"end\n");
     }
 
     #[tokio::test]
@@ -625,6 +680,7 @@ mod privilege_tests {
             capture_stderr: true,
             uid: None,
             gid: None,
+            stdin: None,
         }
     }
 

@@ -22,6 +22,7 @@ pub mod net;
 pub mod nrpe;
 pub mod nsca;
 pub mod privileges;
+pub mod python;
 pub mod render;
 pub mod runner;
 pub mod runs;

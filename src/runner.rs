@@ -39,22 +39,17 @@ pub async fn run_check_cancellable(
     on_spawn: &(dyn Fn(u32) + Sync),
     cancel: Option<tokio::sync::watch::Receiver<bool>>,
 ) -> CheckResult {
-    let program = match &spec.command {
-        Command::Invalid { state, text } => {
-            return CheckResult::synthetic(*state, text.clone(), chrono::Local::now());
-        }
-        Command::Shell(text) => Program::Shell(text.clone()),
-        Command::Argv(argv) => Program::Argv(argv.clone()),
-    };
-    let request = ProcessRequest {
-        program,
-        env: Environment::Inherit(spec.env.clone()),
-        timeout: spec.timeout,
-        kill_grace: KILL_GRACE,
-        max_output: spec.max_output,
-        capture_stderr: true,
-        uid: spec.uid.clone(),
-        gid: spec.gid.clone(),
+    let Some(request) = process_request(spec) else {
+        return match &spec.command {
+            Command::Invalid { state, text } => {
+                CheckResult::synthetic(*state, text.clone(), chrono::Local::now())
+            }
+            _ => CheckResult::synthetic(
+                State::Unknown,
+                "Python checks run through the Python shim",
+                chrono::Local::now(),
+            ),
+        };
     };
     let Some(cancel) = cancel else {
         return interpret(spec, executor.run_observed(request, on_spawn).await);
@@ -74,6 +69,26 @@ pub async fn run_check_cancellable(
         result = killed;
     }
     result
+}
+
+/// The process of a `Command`/`Argv` check; `None` for one that starts no command.
+pub fn process_request(spec: &CheckSpec) -> Option<ProcessRequest> {
+    let program = match &spec.command {
+        Command::Invalid { .. } | Command::Python { .. } => return None,
+        Command::Shell(text) => Program::Shell(text.clone()),
+        Command::Argv(argv) => Program::Argv(argv.clone()),
+    };
+    Some(ProcessRequest {
+        program,
+        env: Environment::Inherit(spec.env.clone()),
+        timeout: spec.timeout,
+        kill_grace: KILL_GRACE,
+        max_output: spec.max_output,
+        capture_stderr: true,
+        uid: spec.uid.clone(),
+        gid: spec.gid.clone(),
+        stdin: None,
+    })
 }
 
 /// Turns what a process did into a result, per the check's settings.
@@ -158,6 +173,7 @@ fn command_text(command: &Command) -> String {
         Command::Shell(text) => text.clone(),
         Command::Argv(argv) => argv.join(" "),
         Command::Invalid { text, .. } => text.clone(),
+        Command::Python { module } => module.clone(),
     }
 }
 
@@ -247,7 +263,7 @@ fn json_object(stdout: &str) -> Option<serde_json::Map<String, Value>> {
     }
 }
 
-fn from_smoker_json(
+pub(crate) fn from_smoker_json(
     object: serde_json::Map<String, Value>,
     started_at: chrono::DateTime<chrono::Local>,
 ) -> CheckResult {
@@ -407,16 +423,7 @@ mod tests {
     }
 
     fn outcome(exit: Exit, stdout: &str, stderr: &str) -> ProcessOutcome {
-        ProcessOutcome {
-            stdout: stdout.as_bytes().to_vec(),
-            stderr: stderr.as_bytes().to_vec(),
-            stdout_truncated: false,
-            stderr_truncated: false,
-            exit,
-            pid: Some(1),
-            started_at: chrono::Local::now(),
-            duration: Duration::from_millis(5),
-        }
+        ProcessOutcome::for_test(exit, stdout, stderr)
     }
 
     fn check(mode: ExitCodes, exit: Exit, stdout: &str, stderr: &str) -> CheckResult {

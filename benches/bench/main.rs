@@ -189,12 +189,18 @@ const ROWS: &[RowDef] = &[
         titles: &["Icinga 2 delivery", "Icinga 2 daemon CPU/result"],
         run: rows::icinga::run,
     },
+    RowDef {
+        id: 11,
+        name: "python",
+        titles: &["Python check run wall", "Python 100 checks @10 s CPU"],
+        run: rows::python::run,
+    },
 ];
 
 fn usage() -> &'static str {
     "usage: scripts/bench [--quick] [--only N[,N…]] [--concurrency N]\n\
      rows: 1 throughput, 2 scheduler, 3 REST + 4 memory, 5 metrics, 6 NRPE, 7 NSCA, 8 fan-out,\n\
-     9 Icinga 2"
+     9 Icinga 2, 11 Python"
 }
 
 fn main() -> ExitCode {

@@ -1,7 +1,7 @@
 //! Actions: what runs after a check result (smoker-compat.md §2.6, decisions.md D5).
 //!
 //! Owns the per-check pipeline: which actions apply (`Action`, `default_actions`,
-//! `ActionOn`), dispatch to one module per action kind ([`command`], [`nsca`]), and
+//! `ActionOn`), dispatch to one module per action kind ([`command`], [`nsca`], [`python`]), and
 //! the combined outcome stored in the plugin result's `action` field. An action
 //! never changes the check's own status. Kinds get only a [`Context`].
 //!
@@ -12,13 +12,14 @@ mod command;
 mod context;
 mod icinga2;
 mod nsca;
+mod python;
 
 pub use context::Context;
 
 use tracing::warn;
 
 use crate::{
-    check::{ActionTrigger, CheckResult, CheckSpec, Messages, State},
+    check::{ActionTrigger, CheckResult, CheckSpec, Messages},
     config::{ActionKind, ActionSpec},
 };
 
@@ -81,16 +82,11 @@ impl Actions {
             }
             ActionKind::Nsca(settings) => nsca::run(ctx, name, settings, spec, result),
             ActionKind::Icinga2(settings) => icinga2::run(ctx, name, settings, spec, result),
-            ActionKind::Module(module) => refused(format!(
-                "Python modules are not supported, use Command ({module})"
-            )),
+            ActionKind::Module { module, timeout } => {
+                python::run(ctx, module, *timeout, spec, result).await
+            }
         }
     }
-}
-
-/// The outcome of an action that cannot run.
-fn refused(message: String) -> CheckResult {
-    CheckResult::synthetic(State::Critical, message, chrono::Local::now())
 }
 
 /// One outcome from several: the worst state, the messages of all.

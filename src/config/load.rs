@@ -20,6 +20,7 @@ pub mod keys;
 mod nrpe_section;
 mod nsca;
 mod plugin;
+mod python;
 mod server;
 mod values;
 
@@ -40,6 +41,7 @@ use self::{
     ctx::Ctx,
     nrpe_section::read_nrpe,
     plugin::{draft::PluginDraft, finish_plugin, read_plugins, read_templates, warn_typos},
+    python::read_python,
     server::{Top, read_logging, read_server, read_store},
 };
 pub use super::error::{ConfigError, ConfigErrors};
@@ -180,6 +182,12 @@ fn build(root: &Node, path: Option<PathBuf>) -> Result<Loaded, ConfigErrors> {
             plan.checks.push(Arc::new(spec));
         }
     }
+    let python_settings = match top.get("python") {
+        Some(node) => read_python(&mut ctx, node, &base_dir(&plan)),
+        None => Default::default(),
+    };
+    let at = top.get("python").map_or(&root.pos, |n| &n.pos).clone();
+    python::attach(&mut ctx, &mut plan, python_settings, &at);
     check_daemon_ids(&mut ctx, &top, &root.pos, &plan);
     if top.get("plugins").is_none() && plan.nrpe.is_none() && ctx.errors.is_empty() {
         let message = "no plugins configured (and no nrpe: section)";
@@ -191,6 +199,15 @@ fn build(root: &Node, path: Option<PathBuf>) -> Result<Loaded, ConfigErrors> {
         super::nrpe::attach(&mut plan, &at, &mut ctx.errors, &mut ctx.warnings);
     }
     finish(ctx, plan)
+}
+
+/// The directory relative paths of the config are resolved against.
+fn base_dir(plan: &Plan) -> PathBuf {
+    plan.path
+        .as_ref()
+        .and_then(|p| p.parent())
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// The error of a root that is no mapping (an empty file included).

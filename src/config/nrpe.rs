@@ -267,6 +267,7 @@ pub fn checks(bridge: &NrpeBridge) -> Vec<CheckSpec> {
                 parameters,
                 catch_up: false,
                 overlap: Overlap::Skip,
+                python: None,
             }
         })
         .collect()

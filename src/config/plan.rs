@@ -100,8 +100,8 @@ pub struct ActionSpec {
 pub enum ActionKind {
     /// Shell command template; substituted at run time with params ⊕ result fields.
     Command { template: String, timeout: Duration },
-    /// Python module: not supported.
-    Module(String),
+    /// Python action module, run through the shim with the action's `Timeout`.
+    Module { module: String, timeout: Duration },
     /// Native NSCA sender (issue 5, D5).
     Nsca(NscaSettings),
     /// Icinga 2 REST API sender (issue 19, D15).

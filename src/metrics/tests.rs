@@ -707,6 +707,7 @@ async fn executor_running_is_read_at_scrape_time() {
         capture_stderr: false,
         uid: None,
         gid: None,
+        stdin: None,
     };
     let run = tokio::spawn({
         let executor = Arc::clone(&executor);

@@ -539,6 +539,7 @@ impl Server {
                     capture_stderr: false,
                     uid: self.uid.clone(),
                     gid: self.gid.clone(),
+                    stdin: None,
                 },
                 &on_spawn,
             )

@@ -20,7 +20,7 @@ use crate::{
     events::{Event, Events, ResultEvent},
     executor::{Executor, ProcessOutcome},
     metrics::Metrics,
-    runner,
+    python, runner,
     store::{CheckEntry, RunDoneSender, Store, durable::Durable},
 };
 
@@ -72,13 +72,13 @@ impl Pipeline {
     ) -> CheckResult {
         let spec = entry.spec();
         let pid = &started.pid;
-        let mut result = runner::run_check_cancellable(
-            &self.executor,
-            &spec,
-            &|p| pid.store(p, Ordering::Relaxed),
-            started.cancel.clone(),
-        )
-        .await;
+        let on_spawn = |p| pid.store(p, Ordering::Relaxed);
+        let cancel = started.cancel.clone();
+        let mut result = if python::applies(&spec) {
+            python::run_check(&self.executor, &spec, &on_spawn, cancel).await
+        } else {
+            runner::run_check_cancellable(&self.executor, &spec, &on_spawn, cancel).await
+        };
         self.act(entry, trigger, &mut result).await;
         result
     }

@@ -17,5 +17,7 @@ mod net;
 mod nrpe;
 mod nsca;
 mod packaging;
+mod python;
 mod serial_cli;
+mod serial_python;
 mod tidy;

@@ -6,6 +6,7 @@ pub mod icinga;
 pub mod metrics;
 pub mod nrpe;
 pub mod nsca;
+pub mod python;
 pub mod rest;
 pub mod scheduler;
 pub mod throughput;

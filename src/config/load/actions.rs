@@ -1,6 +1,6 @@
 //! The `actions:` section and `default_actions`. Each entry is read by the reader of
 //! its kind, chosen in [`read_kind`] from [`KINDS`]: `Command` (a shell template),
-//! `Module` (Python, not supported), `Nsca` (native sender, see `nsca`) or `Icinga2`
+//! `Module` (Python, through the shim), `Nsca` (native sender, see `nsca`) or `Icinga2`
 //! (Icinga 2's REST API, see `icinga2`); an entry with none is an error. A new kind is
 //! one reader plus one line in [`KINDS`] (and its keys in `keys`).
 
@@ -110,7 +110,7 @@ pub fn placeholders(kind: &ActionKind) -> Vec<String> {
         ActionKind::Command { template, .. } => subst::placeholders(template),
         ActionKind::Nsca(n) => subst::placeholders(&n.service),
         ActionKind::Icinga2(i) => subst::placeholders(&i.service),
-        ActionKind::Module(_) => Vec::new(),
+        ActionKind::Module { .. } => Vec::new(),
     }
 }
 
@@ -222,9 +222,12 @@ fn read_command(ctx: &mut Ctx, n: &Node, path: &str, timeout: Duration) -> Read 
     }
 }
 
-fn read_module(ctx: &mut Ctx, n: &Node, path: &str, _timeout: Duration) -> Read {
+fn read_module(ctx: &mut Ctx, n: &Node, path: &str, timeout: Duration) -> Read {
     match non_empty(ctx, n, path, "a module path") {
-        Some(module) => Read::Kind(ActionKind::Module(module.to_string())),
+        Some(module) => Read::Kind(ActionKind::Module {
+            module: module.to_string(),
+            timeout,
+        }),
         None => Read::Absent,
     }
 }

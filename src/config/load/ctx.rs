@@ -17,6 +17,9 @@ use crate::config::{
 pub struct Ctx {
     pub errors: Vec<ConfigError>,
     pub warnings: Vec<ConfigError>,
+    /// Where Python is used: (position, key path, module) of each `Module:`/`Parser:`,
+    /// for the load-time probe.
+    pub python_uses: Vec<(Pos, String, String)>,
 }
 
 /// A mapping entry: key name, key node, value node.

@@ -5,7 +5,7 @@
 //! (D4: edit distance ≤ 2 to a known key), and the test that `config/example-full.yaml`
 //! documents every key. A new key is one line here plus its reader.
 
-use Section::{Action, Api, Icinga2, Metrics, Nrpe, Nsca, Plugin, Spool, Top};
+use Section::{Action, Api, Icinga2, Metrics, Nrpe, Nsca, Plugin, Python, Spool, Top};
 
 /// Where a key lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +26,8 @@ pub enum Section {
     Nsca,
     /// `actions.NAME.Icinga2`; strict.
     Icinga2,
+    /// `python:`; strict.
+    Python,
     /// A plugin or template map; other keys are `%(Name)s` parameters (with a typo warning).
     Plugin,
 }
@@ -41,6 +43,7 @@ impl Section {
                 | Section::Nrpe
                 | Section::Nsca
                 | Section::Icinga2
+                | Section::Python
         )
     }
 }
@@ -86,6 +89,7 @@ static TABLE: &[(Section, &[(&str, &str)])] = &[
             ("metrics", "Prometheus listener"),
             ("nrpe", "NRPE bridge"),
             ("run_as_root", "false refuses checks as root"),
+            ("python", "Python plugin settings"),
         ],
     ),
     (
@@ -118,10 +122,21 @@ static TABLE: &[(Section, &[(&str, &str)])] = &[
         ],
     ),
     (
+        Python,
+        &[
+            ("interpreter", "python3 path or PATH name"),
+            ("path", "directories prepended to sys.path"),
+            ("max_concurrent", "Python runs at once"),
+            ("max_memory", "RLIMIT_DATA of a run"),
+            ("timeout_grace", "seconds past Timeout before the kill"),
+            ("shim_dir", "installed shim files"),
+        ],
+    ),
+    (
         Action,
         &[
             ("Command", "shell command template"),
-            ("Module", "Python module, not supported"),
+            ("Module", "Python action module"),
             ("Nsca", "native NSCA sender"),
             ("Icinga2", "Icinga 2 REST API sender"),
             ("Timeout", "seconds"),
@@ -158,8 +173,8 @@ static TABLE: &[(Section, &[(&str, &str)])] = &[
         Plugin,
         &[
             ("Command", "shell command template"),
-            ("Module", "Python module, not supported"),
-            ("Parser", "Python parser, not supported"),
+            ("Module", "Python plugin module"),
+            ("Parser", "Python parser of the command's output"),
             ("Interval", "seconds between runs"),
             ("Timeout", "seconds a run may take"),
             ("History", "results kept"),

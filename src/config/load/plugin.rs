@@ -8,7 +8,7 @@ mod execution;
 mod output;
 mod schedule;
 
-use std::collections::HashSet;
+use std::{collections::HashSet, sync::Arc};
 
 use indexmap::IndexMap;
 use serde_json::Value;
@@ -27,8 +27,9 @@ use super::{
     values::expected,
 };
 use crate::{
-    check::CheckSpec,
+    check::{CheckSpec, PythonPart},
     config::yaml::{Kind, Node},
+    python::settings::PythonSettings,
 };
 
 /// `templates:`; `empty` stands for a null template.
@@ -182,5 +183,11 @@ pub fn finish_plugin(
         parameters,
         catch_up,
         overlap,
+        python: command_keys.parser().map(|parser| {
+            Arc::new(PythonPart {
+                parser: Some(parser.to_string()),
+                settings: PythonSettings::default(),
+            })
+        }),
     })
 }

@@ -1,5 +1,5 @@
 //! What a plugin runs: `Command` (shell template), `Argv` (no shell), `Module` and
-//! `Parser` (Python, not supported), their combinations, and the `%(Name)s`
+//! `Parser` (Python, through the shim), their combinations, and the `%(Name)s`
 //! substitution into the final [`Command`].
 
 use indexmap::IndexMap;
@@ -140,13 +140,25 @@ pub fn build_command(
     } else if let Some((items, n)) = &k.argv {
         command = argv_command(ctx, f, items, n, &lookup);
     }
-    if k.module.is_some() || k.parser.is_some() {
-        command = Command::Invalid {
-            state: State::Unknown,
-            text: "Python modules are not supported, use Command".into(),
+    for (key, found) in [("Module", &k.module), ("Parser", &k.parser)] {
+        if let Some((module, n)) = found {
+            let used = (n.pos.clone(), f.path(key), module.clone());
+            ctx.python_uses.push(used);
+        }
+    }
+    if let Some((module, _)) = &k.module {
+        command = Command::Python {
+            module: module.clone(),
         };
     }
     Some(command)
+}
+
+impl CommandKeys<'_> {
+    /// The `Parser:` module, if any.
+    pub fn parser(&self) -> Option<&str> {
+        self.parser.as_ref().map(|(p, _)| p.as_str())
+    }
 }
 
 /// A `%(Name)s` naming no parameter: a warning, and every run is an error.

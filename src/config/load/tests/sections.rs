@@ -1,4 +1,4 @@
-//! Unit tests of the loader: the settings sections (`nrpe`, `api`, `Nsca`) and user and group keys.
+//! Unit tests of the loader: the settings sections (`nrpe`, `api`, `Nsca`, `python`) and user and group keys.
 
 use std::{
     path::{Path, PathBuf},
@@ -7,7 +7,7 @@ use std::{
 
 use super::{check, errors, load};
 use crate::{
-    check::Principal,
+    check::{Command, Principal},
     config::{
         ActionKind, NrpeTls,
         load::summary,
@@ -21,10 +21,7 @@ fn nrpe_section_accepts_on_off_auto_and_booleans() {
     // The section's parsing alone (the bridge that reads nrpe.cfg comes after).
     let section = |text: &str| {
         let node = yaml::parse_str("t.yaml", text, Path::new(".")).unwrap();
-        let mut ctx = Ctx {
-            errors: Vec::new(),
-            warnings: Vec::new(),
-        };
+        let mut ctx = Ctx::default();
         let nrpe = read_nrpe(&mut ctx, node.get("nrpe").unwrap());
         (
             nrpe,
@@ -176,4 +173,56 @@ fn run_as_root_and_daemon_ids() {
             "t.yaml:1:6: plugins.a: per-plugin uid/gid cannot be used when the daemon drops to a top-level uid/gid"
         ]
     );
+}
+
+#[test]
+fn python_section_is_strict_and_reaches_every_python_check() {
+    assert_eq!(
+        errors(
+            "python: {interpreter: /usr/bin/python3, max_concurent: 2}\nplugins:\n  a: {Command: x}\n"
+        ),
+        [
+            "t.yaml:1:41: python.max_concurent: unknown key (allowed: interpreter, path, max_concurrent, max_memory, timeout_grace, shim_dir); did you mean max_concurrent?"
+        ]
+    );
+    let text = "python:\n  interpreter: /nonexistent/py\n  path: [lib]\n  max_concurrent: 2\n  max_memory: 64MiB\n  timeout_grace: 1.5\n\
+actions:\n  act: {Module: my.act, Timeout: 7}\n\
+plugins:\n  m: {Module: my.mod}\n  p: {Command: x, Parser: my.parser}\n  a: {Command: x, Action: act}\n  c: {Command: x}\n";
+    let loaded = load(text).unwrap();
+    assert_eq!(
+        loaded
+            .warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        [
+            "t.yaml:10:15: plugins.m.Module: Python interpreter '/nonexistent/py' not found (python.interpreter); runs will be UNKNOWN"
+        ]
+    );
+    let m = check(&loaded, "m");
+    assert_eq!(
+        m.command,
+        Command::Python {
+            module: "my.mod".into()
+        }
+    );
+    let settings = &m.python.as_ref().unwrap().settings;
+    assert_eq!(settings.path, [Path::new("lib")]);
+    assert_eq!(settings.max_concurrent, 2);
+    assert_eq!(settings.max_memory, 64 << 20);
+    assert_eq!(settings.timeout_grace, Duration::from_millis(1500));
+    let p = check(&loaded, "p");
+    assert_eq!(
+        p.python.as_ref().unwrap().parser.as_deref(),
+        Some("my.parser")
+    );
+    assert!(
+        check(&loaded, "a").python.is_some(),
+        "a Module action needs the settings"
+    );
+    assert!(check(&loaded, "c").python.is_none());
+    let ActionKind::Module { module, timeout } = &loaded.plan.actions["act"].kind else {
+        panic!("not a Module action")
+    };
+    assert_eq!((module.as_str(), timeout.as_secs()), ("my.act", 7));
 }
