@@ -9,6 +9,7 @@
 mod admin;
 pub mod auth;
 mod context;
+pub mod events;
 mod plugins;
 mod processes;
 mod reply;
@@ -43,6 +44,10 @@ pub async fn serve(
     stop: tokio_util::sync::CancellationToken,
 ) {
     let plan = ctx.plan.clone();
+    let ctx = Arc::new(Context {
+        stop: stop.clone(),
+        ..(*ctx).clone()
+    });
     let app = router(ctx);
     server::serve(listener, plan, access, app, stop).await;
 }
@@ -69,6 +74,7 @@ pub fn router(ctx: Arc<Context>) -> Router {
     }
     app.route("/healthz", get(healthz))
         .route("/v2/reload", post(reload))
+        .route("/v2/events", get(events::events))
         .merge(runs::routes())
         .merge(crate::metrics::router(metrics.clone()))
         .fallback(not_found)

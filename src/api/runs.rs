@@ -146,6 +146,7 @@ mod tests {
             "/v2/plugins/{name}/runs",
             "/v2/plugins/{name}/runs/{id}/output",
             "/v2/openapi.json",
+            "/v2/events",
         ] {
             assert!(paths.contains(&path), "{path} missing from {paths:?}");
         }

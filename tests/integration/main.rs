@@ -15,3 +15,4 @@ mod nsca;
 mod packaging;
 mod serial_cli;
 mod tidy;
+mod ui;
