@@ -15,6 +15,7 @@ mod processes;
 mod reply;
 pub mod runs;
 pub mod server;
+pub mod ui;
 
 pub use context::{AppState, Context};
 pub use reply::json_response;
@@ -76,6 +77,7 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/v2/reload", post(reload))
         .route("/v2/events", get(events::events))
         .merge(runs::routes())
+        .merge(ui::routes())
         .merge(crate::metrics::router(metrics.clone()))
         .fallback(not_found)
         .layer(middleware::map_response(method_not_allowed_json))

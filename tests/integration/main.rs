@@ -14,5 +14,6 @@ mod nrpe;
 mod nsca;
 mod packaging;
 mod serial_cli;
+mod serial_ui;
 mod tidy;
 mod ui;
