@@ -10,7 +10,7 @@ use std::{
 
 use serde_json::Value;
 
-use crate::common::{HttpResponse, TestDaemon, http_with_headers, wait_until};
+use crate::common::{HttpResponse, TestDaemon, http_with_headers, run_bin, wait_until};
 
 const TOKENS: &str = "api:\n  read_tokens: [r-token]\n  write_tokens: [w-token]\n";
 
@@ -138,4 +138,44 @@ fn events_stream_results_and_reloads_to_curl() {
         curl.child.try_wait().is_ok_and(|s| s.is_some())
     });
     assert!(ended, "curl still reading after the daemon stopped");
+}
+
+#[test]
+fn ui_assets_open_with_csp_and_help_names_the_page() {
+    let d = TestDaemon::start(&format!(
+        "{TOKENS}plugins:\n  ok: {{Command: \"true\", Interval: 0}}\n"
+    ));
+    let mut total = 0;
+    for (path, kind) in [
+        ("/ui/", "text/html"),
+        ("/ui/app.js", "text/javascript"),
+        ("/ui/app.css", "text/css"),
+    ] {
+        let r = call(&d, "GET", path, None, "");
+        assert_eq!(r.status, 200, "{path} opens without a token");
+        assert!(
+            r.header("content-type")
+                .unwrap_or_default()
+                .starts_with(kind),
+            "{path}"
+        );
+        let csp = r.header("content-security-policy").unwrap_or_default();
+        assert!(
+            csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+            "{csp}"
+        );
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+        total += r.body.len();
+    }
+    assert!(total < 150 * 1024, "first view {total} bytes");
+    let redirect = call(&d, "GET", "/ui", None, "");
+    assert_eq!(redirect.header("location"), Some("/ui/"));
+    assert_eq!(
+        request(&d, "GET", "/plugins", None),
+        401,
+        "data still needs a token"
+    );
+    let (rc, help, _) = run_bin("smokercli", &["--help"]);
+    assert_eq!(rc, 0);
+    assert!(help.contains("http://HOST:8086/ui/"), "{help}");
 }
