@@ -183,11 +183,22 @@ const ROWS: &[RowDef] = &[
         titles: &["fan-out vs slowest check", "fan-out vs smoker-orig cli"],
         run: rows::fanout::run,
     },
+    RowDef {
+        id: 9,
+        name: "status page",
+        titles: &[
+            "UI first render (1000 checks)",
+            "UI filter keystroke",
+            "UI first view bytes",
+        ],
+        run: rows::ui::run,
+    },
 ];
 
 fn usage() -> &'static str {
     "usage: scripts/bench [--quick] [--only N[,N…]] [--concurrency N]\n\
-     rows: 1 throughput, 2 scheduler, 3 REST + 4 memory, 5 metrics, 6 NRPE, 7 NSCA, 8 fan-out"
+     rows: 1 throughput, 2 scheduler, 3 REST + 4 memory, 5 metrics, 6 NRPE, 7 NSCA, 8 fan-out,\n\
+     9 status page in chromium"
 }
 
 fn main() -> ExitCode {

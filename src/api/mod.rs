@@ -86,6 +86,8 @@ pub fn router(ctx: Arc<Context>) -> Router {
             Duration::from_secs(30),
         ))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
+        // gzip when the client asks (browsers, Prometheus); never for event streams.
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(middleware::from_fn_with_state(ctx.clone(), auth::require))
         .layer(middleware::from_fn_with_state(
             metrics,

@@ -26,6 +26,7 @@ impl Curl {
             .args(["-sN", "-D"])
             .arg(headers)
             .args(["-H", &format!("Authorization: Bearer {token}")])
+            .args(["-H", "Accept-Encoding: gzip"])
             .arg(format!("http://127.0.0.1:{port}/v2/events"))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -97,6 +98,10 @@ fn events_stream_results_and_reloads_to_curl() {
     let head = std::fs::read_to_string(&headers).unwrap_or_default();
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(head.contains("text/event-stream"), "{head}");
+    assert!(
+        !head.to_ascii_lowercase().contains("content-encoding"),
+        "events are never compressed: {head}"
+    );
 
     let force = r#"{"process": {"plugins": ["echo"]}}"#;
     let forced = call(&d, "POST", "/processes", Some("w-token"), force);

@@ -8,3 +8,4 @@ pub mod nsca;
 pub mod rest;
 pub mod scheduler;
 pub mod throughput;
+pub mod ui;
