@@ -134,7 +134,7 @@ const CHECKS: &str = "plugins:
   crit: {Command: \"echo broken; exit 2\", Interval: 0, Category: app}
   unknown: {Command: \"echo what; exit 3\", Interval: 0, Category: app}
   perf: {Command: \"{dir}/perf.sh\", Interval: 0, Category: app}
-  xss: {Command: \"{dir}/xss.sh\", Interval: 0, Category: web}
+  xss: {Command: \"{dir}/xss.sh\", Interval: 0, Category: web, \"<i>key</i>\": \"<b>value</b>\"}
   backup: {Command: \"{dir}/big.sh\", Schedule: \"0 3 * * *\", MaxOutput: 1MiB, Category: jobs}
 ";
 
@@ -242,6 +242,21 @@ async fn xss_literal(b: &Browser) {
         .js("return [document.querySelectorAll('img').length, document.querySelectorAll('script').length];")
         .await;
     assert_eq!(nodes, json!([0, 1]), "no injected node");
+    assert!(b.c().get_alert_text().await.is_err(), "an alert ran");
+    b.js("location.hash = '#/check/xss';").await;
+    b.until("document.querySelector('#detail-title').textContent === 'xss' && document.querySelectorAll('#params dt').length > 0", secs(20))
+        .await;
+    let shown = b
+        .js("return [[...document.querySelectorAll('#params dt')].map(e => e.textContent).includes('<i>key</i>'),
+                     [...document.querySelectorAll('#params dd')].map(e => e.textContent).includes('<b>value</b>'),
+                     document.querySelector('#detail-output').textContent,
+                     document.querySelectorAll('main i, main b:not(#counts b), main img').length];")
+        .await;
+    assert_eq!(
+        shown,
+        json!([true, true, XSS, 0]),
+        "parameter keys and values as text"
+    );
     assert!(b.c().get_alert_text().await.is_err(), "an alert ran");
 }
 
