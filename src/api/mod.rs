@@ -14,6 +14,7 @@ mod plugins;
 mod processes;
 mod reply;
 pub mod runs;
+mod schedule;
 pub mod server;
 pub mod ui;
 
@@ -76,6 +77,7 @@ pub fn router(ctx: Arc<Context>) -> Router {
     app.route("/healthz", get(healthz))
         .route("/v2/reload", post(reload))
         .route("/v2/events", get(events::events))
+        .route("/v2/plugins/{name}/schedule", get(schedule::schedule))
         .merge(runs::routes())
         .merge(ui::routes())
         .merge(crate::metrics::router(metrics.clone()))

@@ -147,6 +147,7 @@ mod tests {
             "/v2/plugins/{name}/runs/{id}/output",
             "/v2/openapi.json",
             "/v2/events",
+            "/v2/plugins/{name}/schedule",
         ] {
             assert!(paths.contains(&path), "{path} missing from {paths:?}");
         }

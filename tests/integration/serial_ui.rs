@@ -349,6 +349,13 @@ async fn job_output(b: &Browser, base: &str, d: &TestDaemon) {
     )
     .await;
     b.screenshot("job-output.png").await;
+    b.js("history.back();").await;
+    b.until("document.querySelector('#detail-title').textContent === 'backup' && [...document.querySelectorAll('#params dd')].some(e => e.textContent.startsWith('0 3 * * *'))", secs(20))
+        .await;
+    let slots = b
+        .js("const dt = [...document.querySelectorAll('#params dt')].find(e => e.textContent === 'next slots'); return dt.nextElementSibling.textContent.split('\\n').length;")
+        .await;
+    assert_eq!(slots, json!(5), "the job's next cron slots");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

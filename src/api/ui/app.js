@@ -252,9 +252,10 @@ function runRow(name, run) {
 }
 
 async function loadDetail(name) {
-  const [body, runs] = await Promise.all([
+  const [body, runs, schedule] = await Promise.all([
     getJson("/plugins/" + encodeURIComponent(name)),
     getJson(`/v2/plugins/${encodeURIComponent(name)}/runs?limit=100`).catch(() => []),
+    getJson(`/v2/plugins/${encodeURIComponent(name)}/schedule`).catch(() => ({ kind: "?", next: [] })),
   ]);
   if (current !== name) return;
   const p = body.plugin;
@@ -267,7 +268,9 @@ async function loadDetail(name) {
   $("#perf-charts").replaceChildren(...perfCharts(results));
   $("#runs tbody").replaceChildren(...runs.map((r) => runRow(name, r)));
   const params = Object.entries(p.parameters || {}).filter(([, v]) => v != null);
-  params.push(["next run", p.nextRun || "—"]);
+  const every = schedule.kind === "interval" ? "every " + schedule.every + " s" : schedule.kind === "cron" ? schedule.expr + (schedule.timeZone ? " (" + schedule.timeZone + ")" : "") : "on demand";
+  params.push(["schedule", every]);
+  params.push(["next slots", schedule.next.length ? schedule.next.join("\n") : "—"]);
   if (p.lastResult && p.lastResult.action) params.push(["last action", p.lastResult.action.state + " " + (p.lastResult.action.output || "")]);
   $("#params").replaceChildren(...params.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, typeof v === "string" ? v : JSON.stringify(v))]));
 }
