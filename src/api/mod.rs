@@ -78,6 +78,7 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/v2/reload", post(reload))
         .route("/v2/events", get(events::events))
         .route("/v2/plugins/{name}/schedule", get(schedule::schedule))
+        .route("/v2/spool", get(schedule::spool))
         .merge(runs::routes())
         .merge(ui::routes())
         .merge(crate::metrics::router(metrics.clone()))

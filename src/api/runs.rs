@@ -148,6 +148,7 @@ mod tests {
             "/v2/openapi.json",
             "/v2/events",
             "/v2/plugins/{name}/schedule",
+            "/v2/spool",
         ] {
             assert!(paths.contains(&path), "{path} missing from {paths:?}");
         }

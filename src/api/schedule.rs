@@ -1,7 +1,9 @@
 //! `GET /v2/plugins/{name}/schedule`: how a check is scheduled and its next slots
 //! (the status page's detail view; issue 17). Interval checks: the next run and the
 //! ones after it, one `Interval` apart; cron jobs: the next slots of `Schedule` in its
-//! time zone; on-demand checks and `@reboot` jobs: none.
+//! time zone; on-demand checks and `@reboot` jobs: none. Also `GET /v2/spool`: the
+//! durable NSCA spool per action (results waiting for delivery, bytes, drops), which
+//! the detail view shows next to a check's actions.
 
 use axum::{
     extract::{Path, State},
@@ -77,6 +79,23 @@ pub async fn schedule(State(ctx): State<AppState>, Path(name): Path<String>) -> 
         .collect();
     body["next"] = Value::Array(next);
     json_response(StatusCode::OK, &body)
+}
+
+/// `GET /v2/spool`.
+pub async fn spool(State(ctx): State<AppState>) -> Response {
+    let stats = ctx.durable.spool_stats();
+    let actions: serde_json::Map<String, Value> = stats
+        .actions
+        .iter()
+        .map(|(name, a)| {
+            let v = json!({"results": a.results, "bytes": a.bytes, "dropped": a.dropped});
+            (name.clone(), v)
+        })
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &json!({"results": stats.results, "bytes": stats.bytes, "actions": actions}),
+    )
 }
 
 #[cfg(test)]

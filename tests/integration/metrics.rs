@@ -440,6 +440,14 @@ fn nsca_spool_and_send_errors_follow_the_sink() {
         daemon.stderr()
     );
     assert_eq!(metric("smoker_nsca_dropped_total "), Some(0.0));
+    let spool = daemon.get_json("/v2/spool");
+    assert!(
+        spool["actions"]["nagios"]["results"]
+            .as_u64()
+            .is_some_and(|n| n >= 2),
+        "{spool}"
+    );
+    assert!(spool["bytes"].as_u64().is_some_and(|n| n > 0), "{spool}");
 }
 
 /// `contrib/grafana/smoker.json` is a Grafana dashboard with the panels of issue 17,

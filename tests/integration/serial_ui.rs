@@ -128,9 +128,11 @@ fn screenshots() -> PathBuf {
 
 const XSS: &str = "<script>alert(1)</script><img src=x onerror=alert(2)>";
 
-const CHECKS: &str = "plugins:
+const CHECKS: &str = "actions:
+  nagios: {Nsca: {host: 127.0.0.1, port: 9, encryption: 0}}
+plugins:
   ok: {Command: \"echo all fine\", Interval: 0, Category: system}
-  warn: {Command: \"echo warned; exit 1\", Interval: 0, Category: system}
+  warn: {Command: \"echo warned; exit 1\", Interval: 0, Category: system, Action: nagios}
   crit: {Command: \"echo broken; exit 2\", Interval: 0, Category: app}
   unknown: {Command: \"echo what; exit 3\", Interval: 0, Category: app}
   perf: {Command: \"{dir}/perf.sh\", Interval: 0, Category: app}
@@ -167,7 +169,7 @@ async fn status_page_in_chromium() {
     .await;
     overview_states(&b).await;
     filters(&b, &base).await;
-    xss_literal(&b).await;
+    xss_literal(&b, &d).await;
     detail_charts(&b, &base).await;
     run_now(&b).await;
     live_update(&b, &d, &base).await;
@@ -236,7 +238,7 @@ async fn filters(b: &Browser, base: &str) {
     assert_eq!(visible_rows(b).await.len(), 7);
 }
 
-async fn xss_literal(b: &Browser) {
+async fn xss_literal(b: &Browser, d: &TestDaemon) {
     assert_eq!(b.text("tr[data-name='xss'] td.out").await, XSS);
     let nodes = b
         .js("return [document.querySelectorAll('img').length, document.querySelectorAll('script').length];")
@@ -258,6 +260,23 @@ async fn xss_literal(b: &Browser) {
         "parameter keys and values as text"
     );
     assert!(b.c().get_alert_text().await.is_err(), "an alert ran");
+    // An undeliverable NSCA action: its spool shows next to the check's actions.
+    assert_eq!(d.get_json("/v2/spool")["actions"]["nagios"]["results"], 1);
+    b.js("location.hash = '#/check/warn';").await;
+    b.until(
+        "[...document.querySelectorAll('#params dt')].some(e => e.textContent === 'spool nagios')",
+        secs(20),
+    )
+    .await;
+    let spool = b
+        .js("return [...document.querySelectorAll('#params dt')].find(e => e.textContent === 'spool nagios').nextElementSibling.textContent;")
+        .await;
+    assert!(
+        spool
+            .as_str()
+            .is_some_and(|s| s.starts_with("1 results waiting")),
+        "{spool}"
+    );
 }
 
 async fn detail_charts(b: &Browser, base: &str) {

@@ -252,10 +252,11 @@ function runRow(name, run) {
 }
 
 async function loadDetail(name) {
-  const [body, runs, schedule] = await Promise.all([
+  const [body, runs, schedule, spool] = await Promise.all([
     getJson("/plugins/" + encodeURIComponent(name)),
     getJson(`/v2/plugins/${encodeURIComponent(name)}/runs?limit=100`).catch(() => []),
     getJson(`/v2/plugins/${encodeURIComponent(name)}/schedule`).catch(() => ({ kind: "?", next: [] })),
+    getJson("/v2/spool").catch(() => ({ actions: {} })),
   ]);
   if (current !== name) return;
   const p = body.plugin;
@@ -271,6 +272,10 @@ async function loadDetail(name) {
   const every = schedule.kind === "interval" ? "every " + schedule.every + " s" : schedule.kind === "cron" ? schedule.expr + (schedule.timeZone ? " (" + schedule.timeZone + ")" : "") : "on demand";
   params.push(["schedule", every]);
   params.push(["next slots", schedule.next.length ? schedule.next.join("\n") : "—"]);
+  // The plugin shows its Action resolved, not by name: with an NSCA action, show every NSCA spool.
+  if (JSON.stringify((p.parameters || {}).Action || null).includes('"Nsca":{')) {
+    for (const [a, q] of Object.entries(spool.actions)) params.push(["spool " + a, q.results + " results waiting (" + q.bytes + " bytes), " + q.dropped + " dropped"]);
+  }
   if (p.lastResult && p.lastResult.action) params.push(["last action", p.lastResult.action.state + " " + (p.lastResult.action.output || "")]);
   $("#params").replaceChildren(...params.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, typeof v === "string" ? v : JSON.stringify(v))]));
 }
