@@ -184,7 +184,7 @@ const ROWS: &[RowDef] = &[
         run: rows::fanout::run,
     },
     RowDef {
-        id: 9,
+        id: 10,
         name: "status page",
         titles: &[
             "UI first render (1000 checks)",
@@ -198,7 +198,7 @@ const ROWS: &[RowDef] = &[
 fn usage() -> &'static str {
     "usage: scripts/bench [--quick] [--only N[,N…]] [--concurrency N]\n\
      rows: 1 throughput, 2 scheduler, 3 REST + 4 memory, 5 metrics, 6 NRPE, 7 NSCA, 8 fan-out,\n\
-     9 status page in chromium"
+     10 status page in chromium"
 }
 
 fn main() -> ExitCode {
