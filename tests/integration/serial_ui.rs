@@ -236,6 +236,26 @@ async fn filters(b: &Browser, base: &str) {
     b.js("document.querySelector('#filter-text').dispatchEvent(new Event('input'));")
         .await;
     assert_eq!(visible_rows(b).await.len(), 7);
+    // Keyboard: Tab moves from the filter to the state select; Enter on a check's link opens it.
+    b.js("document.querySelector('#filter-text').focus();")
+        .await;
+    let active = b.c().active_element().await.expect("focus");
+    active.send_keys("\u{E004}").await.expect("Tab");
+    b.until("document.activeElement.id === 'filter-state'", secs(5))
+        .await;
+    b.js("document.querySelector(\"tr[data-name='crit'] a\").focus();")
+        .await;
+    let link = b.c().active_element().await.expect("focus");
+    link.send_keys("\u{E007}").await.expect("Enter");
+    b.until("location.hash === '#/check/crit'", secs(5)).await;
+    b.until(
+        "document.querySelector('#detail-title').textContent === 'crit'",
+        secs(20),
+    )
+    .await;
+    b.c().goto(&format!("{base}#/")).await.expect("goto");
+    b.until("!document.querySelector('#overview').hidden", secs(20))
+        .await;
 }
 
 async fn xss_literal(b: &Browser, d: &TestDaemon) {
