@@ -190,6 +190,16 @@ const ROWS: &[RowDef] = &[
         run: rows::icinga::run,
     },
     RowDef {
+        id: 10,
+        name: "status page",
+        titles: &[
+            "UI first render (1000 checks)",
+            "UI filter keystroke",
+            "UI first view bytes",
+        ],
+        run: rows::ui::run,
+    },
+    RowDef {
         id: 11,
         name: "python",
         titles: &["Python check run wall", "Python 100 checks @10 s CPU"],
@@ -200,7 +210,7 @@ const ROWS: &[RowDef] = &[
 fn usage() -> &'static str {
     "usage: scripts/bench [--quick] [--only N[,N…]] [--concurrency N]\n\
      rows: 1 throughput, 2 scheduler, 3 REST + 4 memory, 5 metrics, 6 NRPE, 7 NSCA, 8 fan-out,\n\
-     9 Icinga 2, 11 Python"
+     9 Icinga 2, 10 status page in chromium, 11 Python"
 }
 
 fn main() -> ExitCode {

@@ -2,7 +2,8 @@
 //!
 //! Owns who may call which route: `read_tokens` set → every request needs a read or
 //! write token; `write_tokens` set → writes (any method but GET/HEAD/OPTIONS) need a
-//! write token (only `write_tokens` set → reads stay open). `/healthz` is always open.
+//! write token (only `write_tokens` set → reads stay open). `/healthz` and the status
+//! page's assets (`/ui/`, no check data in them, D14) are always open.
 //! Missing or unknown token → 401, a read token on a write route → 403, both JSON.
 
 use axum::{
@@ -31,7 +32,7 @@ pub fn decide(
     path: &str,
     token: Option<&str>,
 ) -> Result<(), Denied> {
-    if path.trim_end_matches('/') == "/healthz" {
+    if path.trim_end_matches('/') == "/healthz" || super::ui::is_asset(path) {
         return Ok(());
     }
     let write = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
@@ -138,6 +139,9 @@ mod tests {
         assert_eq!(d(&Method::POST, "/v2/reload", Some("w")), Ok(()));
         assert_eq!(d(&Method::GET, "/healthz", None), Ok(()));
         assert_eq!(d(&Method::GET, "/healthz/", None), Ok(()));
+        assert_eq!(d(&Method::GET, "/ui/", None), Ok(()));
+        assert_eq!(d(&Method::GET, "/ui/app.js", None), Ok(()));
+        assert_eq!(d(&Method::GET, "/uix", None), Err(Denied::Unauthorized));
         assert_eq!(d(&Method::GET, "/metrics", None), Err(Denied::Unauthorized));
     }
 

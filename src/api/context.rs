@@ -24,6 +24,8 @@ pub struct Context {
     pub durable: Durable,
     /// `about.host`.
     pub hostname: Arc<str>,
+    /// Cancelled when the API server stops: long-lived responses (`/v2/events`) end.
+    pub stop: tokio_util::sync::CancellationToken,
 }
 
 /// The axum state of every route.

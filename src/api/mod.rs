@@ -9,11 +9,14 @@
 mod admin;
 pub mod auth;
 mod context;
+pub mod events;
 mod plugins;
 mod processes;
 mod reply;
 pub mod runs;
+mod schedule;
 pub mod server;
+pub mod ui;
 
 pub use context::{AppState, Context};
 pub use reply::json_response;
@@ -43,6 +46,10 @@ pub async fn serve(
     stop: tokio_util::sync::CancellationToken,
 ) {
     let plan = ctx.plan.clone();
+    let ctx = Arc::new(Context {
+        stop: stop.clone(),
+        ..(*ctx).clone()
+    });
     let app = router(ctx);
     server::serve(listener, plan, access, app, stop).await;
 }
@@ -69,7 +76,11 @@ pub fn router(ctx: Arc<Context>) -> Router {
     }
     app.route("/healthz", get(healthz))
         .route("/v2/reload", post(reload))
+        .route("/v2/events", get(events::events))
+        .route("/v2/plugins/{name}/schedule", get(schedule::schedule))
+        .route("/v2/spool", get(schedule::spool))
         .merge(runs::routes())
+        .merge(ui::routes())
         .merge(crate::metrics::router(metrics.clone()))
         .fallback(not_found)
         .layer(middleware::map_response(method_not_allowed_json))
@@ -78,6 +89,8 @@ pub fn router(ctx: Arc<Context>) -> Router {
             Duration::from_secs(30),
         ))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
+        // gzip when the client asks (browsers, Prometheus); never for event streams.
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(middleware::from_fn_with_state(ctx.clone(), auth::require))
         .layer(middleware::from_fn_with_state(
             metrics,

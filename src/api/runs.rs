@@ -146,6 +146,9 @@ mod tests {
             "/v2/plugins/{name}/runs",
             "/v2/plugins/{name}/runs/{id}/output",
             "/v2/openapi.json",
+            "/v2/events",
+            "/v2/plugins/{name}/schedule",
+            "/v2/spool",
         ] {
             assert!(paths.contains(&path), "{path} missing from {paths:?}");
         }

@@ -49,7 +49,8 @@ impl ConnArgs {
     disable_help_subcommand = true,
     after_help = "Subcommands come first: `smokercli history NAME`, `smokercli output NAME`, \
                   `smokercli send-nsca ...`, `smokercli send-icinga ...`.\nConfig: ~/.smokercli.yaml or /etc/smokercli.yaml \
-                  (hosts, bind_port; optional)."
+                  (hosts, bind_port; optional).\nStatus page of a daemon, in a browser: \
+                  http://HOST:8086/ui/ (its API port)."
 )]
 pub struct Cli {
     #[command(subcommand)]

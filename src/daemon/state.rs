@@ -138,6 +138,7 @@ impl Daemon {
             metrics: self.metrics.clone(),
             durable: self.durable().clone(),
             hostname: self.hostname.clone(),
+            stop: Default::default(),
         })
     }
 

@@ -20,4 +20,6 @@ mod packaging;
 mod python;
 mod serial_cli;
 mod serial_python;
+mod serial_ui;
 mod tidy;
+mod ui;

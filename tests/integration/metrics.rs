@@ -213,6 +213,15 @@ impl Prometheus {
         (body["status"] == "success").then(|| body["data"].clone())
     }
 
+    /// Whether an instant query returns at least one sample; waits up to 60 s.
+    fn has_data(&self, query: &str) -> bool {
+        let path = format!("query?query={}", encode_query(query));
+        wait_until(Duration::from_secs(60), || {
+            self.api(&path)
+                .is_some_and(|data| data["result"].as_array().is_some_and(|r| !r.is_empty()))
+        })
+    }
+
     /// The single sample of an instant query, as (labels, value); waits up to 30 s.
     fn query_one(&self, query: &str) -> (Value, f64) {
         let path = format!("query?query={}", encode_query(query));
@@ -459,4 +468,66 @@ fn nsca_spool_and_send_errors_follow_the_sink() {
         daemon.stderr()
     );
     assert_eq!(metric("smoker_nsca_dropped_total "), Some(0.0));
+    let spool = daemon.get_json("/v2/spool");
+    assert!(
+        spool["actions"]["nagios"]["results"]
+            .as_u64()
+            .is_some_and(|n| n >= 2),
+        "{spool}"
+    );
+    assert!(spool["bytes"].as_u64().is_some_and(|n| n > 0), "{spool}");
+}
+
+/// `contrib/grafana/smoker.json` is a Grafana dashboard with the panels of issue 17,
+/// and every panel's PromQL (Grafana variables set to "All") returns data from the
+/// real Prometheus scraping a real smokerd with checks, perfdata and an NRPE refusal.
+#[test]
+fn grafana_dashboard_queries_return_data() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/grafana/smoker.json");
+    let dashboard: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("dashboard")).expect("JSON");
+    assert!(dashboard["schemaVersion"].as_u64().is_some_and(|v| v >= 30));
+    let panels = dashboard["panels"].as_array().expect("panels");
+    let titles: Vec<&str> = panels.iter().filter_map(|p| p["title"].as_str()).collect();
+    for wanted in [
+        "state", "not OK", "Duration", "Perfdata", "NSCA", "NRPE", "lateness",
+    ] {
+        assert!(
+            titles.iter().any(|t| t.contains(wanted)),
+            "{wanted} in {titles:?}"
+        );
+    }
+    let nrpe_port = free_port();
+    let yaml = format!(
+        "{}nrpe:\n  config: {{dir}}/nrpe.cfg\n  listen: 127.0.0.1:{nrpe_port}\n  tls: off\n",
+        perf_config()
+    );
+    let nrpe_cfg = "allowed_hosts=10.1.2.3\ncommand[hello]=/bin/echo hello\n";
+    let daemon = TestDaemon::start_with(
+        &yaml,
+        &[("perf.sh", PERF_PLUGIN), ("nrpe.cfg", nrpe_cfg)],
+        &[],
+    );
+    let refused = wait_until(Duration::from_secs(20), || {
+        let _ = std::net::TcpStream::connect(("127.0.0.1", nrpe_port));
+        get_metrics(daemon.port, None)
+            .body
+            .contains("smoker_nrpe_rejected_total{reason=")
+    });
+    assert!(refused, "no NRPE refusal counted");
+    let prometheus = Prometheus::start(daemon.port);
+    for panel in panels {
+        for target in panel["targets"].as_array().expect("targets") {
+            let expr = target["expr"].as_str().expect("expr");
+            let query = expr
+                .replace("$instance", ".*")
+                .replace("$check", ".*")
+                .replace("$__rate_interval", "1m");
+            assert!(
+                prometheus.has_data(&query),
+                "panel {}: no data for {query}",
+                panel["title"]
+            );
+        }
+    }
 }

@@ -10,3 +10,4 @@ pub mod python;
 pub mod rest;
 pub mod scheduler;
 pub mod throughput;
+pub mod ui;

@@ -268,7 +268,7 @@ impl TestDaemon {
         self.child = Some(child);
         let port = self.port;
         let up = wait_until(Duration::from_secs(15), || {
-            http(port, "GET", "/", None).is_ok_and(|r| r.status == 200)
+            http(port, "GET", "/", None).is_ok_and(|r| r.status == 200 || r.status == 401)
         });
         assert!(up, "smokerd did not come up; stderr:\n{}", self.stderr());
     }
