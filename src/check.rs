@@ -197,6 +197,9 @@ pub enum Command {
     Shell(String),
     /// Direct exec, no shell (`Argv:`); each element substituted.
     Argv(Vec<String>),
+    /// A built-in host check run inside smokerd (`Builtin:`): its argv as written
+    /// (after substitution) and the parsed check.
+    Builtin(Vec<String>, Arc<crate::builtin::Builtin>),
     /// The check cannot run; every run yields this state and text
     /// (e.g. `Module:` → UNKNOWN "Python modules are not supported, use Command",
     /// a missing `%(Key)s` → ERROR naming it).
