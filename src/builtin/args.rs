@@ -2,7 +2,7 @@
 //! `-w 10`, `-w10`, `--warning=10`, `--warning 10`; anything else is an error that
 //! names the flag and lists the supported ones.
 
-use super::BuiltinError;
+use super::common::BuiltinError;
 
 /// One flag a built-in accepts.
 pub struct Flag {

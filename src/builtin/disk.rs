@@ -7,8 +7,8 @@ use nix::sys::statvfs::statvfs;
 use smoker_compat::output::Range;
 
 use super::{
-    BuiltinError, Output, State,
     args::{self, Flag, flag},
+    common::{self, BuiltinError, Output, State},
 };
 
 const NAME: &str = "check_disk";
@@ -52,7 +52,7 @@ fn free_range(flag: char, value: &str) -> Result<Range, BuiltinError> {
     } else {
         format!("@{v}")
     };
-    super::range(NAME, flag, &spec)
+    common::range(NAME, flag, &spec)
 }
 
 fn units(value: &str) -> Result<(u64, &'static str), BuiltinError> {
@@ -64,7 +64,7 @@ fn units(value: &str) -> Result<(u64, &'static str), BuiltinError> {
         "GB" | "GiB" => (k * k * k, "GiB"),
         "TB" | "TiB" => (k * k * k * k, "TiB"),
         "PB" | "PiB" => (k * k * k * k * k, "PiB"),
-        _ => return Err(super::bad(NAME, 'u', value, "bytes, kB, MB, GB, TB or PB")),
+        _ => return Err(common::bad(NAME, 'u', value, "bytes, kB, MB, GB, TB or PB")),
     })
 }
 
@@ -185,18 +185,20 @@ impl Disk {
         let mut seen = std::collections::HashSet::new();
         Ok(picked
             .into_iter()
-            .filter(|&i| {
-                let m = &all[i];
-                !(self.local_only && m.remote())
-                    && !m.dummy()
-                    && !self.exclude_types.contains(&m.fs_type)
-                    && !self
-                        .exclude_paths
-                        .iter()
-                        .any(|x| *x == m.dev || *x == m.dir)
-                    && seen.insert(m.dir.clone())
-            })
+            .filter(|&i| self.keeps(&all[i]) && seen.insert(all[i].dir.clone()))
             .collect())
+    }
+
+    /// The plugin's filters: dummy, remote with `-l`, `-X` types, `-x` paths.
+    fn keeps(&self, m: &Mount) -> bool {
+        let excluded = m.dummy()
+            || (self.local_only && m.remote())
+            || self.exclude_types.contains(&m.fs_type)
+            || self
+                .exclude_paths
+                .iter()
+                .any(|x| *x == m.dev || *x == m.dir);
+        !excluded
     }
 
     pub fn run(&self) -> Output {
@@ -205,7 +207,7 @@ impl Disk {
             Ok(p) => p,
             Err(text) => return Output::new(State::Critical, format!("DISK CRITICAL - {text}")),
         };
-        let mut state = State::Ok;
+        let mut state = State::Unknown;
         let (mut body, mut perf) = (String::new(), String::new());
         for i in picked {
             let m = &all[i];
@@ -213,12 +215,12 @@ impl Disk {
                 continue;
             };
             let fs = Fs {
-                frsize: st.fragment_size() as u64,
-                blocks: st.blocks() as u64,
-                bfree: st.blocks_free() as u64,
-                bavail: st.blocks_available() as u64,
-                files: st.files() as u64,
-                ffree: st.files_free() as u64,
+                frsize: st.fragment_size(),
+                blocks: st.blocks(),
+                bfree: st.blocks_free(),
+                bavail: st.blocks_available(),
+                files: st.files(),
+                ffree: st.files_free(),
             };
             state = state.max(self.report(&m.dir, &fs, &mut body, &mut perf));
         }
@@ -239,7 +241,7 @@ impl Disk {
         let used_units = used * fs.frsize / mult;
         let inodes_used_pct = percent(fs.files.saturating_sub(fs.ffree), fs.files);
         let inodes_free_pct = 100.0 - inodes_used_pct;
-        let p = |pair: &Pair, v: f64| super::status(v, pair.warn.as_ref(), pair.crit.as_ref());
+        let p = |pair: &Pair, v: f64| common::status(v, pair.warn.as_ref(), pair.crit.as_ref());
         let state = p(&self.free_units, free_units as f64)
             .max(p(&self.free_percent, free_pct))
             .max(p(&self.free_inodes, inodes_free_pct));
@@ -263,7 +265,7 @@ impl Disk {
         let (fu, fp) = (&self.free_units, &self.free_percent);
         perf.push_str(&format!(
             " {}={}B;{};{};0;{}",
-            super::label(dir),
+            common::label(dir),
             used_units * mult,
             tide(&fu.warn, &fp.warn),
             tide(&fu.crit, &fp.crit),

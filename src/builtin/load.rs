@@ -4,8 +4,8 @@
 use procfs::Current;
 
 use super::{
-    BuiltinError, Output, State,
     args::{self, Flag, flag},
+    common::{self, BuiltinError, Output, State},
 };
 
 const NAME: &str = "check_load";
@@ -27,7 +27,7 @@ fn triplet(flag: char, value: &str) -> Result<[f64; 3], BuiltinError> {
     let mut out = [0.0; 3];
     let parts: Vec<&str> = value.split(',').collect();
     if parts.len() > 3 {
-        return Err(super::bad(NAME, flag, value, "one value or three"));
+        return Err(common::bad(NAME, flag, value, "one value or three"));
     }
     for (i, part) in parts.iter().enumerate() {
         out[i] = part
@@ -35,7 +35,7 @@ fn triplet(flag: char, value: &str) -> Result<[f64; 3], BuiltinError> {
             .parse::<f64>()
             .ok()
             .filter(|v| v.is_finite() && *v >= 0.0)
-            .ok_or_else(|| super::bad(NAME, flag, value, "not a number ≥ 0"))?;
+            .ok_or_else(|| common::bad(NAME, flag, value, "not a number ≥ 0"))?;
     }
     for i in parts.len()..3 {
         out[i] = out[parts.len() - 1];
@@ -92,11 +92,11 @@ impl Load {
 
     fn state(&self, la: &[f64; 3]) -> State {
         let mut state = State::Ok;
-        for i in 0..3 {
-            if la[i] > self.crit[i] {
+        for (i, load) in la.iter().enumerate() {
+            if *load > self.crit[i] {
                 return State::Critical;
             }
-            if la[i] > self.warn[i] {
+            if *load > self.warn[i] {
                 state = State::Warning;
             }
         }

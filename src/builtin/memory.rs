@@ -4,8 +4,8 @@
 use procfs::Current;
 
 use super::{
-    BuiltinError, Output, State,
     args::{self, Flag, flag},
+    common::{self, BuiltinError, Output, State},
 };
 
 const NAME: &str = "check_memory";
@@ -24,7 +24,7 @@ fn percent(flag: char, value: &str) -> Result<f64, BuiltinError> {
         .parse::<f64>()
         .ok()
         .filter(|v| (0.0..=100.0).contains(v))
-        .ok_or_else(|| super::bad(NAME, flag, value, "expected a percent 0–100"))
+        .ok_or_else(|| common::bad(NAME, flag, value, "expected a percent 0–100"))
 }
 
 impl Memory {

@@ -4,8 +4,8 @@
 use procfs::Current;
 
 use super::{
-    BuiltinError, Output, State,
     args::{self, Flag, flag},
+    common::{self, BuiltinError, Output, State},
 };
 
 const NAME: &str = "check_swap";
@@ -38,7 +38,7 @@ fn threshold(flag: char, value: &str) -> Result<Threshold, BuiltinError> {
         .parse::<f64>()
         .ok()
         .filter(|v| *v >= 0.0 && (!percent || *v <= 100.0) && (percent || v.fract() == 0.0));
-    let v = v.ok_or_else(|| super::bad(NAME, flag, value, "expected N% or a byte count"))?;
+    let v = v.ok_or_else(|| common::bad(NAME, flag, value, "expected N% or a byte count"))?;
     Ok(Threshold { value: v, percent })
 }
 
@@ -48,7 +48,7 @@ fn no_swap_state(value: &str) -> Result<State, BuiltinError> {
         "warning" => Ok(State::Warning),
         "critical" => Ok(State::Critical),
         "unknown" => Ok(State::Unknown),
-        _ => Err(super::bad(
+        _ => Err(common::bad(
             NAME,
             'n',
             value,

@@ -4,8 +4,8 @@
 use smoker_compat::output::Range;
 
 use super::{
-    BuiltinError, Output, State,
     args::{self, Flag, flag},
+    common::{self, BuiltinError, Output, State},
 };
 
 const NAME: &str = "check_users";
@@ -13,8 +13,9 @@ const FLAGS: [Flag; 2] = [flag('w', "warning", true), flag('c', "critical", true
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Users {
-    warn: Option<Range>,
-    crit: Option<Range>,
+    /// Each range with its text as given (the plugin's perfdata repeats it).
+    warn: Option<(Range, String)>,
+    crit: Option<(Range, String)>,
 }
 
 impl Users {
@@ -24,7 +25,7 @@ impl Users {
             crit: None,
         };
         for (f, value) in args::parse(NAME, &FLAGS, rest)? {
-            let r = super::range(NAME, f, &value)?;
+            let r = (common::range(NAME, f, &value)?, value);
             match f {
                 'w' => u.warn = Some(r),
                 _ => u.crit = Some(r),
@@ -40,12 +41,9 @@ impl Users {
     }
 
     fn report(&self, users: u64) -> (State, String) {
-        let state = super::status(users as f64, self.warn.as_ref(), self.crit.as_ref());
-        let end = |r: &Option<Range>| match r {
-            Some(r) if r.end.is_finite() => format!("{}", r.end as i64),
-            Some(_) => "0".to_string(),
-            None => String::new(),
-        };
+        let (warn, crit) = (self.warn.as_ref(), self.crit.as_ref());
+        let state = common::status(users as f64, warn.map(|w| &w.0), crit.map(|c| &c.0));
+        let end = |r: &Option<(Range, String)>| r.as_ref().map_or("", |r| r.1.as_str()).to_string();
         let text = format!(
             "USERS {} - {users} users currently logged in |users={users};{};{};0",
             state.word(),

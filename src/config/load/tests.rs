@@ -107,7 +107,7 @@ plugins:
         [
             "t.yaml:2:27: plugins.a.Module: Command and Module parameters cannot be set together",
             "t.yaml:3:28: plugins.b.Timeout: must not be negative, got -5",
-            "t.yaml:4:3: plugins.c: Command, Argv or Module has to be set",
+            "t.yaml:4:3: plugins.c: Command, Argv, Builtin or Module has to be set",
             "t.yaml:5:29: plugins.d.Template: unknown template Nope (no templates: section)",
         ]
     );
@@ -275,7 +275,7 @@ fn example_full_documents_and_loads_every_key() {
     let plan = &loaded.plan;
     assert_eq!(
         summary(plan),
-        "OK: 4 plugins (4 scheduled), 2 actions, nrpe: 0 commands"
+        "OK: 5 plugins (5 scheduled), 2 actions, nrpe: 0 commands"
     );
     assert_eq!(plan.nr_concurrent_plugins, Some(20));
     assert_eq!(plan.metrics_listen, Some("127.0.0.1:9108".parse().unwrap()));

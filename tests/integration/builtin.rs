@@ -1,0 +1,163 @@
+//! Built-in host checks (`Builtin:`) side by side with the real monitoring plugins
+//! (monitoring-plugins-basic) through the built smokerd: same state, status line
+//! prefix and perfdata labels, units and warn/crit/min/max.
+
+use serde_json::Value;
+
+use crate::common::{TestDaemon, run_bin, temp_dir};
+
+const PLUGINS: &str = "/usr/lib/nagios/plugins";
+
+/// Flag sets run both ways (thresholds met and not met, a missing path).
+const CASES: &[&str] = &[
+    "check_load -w 50,40,30 -c 100,80,60",
+    "check_load -r -w 1000 -c 2000",
+    "check_load -w 0,0,0 -c 100,100,100",
+    "check_load -w 0 -c 0",
+    "check_swap -w 20% -c 10%",
+    "check_swap -n ok -w 20% -c 10%",
+    "check_swap -n warning -w 100 -c 50",
+    "check_users -w 5 -c 10",
+    "check_users -w @0:0 -c 10",
+    "check_users -w 0: -c ~:0",
+    "check_disk -w 10% -c 5% -p /",
+    "check_disk -w 100% -c 1% -p /",
+    "check_disk -w 100% -c 99.99% -p /",
+    "check_disk -w 100 -c 50 -p / -p /tmp",
+    "check_disk -w 10% -c 5% -W 10% -K 5% -p /",
+    "check_disk -w 10% -c 5% -W 100% -K 1% -p /",
+    "check_disk -w 10% -c 5% -p /nonexistent/path",
+    "check_disk -w 10% -c 5% -u GB -p /",
+    "check_disk -w 10% -c 5% -u bytes -p /dev/shm",
+    "check_disk -w 10% -c 5%",
+    "check_disk -w 10% -c 5% -l -x /dev/shm",
+    "check_disk -w 10% -c 5% -X tmpfs",
+    "check_disk -w 10% -c 5% -p /proc",
+];
+
+fn yaml_list(words: &[&str]) -> String {
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// `LOAD OK`, `DISK WARNING`: the status line up to its state word.
+fn prefix(output: &str) -> String {
+    output.split(" - ").next().unwrap_or_default().to_string()
+}
+
+fn close(a: &Value, b: &Value, tolerance: f64) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(a), Some(b)) => (a - b).abs() <= tolerance * a.abs().max(b.abs()).max(1.0),
+        _ => a == b,
+    }
+}
+
+fn same_perfdata(case: &str, builtin: &Value, plugin: &Value) {
+    let (b, p) = (
+        builtin["perfdata"].as_array(),
+        plugin["perfdata"].as_array(),
+    );
+    let (b, p) = (b.expect("perfdata"), p.expect("perfdata"));
+    let labels = |v: &[Value]| v.iter().map(|d| d["label"].clone()).collect::<Vec<_>>();
+    assert_eq!(labels(b), labels(p), "{case}: labels");
+    for (b, p) in b.iter().zip(p) {
+        for field in ["uom", "warn", "crit", "min", "max"] {
+            assert_eq!(b[field], p[field], "{case}: {} {field}", p["label"]);
+        }
+        // Values change between two reads (load moves, other programs write).
+        assert!(close(&b["value"], &p["value"], 0.25), "{case}: {b} vs {p}");
+    }
+}
+
+#[test]
+fn builtins_match_the_real_plugins() {
+    let mut yaml = String::from("plugins:\n");
+    let mut names = Vec::new();
+    for (i, case) in CASES.iter().enumerate() {
+        let words: Vec<&str> = case.split_whitespace().collect();
+        // Argv still wants a literal % written %%.
+        let escaped: Vec<String> = words.iter().map(|w| w.replace('%', "%%")).collect();
+        let mut argv: Vec<&str> = escaped.iter().map(String::as_str).collect();
+        let path = format!("{PLUGINS}/{}", words[0]);
+        argv[0] = &path;
+        yaml.push_str(&format!(
+            "  b{i}: {{Builtin: {}, Timeout: 60}}\n",
+            yaml_list(&words)
+        ));
+        yaml.push_str(&format!(
+            "  p{i}: {{Argv: {}, Timeout: 60}}\n",
+            yaml_list(&argv)
+        ));
+        names.push(format!("b{i}"));
+        names.push(format!("p{i}"));
+    }
+    let d = TestDaemon::start(&yaml);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    d.force(&names);
+    let mut table = String::new();
+    for (i, case) in CASES.iter().enumerate() {
+        let builtin = d.last_result(&format!("b{i}"));
+        let plugin = d.last_result(&format!("p{i}"));
+        let (b_out, p_out) = (builtin["output"].as_str(), plugin["output"].as_str());
+        let (b_out, p_out) = (b_out.unwrap_or_default(), p_out.unwrap_or_default());
+        assert_eq!(
+            builtin["state"], plugin["state"],
+            "{case}:\n{b_out}\n{p_out}"
+        );
+        assert_eq!(prefix(b_out), prefix(p_out), "{case}");
+        same_perfdata(case, &builtin, &plugin);
+        table.push_str(&format!("{case:50} {}\n", plugin["state"]));
+    }
+    eprintln!("{table}");
+    // A missing path gives the plugin's whole line.
+    let i = CASES.iter().position(|c| c.contains("nonexistent"));
+    let i = i.expect("case");
+    assert_eq!(
+        d.last_result(&format!("b{i}"))["output"],
+        d.last_result(&format!("p{i}"))["output"]
+    );
+}
+
+#[test]
+fn check_memory_reads_mem_available() {
+    let d = TestDaemon::start(
+        "plugins:\n  mem: {Builtin: 'check_memory -w 0 -c 0'}\n  low: {Builtin: 'check_memory -w 100% -c 0%'}\n",
+    );
+    d.force(&["mem", "low"]);
+    let mem = d.last_result("mem");
+    assert_eq!(mem["state"], "OK", "{mem}");
+    assert!(
+        mem["output"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("MEMORY OK - ")
+    );
+    assert_eq!(mem["perfdata"][0]["label"], "available");
+    assert_eq!(d.last_result("low")["state"], "WARNING");
+}
+
+/// A bad flag, a bad range, and uid on a built-in are errors at FILE:LINE:COL.
+#[test]
+fn bad_builtin_flags_are_config_errors() {
+    let dir = temp_dir();
+    let config = dir.path().join("smokerd.yaml");
+    let yaml = "plugins:\n  a: {Builtin: [check_load, -w, '1', -c, '2', -Q]}\n  b: {Builtin: 'check_users -w 5:1'}\n  c:\n    Builtin: check_memory\n    uid: nobody\n";
+    std::fs::write(&config, yaml).expect("write");
+    let path = config.to_str().expect("utf8");
+    let (code, stdout, stderr) = run_bin("smokerd", &["check-config", "-c", path]);
+    let all = format!("{stdout}{stderr}");
+    assert_eq!(code, 2, "{all}");
+    assert!(all.contains(&format!("{path}:2:")), "{all}");
+    assert!(
+        all.contains("-Q") && all.contains("-w (--warning)"),
+        "{all}"
+    );
+    assert!(
+        all.contains(&format!("{path}:3:")) && all.contains("5:1"),
+        "{all}"
+    );
+    assert!(
+        all.contains(&format!("{path}:6:")) && all.contains("uid"),
+        "{all}"
+    );
+}
