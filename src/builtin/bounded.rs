@@ -2,7 +2,10 @@
 //! kernel past it are counted and bounded.
 
 use std::{
-    sync::atomic::{AtomicUsize, Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
@@ -31,23 +34,34 @@ pub enum Ended {
     Saturated,
 }
 
-/// Runs `check` on a blocking thread, waiting at most `timeout`. A call that
-/// outlives its timeout keeps its thread and counts in [`stuck`] until it returns.
+/// Runs `check` within `timeout`. /proc reads run in place; a call that can block
+/// in the kernel (statvfs) runs on its own thread, which a call that outlives its
+/// timeout keeps (counted in [`stuck`]) until it returns; such threads never hold up
+/// smokerd's exit.
 pub async fn run(check: &Builtin, timeout: Duration) -> Ended {
+    if !check.may_block() {
+        return Ended::Done(check.run_blocking());
+    }
     if STUCK.load(Ordering::Relaxed) >= MAX_STUCK {
         return Ended::Saturated;
     }
     let (tx, rx) = tokio::sync::oneshot::channel();
     let owned = check.clone();
-    let abandoned = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let abandoned = Arc::new(AtomicBool::new(false));
     let flag = abandoned.clone();
-    tokio::task::spawn_blocking(move || {
-        let out = owned.run_blocking();
-        if flag.swap(true, Ordering::AcqRel) {
-            STUCK.fetch_sub(1, Ordering::Relaxed);
-        }
-        let _ = tx.send(out);
-    });
+    let spawned = std::thread::Builder::new()
+        .name("builtin".into())
+        .spawn(move || {
+            let out = owned.run_blocking();
+            if flag.swap(true, Ordering::AcqRel) {
+                STUCK.fetch_sub(1, Ordering::Relaxed);
+            }
+            let _ = tx.send(out);
+        });
+    if let Err(e) = spawned {
+        let text = format!("UNKNOWN - cannot start a thread: {e}");
+        return Ended::Done(Output::new(State::Unknown, text));
+    }
     match tokio::time::timeout(timeout, rx).await {
         Ok(Ok(out)) => Ended::Done(out),
         Ok(Err(_)) => Ended::Done(Output::new(State::Unknown, "built-in check failed".into())),

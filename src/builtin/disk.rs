@@ -211,8 +211,12 @@ impl Disk {
         let (mut body, mut perf) = (String::new(), String::new());
         for i in picked {
             let m = &all[i];
-            let Ok(st) = statvfs(m.dir.as_str()) else {
-                continue;
+            let st = match statvfs(m.dir.as_str()) {
+                Ok(st) => st,
+                Err(e) => {
+                    let text = format!("DISK CRITICAL - {} is not accessible: {}", m.dir, e.desc());
+                    return Output::new(State::Critical, text);
+                }
             };
             let fs = Fs {
                 frsize: st.fragment_size(),

@@ -36,6 +36,11 @@ impl Builtin {
         })
     }
 
+    /// Whether a run can block in the kernel (statvfs, stat on a hung mount).
+    pub fn may_block(&self) -> bool {
+        matches!(self, Builtin::Disk(_))
+    }
+
     /// Runs the check on the calling thread (it may block: see [`run`]).
     pub fn run_blocking(&self) -> Output {
         match self {

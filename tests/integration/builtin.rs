@@ -161,3 +161,96 @@ fn bad_builtin_flags_are_config_errors() {
         "{all}"
     );
 }
+
+/// A FUSE mount whose server never answers: every stat/statvfs on it hangs until
+/// the device is closed (then the mount is lazily detached).
+struct HungMount {
+    dir: tempfile::TempDir,
+    device: Option<std::fs::File>,
+}
+
+impl HungMount {
+    /// `None` where FUSE mounts cannot be made (not root, no /dev/fuse). The mount
+    /// lives in a private mount namespace of this test process (nextest runs each
+    /// test in its own), so only the smokerd started here sees it.
+    fn new() -> Option<HungMount> {
+        use nix::mount::MsFlags;
+        use std::os::fd::AsRawFd;
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).ok()?;
+        let private = MsFlags::MS_REC | MsFlags::MS_PRIVATE;
+        nix::mount::mount(None::<&str>, "/", None::<&str>, private, None::<&str>).ok()?;
+        let device = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/fuse")
+            .ok()?;
+        let dir = temp_dir();
+        let options = format!(
+            "fd={},rootmode=40000,user_id=0,group_id=0",
+            device.as_raw_fd()
+        );
+        nix::mount::mount(
+            Some("smoker-hung"),
+            dir.path(),
+            Some("fuse.smokerhung"),
+            nix::mount::MsFlags::empty(),
+            Some(options.as_str()),
+        )
+        .ok()?;
+        Some(HungMount {
+            dir,
+            device: Some(device),
+        })
+    }
+}
+
+impl Drop for HungMount {
+    fn drop(&mut self) {
+        self.device.take();
+        let _ = nix::mount::umount2(self.dir.path(), nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// A statvfs stuck on a hung mount is UNKNOWN at its Timeout, is counted in
+/// /healthz, and every other check keeps its schedule.
+#[test]
+fn a_hung_statvfs_leaves_other_checks_on_schedule() {
+    let Some(hung) = HungMount::new() else {
+        eprintln!("skipped: cannot mount FUSE here");
+        return;
+    };
+    let path = hung.dir.path().display().to_string();
+    let d = TestDaemon::start(&format!(
+        "plugins:\n  hung: {{Builtin: 'check_disk -w 10% -c 5% -p {path}', Interval: 1, Timeout: 1}}\n  \
+         load: {{Builtin: 'check_load -w 100 -c 200', Interval: 1, History: 100}}\n  \
+         root: {{Builtin: 'check_disk -w 1% -c 1% -p /', Interval: 1, History: 100}}\n"
+    ));
+    let stuck = crate::common::wait_until(std::time::Duration::from_secs(30), || {
+        d.get_json("/healthz")["builtinStuck"].as_u64().unwrap_or(0) >= 2
+    });
+    assert!(stuck, "{}", d.get_json("/healthz"));
+    let hung_result = d.last_result("hung");
+    assert_eq!(hung_result["state"], "UNKNOWN", "{hung_result}");
+    assert!(
+        hung_result["output"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("timeout"),
+        "{hung_result}"
+    );
+    // The others ran about once a second all along.
+    let history = |name: &str| d.get_json(&format!("/v2/plugins/{name}/runs"));
+    for name in ["load", "root"] {
+        let before = d.last_result(name)["lastRun"].clone();
+        let moved = crate::common::wait_until(std::time::Duration::from_secs(10), || {
+            d.last_result(name)["lastRun"] != before
+        });
+        assert!(moved, "{name} stalled: {}", history(name));
+        assert_eq!(d.last_result(name)["state"], "OK");
+    }
+    let health = d.get_json("/healthz");
+    let stuck = health["builtinStuck"].as_u64().unwrap_or(0);
+    assert!((2..=16).contains(&stuck), "{health}");
+    drop(d);
+    drop(hung);
+}
