@@ -4,10 +4,11 @@
 use smoker_compat::output::Range;
 
 /// Names of the built-ins, for errors, the README and `import-nrpe`.
-pub const NAMES: [&str; 5] = [
+pub const NAMES: [&str; 6] = [
     "check_load",
     "check_disk",
     "check_swap",
+    "check_procs",
     "check_users",
     "check_memory",
 ];

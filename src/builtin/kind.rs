@@ -2,7 +2,7 @@
 
 use super::{
     common::{BuiltinError, Output},
-    disk, load, memory, swap, users,
+    disk, load, memory, procs, swap, users,
 };
 
 /// A parsed built-in check.
@@ -13,6 +13,7 @@ pub enum Builtin {
     Swap(swap::Swap),
     Users(users::Users),
     Memory(memory::Memory),
+    Procs(procs::Procs),
 }
 
 impl Builtin {
@@ -30,6 +31,7 @@ impl Builtin {
             "check_swap" => Builtin::Swap(swap::Swap::parse(rest)?),
             "check_users" => Builtin::Users(users::Users::parse(rest)?),
             "check_memory" => Builtin::Memory(memory::Memory::parse(rest)?),
+            "check_procs" => Builtin::Procs(procs::Procs::parse(rest)?),
             _ => {
                 return Err(BuiltinError::UnknownPlugin { name: name.clone() });
             }
@@ -49,6 +51,7 @@ impl Builtin {
             Builtin::Swap(c) => c.run(),
             Builtin::Users(c) => c.run(),
             Builtin::Memory(c) => c.run(),
+            Builtin::Procs(c) => c.run(),
         }
     }
 }

@@ -14,6 +14,7 @@ mod disk;
 mod kind;
 mod load;
 mod memory;
+mod procs;
 mod swap;
 mod users;
 

@@ -33,6 +33,17 @@ const CASES: &[&str] = &[
     "check_disk -w 10% -c 5% -l -x /dev/shm",
     "check_disk -w 10% -c 5% -X tmpfs",
     "check_disk -w 10% -c 5% -p /proc",
+    "check_procs -w 100000 -c 200000",
+    "check_procs -w 1 -c 100000",
+    "check_procs -w 1 -c 2",
+    "check_procs -s Z -w 1000 -c 2000",
+    "check_procs -s RSD -w 100000",
+    "check_procs -s S -w 100000",
+    "check_procs -s Ss -w 100000",
+    "check_procs -C no_such_command_xyz -c 1:",
+    "check_procs -C process_api -w 1:",
+    "check_procs -u root -w 100000",
+    "check_procs -a smokerd -w 100000",
 ];
 
 fn yaml_list(words: &[&str]) -> String {
@@ -40,9 +51,10 @@ fn yaml_list(words: &[&str]) -> String {
     format!("[{}]", quoted.join(", "))
 }
 
-/// `LOAD OK`, `DISK WARNING`: the status line up to its state word.
+/// `LOAD OK`, `DISK WARNING`, `PROCS OK`: the status line up to its state word.
 fn prefix(output: &str) -> String {
-    output.split(" - ").next().unwrap_or_default().to_string()
+    let head = output.split(" - ").next().unwrap_or_default();
+    head.split(": ").next().unwrap_or_default().to_string()
 }
 
 fn close(a: &Value, b: &Value, tolerance: f64) -> bool {
@@ -92,8 +104,16 @@ fn builtins_match_the_real_plugins() {
         names.push(format!("p{i}"));
     }
     let d = TestDaemon::start(&yaml);
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    d.force(&names);
+    // One side after the other: the plugins' processes (and their zombies) are
+    // then not among what the built-ins count.
+    for side in ["b", "p"] {
+        let names: Vec<&str> = names
+            .iter()
+            .filter(|n| n.starts_with(side))
+            .map(String::as_str)
+            .collect();
+        d.force(&names);
+    }
     let mut table = String::new();
     for (i, case) in CASES.iter().enumerate() {
         let builtin = d.last_result(&format!("b{i}"));
