@@ -183,6 +183,12 @@ const ROWS: &[RowDef] = &[
         titles: &["fan-out vs slowest check", "fan-out vs smoker-orig cli"],
         run: rows::fanout::run,
     },
+    RowDef {
+        id: 22,
+        name: "builtin",
+        titles: &["built-in check_load"],
+        run: rows::builtin::run,
+    },
 ];
 
 fn usage() -> &'static str {
