@@ -82,15 +82,12 @@ fn default_config_loads() {
     );
     assert_eq!(
         summary(&loaded.plan),
-        "OK: 6 plugins (6 scheduled), 0 actions, nrpe: 0 commands"
+        "OK: 8 plugins (8 scheduled), 0 actions, nrpe: 0 commands"
     );
-    let Command::Argv(argv) = &check(&loaded, "disk_root").command else {
+    let Command::Builtin(argv, _) = &check(&loaded, "disk_root").command else {
         panic!()
     };
-    assert_eq!(
-        argv[3..],
-        ["check_disk", "-w", "10%", "-c", "5%", "-p", "/"]
-    );
+    assert_eq!(argv, &["check_disk", "-w", "10%", "-c", "5%", "-p", "/"]);
 }
 
 #[test]
