@@ -2,7 +2,7 @@
 
 use super::{
     common::{BuiltinError, Output},
-    disk, load, memory, procs, swap, users,
+    disk, file_age, load, memory, procs, swap, users,
 };
 
 /// A parsed built-in check.
@@ -14,6 +14,7 @@ pub enum Builtin {
     Users(users::Users),
     Memory(memory::Memory),
     Procs(procs::Procs),
+    FileAge(file_age::FileAge),
 }
 
 impl Builtin {
@@ -32,6 +33,7 @@ impl Builtin {
             "check_users" => Builtin::Users(users::Users::parse(rest)?),
             "check_memory" => Builtin::Memory(memory::Memory::parse(rest)?),
             "check_procs" => Builtin::Procs(procs::Procs::parse(rest)?),
+            "check_file_age" => Builtin::FileAge(file_age::FileAge::parse(rest)?),
             _ => {
                 return Err(BuiltinError::UnknownPlugin { name: name.clone() });
             }
@@ -40,7 +42,7 @@ impl Builtin {
 
     /// Whether a run can block in the kernel (statvfs, stat on a hung mount).
     pub fn may_block(&self) -> bool {
-        matches!(self, Builtin::Disk(_))
+        matches!(self, Builtin::Disk(_) | Builtin::FileAge(_))
     }
 
     /// Runs the check on the calling thread (it may block: see [`run`]).
@@ -52,6 +54,7 @@ impl Builtin {
             Builtin::Users(c) => c.run(),
             Builtin::Memory(c) => c.run(),
             Builtin::Procs(c) => c.run(),
+            Builtin::FileAge(c) => c.run(),
         }
     }
 }

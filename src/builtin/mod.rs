@@ -11,6 +11,7 @@ mod args;
 mod bounded;
 mod common;
 mod disk;
+mod file_age;
 mod kind;
 mod load;
 mod memory;

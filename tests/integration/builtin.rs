@@ -44,6 +44,13 @@ const CASES: &[&str] = &[
     "check_procs -C process_api -w 1:",
     "check_procs -u root -w 100000",
     "check_procs -a smokerd -w 100000",
+    "check_file_age -f {old}",
+    "check_file_age -f {old} -w 500 -c 2000",
+    "check_file_age -f {old} -w 2000 -c 3000",
+    "check_file_age -f {old} -c 500",
+    "check_file_age -f {old} -w 2000 -c 3000 -W 10 -C 5",
+    "check_file_age -f {old} -w 2000 -c 3000 -W 10 -C 1",
+    "check_file_age -f {old}.missing",
 ];
 
 fn yaml_list(words: &[&str]) -> String {
@@ -89,9 +96,21 @@ fn same_perfdata(case: &str, builtin: &Value, plugin: &Value) {
 
 #[test]
 fn builtins_match_the_real_plugins() {
+    // A 3-byte file last written 1000 s ago, for check_file_age.
+    let files = temp_dir();
+    let old = files.path().join("old");
+    std::fs::write(&old, "hi\n").expect("write");
+    let then = std::time::SystemTime::now() - std::time::Duration::from_secs(1000);
+    let file = std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .expect("open");
+    file.set_modified(then).expect("mtime");
+    let old = old.display().to_string();
+    let cases: Vec<String> = CASES.iter().map(|c| c.replace("{old}", &old)).collect();
     let mut yaml = String::from("plugins:\n");
     let mut names = Vec::new();
-    for (i, case) in CASES.iter().enumerate() {
+    for (i, case) in cases.iter().enumerate() {
         let words: Vec<&str> = case.split_whitespace().collect();
         // Argv still wants a literal % written %%.
         let escaped: Vec<String> = words.iter().map(|w| w.replace('%', "%%")).collect();
@@ -121,7 +140,7 @@ fn builtins_match_the_real_plugins() {
         d.force(&names);
     }
     let mut table = String::new();
-    for (i, case) in CASES.iter().enumerate() {
+    for (i, case) in cases.iter().enumerate() {
         let builtin = d.last_result(&format!("b{i}"));
         let plugin = d.last_result(&format!("p{i}"));
         let (b_out, p_out) = (builtin["output"].as_str(), plugin["output"].as_str());
@@ -136,12 +155,14 @@ fn builtins_match_the_real_plugins() {
     }
     eprintln!("{table}");
     // A missing path gives the plugin's whole line.
-    let i = CASES.iter().position(|c| c.contains("nonexistent"));
-    let i = i.expect("case");
-    assert_eq!(
-        d.last_result(&format!("b{i}"))["output"],
-        d.last_result(&format!("p{i}"))["output"]
-    );
+    for missing in ["nonexistent", ".missing"] {
+        let i = CASES.iter().position(|c| c.contains(missing));
+        let i = i.expect("case");
+        assert_eq!(
+            d.last_result(&format!("b{i}"))["output"],
+            d.last_result(&format!("p{i}"))["output"]
+        );
+    }
 }
 
 #[test]
