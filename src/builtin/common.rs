@@ -4,12 +4,13 @@
 use smoker_compat::output::Range;
 
 /// Names of the built-ins, for errors, the README and `import-nrpe`.
-pub const NAMES: [&str; 7] = [
+pub const NAMES: [&str; 8] = [
     "check_load",
     "check_disk",
     "check_swap",
     "check_procs",
     "check_users",
+    "check_tcp",
     "check_file_age",
     "check_memory",
 ];

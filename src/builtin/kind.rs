@@ -2,7 +2,7 @@
 
 use super::{
     common::{BuiltinError, Output},
-    disk, file_age, load, memory, procs, swap, users,
+    disk, file_age, load, memory, procs, swap, tcp, users,
 };
 
 /// A parsed built-in check.
@@ -15,6 +15,7 @@ pub enum Builtin {
     Memory(memory::Memory),
     Procs(procs::Procs),
     FileAge(file_age::FileAge),
+    Tcp(tcp::Tcp),
 }
 
 impl Builtin {
@@ -34,6 +35,7 @@ impl Builtin {
             "check_memory" => Builtin::Memory(memory::Memory::parse(rest)?),
             "check_procs" => Builtin::Procs(procs::Procs::parse(rest)?),
             "check_file_age" => Builtin::FileAge(file_age::FileAge::parse(rest)?),
+            "check_tcp" => Builtin::Tcp(tcp::Tcp::parse(rest)?),
             _ => {
                 return Err(BuiltinError::UnknownPlugin { name: name.clone() });
             }
@@ -42,7 +44,10 @@ impl Builtin {
 
     /// Whether a run can block in the kernel (statvfs, stat on a hung mount).
     pub fn may_block(&self) -> bool {
-        matches!(self, Builtin::Disk(_) | Builtin::FileAge(_))
+        matches!(
+            self,
+            Builtin::Disk(_) | Builtin::FileAge(_) | Builtin::Tcp(_)
+        )
     }
 
     /// Runs the check on the calling thread (it may block: see [`run`]).
@@ -55,6 +60,7 @@ impl Builtin {
             Builtin::Memory(c) => c.run(),
             Builtin::Procs(c) => c.run(),
             Builtin::FileAge(c) => c.run(),
+            Builtin::Tcp(c) => c.run(),
         }
     }
 }

@@ -17,6 +17,7 @@ mod load;
 mod memory;
 mod procs;
 mod swap;
+mod tcp;
 mod users;
 
 pub use bounded::{Ended, MAX_STUCK, run, stuck};

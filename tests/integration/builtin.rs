@@ -51,6 +51,11 @@ const CASES: &[&str] = &[
     "check_file_age -f {old} -w 2000 -c 3000 -W 10 -C 5",
     "check_file_age -f {old} -w 2000 -c 3000 -W 10 -C 1",
     "check_file_age -f {old}.missing",
+    "check_tcp -H 127.0.0.1 -p {open}",
+    "check_tcp -H 127.0.0.1 -p {open} -w 1 -c 2 -t 5",
+    "check_tcp -H 127.0.0.1 -p {open} -w 0 -c 2",
+    "check_tcp -H localhost -p {open} -w 0 -c 0",
+    "check_tcp -H 127.0.0.1 -p {closed}",
 ];
 
 fn yaml_list(words: &[&str]) -> String {
@@ -107,7 +112,18 @@ fn builtins_match_the_real_plugins() {
         .expect("open");
     file.set_modified(then).expect("mtime");
     let old = old.display().to_string();
-    let cases: Vec<String> = CASES.iter().map(|c| c.replace("{old}", &old)).collect();
+    // A listening port (connections wait in its backlog) and a closed one.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let open = listener.local_addr().expect("addr").port().to_string();
+    let closed = crate::common::free_port().to_string();
+    let cases: Vec<String> = CASES
+        .iter()
+        .map(|c| {
+            c.replace("{old}", &old)
+                .replace("{open}", &open)
+                .replace("{closed}", &closed)
+        })
+        .collect();
     let mut yaml = String::from("plugins:\n");
     let mut names = Vec::new();
     for (i, case) in cases.iter().enumerate() {
@@ -155,7 +171,7 @@ fn builtins_match_the_real_plugins() {
     }
     eprintln!("{table}");
     // A missing path gives the plugin's whole line.
-    for missing in ["nonexistent", ".missing"] {
+    for missing in ["nonexistent", ".missing", "{closed}"] {
         let i = CASES.iter().position(|c| c.contains(missing));
         let i = i.expect("case");
         assert_eq!(
