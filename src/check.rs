@@ -197,6 +197,9 @@ pub enum Command {
     Shell(String),
     /// Direct exec, no shell (`Argv:`); each element substituted.
     Argv(Vec<String>),
+    /// A built-in host check run inside smokerd (`Builtin:`): its argv as written
+    /// (after substitution) and the parsed check.
+    Builtin(Vec<String>, Arc<crate::builtin::Builtin>),
     /// The check cannot run; every run yields this state and text
     /// (e.g. a `%(Key)s` naming no parameter → ERROR "Missing parameter Key").
     Invalid { state: State, text: String },

@@ -71,6 +71,8 @@ impl ReloadError {
 pub struct Health {
     pub config_errors: Option<Vec<String>>,
     pub store_error: Option<String>,
+    /// Built-in checks stuck in the kernel past their timeout (shown when any).
+    pub builtin_stuck: usize,
 }
 
 impl Health {
@@ -89,6 +91,10 @@ impl Health {
         }
         if let Some(error) = &self.store_error {
             body["storeError"] = json!(error);
+        }
+        if self.builtin_stuck > 0 {
+            body["builtinStuck"] = json!(self.builtin_stuck);
+            body["builtinStuckMax"] = json!(crate::builtin::MAX_STUCK);
         }
         body
     }
@@ -129,6 +135,7 @@ impl Status {
             } else {
                 self.state.error()
             },
+            builtin_stuck: crate::builtin::stuck(),
         }
     }
 }
@@ -142,6 +149,7 @@ mod tests {
         let ok = Health {
             config_errors: None,
             store_error: None,
+            builtin_stuck: 0,
         };
         assert!(ok.ok());
         assert_eq!(
@@ -151,6 +159,7 @@ mod tests {
         let stale = Health {
             config_errors: Some(vec!["t.yaml:3:5: plugins.a.Interval: bad".into()]),
             store_error: None,
+            builtin_stuck: 0,
         };
         assert_eq!(
             stale.to_json(),

@@ -39,6 +39,9 @@ pub async fn run_check_cancellable(
     on_spawn: &(dyn Fn(u32) + Sync),
     cancel: Option<tokio::sync::watch::Receiver<bool>>,
 ) -> CheckResult {
+    if let Command::Builtin(_, check) = &spec.command {
+        return run_builtin(spec, check).await;
+    }
     let Some(request) = process_request(spec) else {
         return match &spec.command {
             Command::Invalid { state, text } => {
@@ -74,7 +77,7 @@ pub async fn run_check_cancellable(
 /// The process of a `Command`/`Argv` check; `None` for one that starts no command.
 pub fn process_request(spec: &CheckSpec) -> Option<ProcessRequest> {
     let program = match &spec.command {
-        Command::Invalid { .. } | Command::Python { .. } => return None,
+        Command::Invalid { .. } | Command::Python { .. } | Command::Builtin(..) => return None,
         Command::Shell(text) => Program::Shell(text.clone()),
         Command::Argv(argv) => Program::Argv(argv.clone()),
     };
@@ -89,6 +92,36 @@ pub fn process_request(spec: &CheckSpec) -> Option<ProcessRequest> {
         gid: spec.gid.clone(),
         stdin: None,
     })
+}
+
+/// Runs a built-in within the check's `Timeout`; its text and code are read as a
+/// plugin's would be.
+async fn run_builtin(spec: &CheckSpec, check: &crate::builtin::Builtin) -> CheckResult {
+    use crate::builtin::{self, Ended};
+    let started_at = chrono::Local::now();
+    let clock = std::time::Instant::now();
+    let (exit, stdout) = match builtin::run(check, spec.timeout).await {
+        Ended::Done(out) => (Exit::Code(out.code), out.text.into_bytes()),
+        Ended::TimedOut => (Exit::TimedOut, Vec::new()),
+        Ended::Saturated => {
+            let text = format!(
+                "UNKNOWN - {} built-in checks are stuck in the kernel; not started",
+                builtin::MAX_STUCK
+            );
+            (Exit::Code(3), text.into_bytes())
+        }
+    };
+    let outcome = ProcessOutcome {
+        exit,
+        stdout,
+        stderr: Vec::new(),
+        stdout_truncated: false,
+        stderr_truncated: false,
+        pid: None,
+        duration: clock.elapsed(),
+        started_at,
+    };
+    interpret(spec, outcome)
 }
 
 /// Turns what a process did into a result, per the check's settings.
@@ -171,7 +204,7 @@ fn head(text: &str, cap: usize) -> &str {
 fn command_text(command: &Command) -> String {
     match command {
         Command::Shell(text) => text.clone(),
-        Command::Argv(argv) => argv.join(" "),
+        Command::Argv(argv) | Command::Builtin(argv, _) => argv.join(" "),
         Command::Invalid { text, .. } => text.clone(),
         Command::Python { module } => module.clone(),
     }

@@ -34,3 +34,27 @@ pub fn switch_ids_before_exec(
         command.pre_exec(switch);
     }
 }
+
+/// Number of `USER_PROCESS` entries in the utmp database (what `check_users` counts).
+pub fn utmp_user_sessions() -> u64 {
+    // A process-wide lock: the getutxent cursor is global state.
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut users = 0;
+    // SAFETY: setutxent/getutxent/endutxent are called under one lock, so no other
+    // thread moves the cursor; each returned pointer is read before the next call.
+    unsafe {
+        libc::setutxent();
+        loop {
+            let entry = libc::getutxent();
+            if entry.is_null() {
+                break;
+            }
+            if (*entry).ut_type == libc::USER_PROCESS {
+                users += 1;
+            }
+        }
+        libc::endutxent();
+    }
+    users
+}

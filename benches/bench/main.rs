@@ -205,12 +205,18 @@ const ROWS: &[RowDef] = &[
         titles: &["Python check run wall", "Python 100 checks @10 s CPU"],
         run: rows::python::run,
     },
+    RowDef {
+        id: 22,
+        name: "builtin",
+        titles: &["built-in check_load"],
+        run: rows::builtin::run,
+    },
 ];
 
 fn usage() -> &'static str {
     "usage: scripts/bench [--quick] [--only N[,N…]] [--concurrency N]\n\
      rows: 1 throughput, 2 scheduler, 3 REST + 4 memory, 5 metrics, 6 NRPE, 7 NSCA, 8 fan-out,\n\
-     9 Icinga 2, 10 status page in chromium, 11 Python"
+     9 Icinga 2, 10 status page in chromium, 11 Python, 22 built-in check_load"
 }
 
 fn main() -> ExitCode {

@@ -39,6 +39,7 @@ pub fn import_yaml(path: &Path) -> Result<String, CfgErrors> {
             out.push_str(&format!("#   {} ({how}): {}\n", cmd.name, cmd.line));
         }
     }
+    out.push_str(&offer_builtins(c));
     out.push_str("nrpe:\n");
     out.push_str(&format!("  config: {}\n", quoted(&path.to_string_lossy())));
     out.push_str(&format!(
@@ -54,6 +55,38 @@ pub fn import_yaml(path: &Path) -> Result<String, CfgErrors> {
     Ok(out)
 }
 
+/// The commands a built-in can run (plugin and every flag in the set, no `$ARGn$`,
+/// no shell syntax), as a commented `plugins:` block, and the ones left as commands.
+fn offer_builtins(c: &smoker_compat::nrpe_cfg::NrpeConfig) -> String {
+    let mut offered = String::new();
+    let mut left = Vec::new();
+    for cmd in &c.commands {
+        let shell = cmd.line.contains(['|', ';', '&', '>', '<', '`', '$']);
+        let argv = shlex::split(&cmd.line).filter(|_| !shell && !cmd.uses_args());
+        match argv.map(|argv| (crate::builtin::Builtin::parse(&argv).is_ok(), argv)) {
+            Some((true, mut argv)) => {
+                argv[0] = argv[0].rsplit('/').next().unwrap_or_default().to_string();
+                let list = serde_json::to_string(&argv).unwrap_or_default();
+                offered.push_str(&format!("#   {}: {{Builtin: {list}}}\n", cmd.name));
+            }
+            _ => left.push(cmd.name.as_str()),
+        }
+    }
+    let mut out = String::new();
+    if !offered.is_empty() {
+        out.push_str(
+            "# Built-ins (same plugin and flags, run inside smokerd, no plugin package) can\n\
+             # replace these; move them here and drop their command[] lines from nrpe.cfg:\n\
+             # plugins:\n",
+        );
+        out.push_str(&offered);
+    }
+    if !left.is_empty() {
+        out.push_str(&format!("# Left as nrpe commands: {}\n", left.join(", ")));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,7 +97,9 @@ mod tests {
         let path = dir.path().join("nrpe.cfg");
         std::fs::write(
             &path,
-            "ssl_enabled=0\ncommand[a]=echo a\ncommand[b]=echo $ARG1$\nbogus=1\n",
+            "ssl_enabled=0\ncommand[a]=echo a\ncommand[b]=echo $ARG1$\nbogus=1\n\
+             command[load]=/usr/lib/nagios/plugins/check_load -r -w 4,3,2 -c 8,6,4\n\
+             command[odd]=/usr/lib/nagios/plugins/check_load -w 1 -c 2 -Z\n",
         )
         .unwrap();
         let yaml = import_yaml(&path).unwrap();
@@ -73,6 +108,13 @@ mod tests {
         assert!(yaml.contains("#   a (scheduled when `interval` is set): echo a\n"));
         assert!(yaml.contains("#   b (uses $ARGn$: run by check_nrpe only): echo $ARG1$\n"));
         assert!(yaml.contains("# warning: "));
+        let offer =
+            "#   load: {Builtin: [\"check_load\",\"-r\",\"-w\",\"4,3,2\",\"-c\",\"8,6,4\"]}\n";
+        assert!(yaml.contains(offer), "{yaml}");
+        assert!(
+            yaml.contains("# Left as nrpe commands: a, b, odd\n"),
+            "{yaml}"
+        );
         assert!(import_yaml(&dir.path().join("missing.cfg")).is_err());
     }
 }

@@ -146,6 +146,7 @@ mod tests {
         let health = Health {
             config_errors: None,
             store_error: store.error(),
+            builtin_stuck: 0,
         };
         assert!(!health.ok());
         assert_eq!(health.to_json()["store"], "memory");

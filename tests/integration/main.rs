@@ -4,6 +4,7 @@
 mod common;
 
 mod api;
+mod builtin;
 mod cli;
 mod diagnostics;
 mod hostile;

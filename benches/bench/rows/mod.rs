@@ -1,6 +1,7 @@
 //! One module per benchmark row; each returns its table rows or an error
 //! (`util::NotBuilt` when the feature is not on this branch yet).
 
+pub mod builtin;
 pub mod fanout;
 pub mod icinga;
 pub mod metrics;

@@ -188,6 +188,7 @@ static TABLE: &[(Section, &[(&str, &str)])] = &[
             ("Type", "metadata for filters"),
             ("RunOnLocked", "metadata for filters"),
             ("Argv", "command without a shell"),
+            ("Builtin", "a check run inside smokerd"),
             ("Env", "extra environment"),
             ("MaxOutput", "byte cap per stream"),
             ("TimeoutState", "state of a timed-out run"),

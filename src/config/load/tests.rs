@@ -83,15 +83,12 @@ fn default_config_loads() {
     );
     assert_eq!(
         summary(&loaded.plan),
-        "OK: 6 plugins (6 scheduled), 0 actions, nrpe: 0 commands"
+        "OK: 8 plugins (8 scheduled), 0 actions, nrpe: 0 commands"
     );
-    let Command::Argv(argv) = &check(&loaded, "disk_root").command else {
+    let Command::Builtin(argv, _) = &check(&loaded, "disk_root").command else {
         panic!()
     };
-    assert_eq!(
-        argv[3..],
-        ["check_disk", "-w", "10%", "-c", "5%", "-p", "/"]
-    );
+    assert_eq!(argv, &["check_disk", "-w", "10%", "-c", "5%", "-p", "/"]);
 }
 
 #[test]
@@ -108,7 +105,7 @@ plugins:
         [
             "t.yaml:2:27: plugins.a.Module: Command and Module parameters cannot be set together",
             "t.yaml:3:28: plugins.b.Timeout: must not be negative, got -5",
-            "t.yaml:4:3: plugins.c: Command, Argv or Module has to be set",
+            "t.yaml:4:3: plugins.c: Command, Argv, Builtin or Module has to be set",
             "t.yaml:5:29: plugins.d.Template: unknown template Nope (no templates: section)",
         ]
     );
@@ -280,7 +277,7 @@ fn example_full_documents_and_loads_every_key() {
     let plan = &loaded.plan;
     assert_eq!(
         summary(plan),
-        "OK: 4 plugins (4 scheduled), 2 actions, nrpe: 0 commands"
+        "OK: 5 plugins (5 scheduled), 2 actions, nrpe: 0 commands"
     );
     assert_eq!(plan.nr_concurrent_plugins, Some(20));
     assert_eq!(plan.metrics_listen, Some("127.0.0.1:9108".parse().unwrap()));

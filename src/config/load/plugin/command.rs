@@ -1,4 +1,5 @@
-//! What a plugin runs: `Command` (shell template), `Argv` (no shell), `Module` and
+//! What a plugin runs: `Command` (shell template), `Argv` (no shell), `Builtin`
+//! (a check inside smokerd, see [`crate::builtin`]), `Module` and
 //! `Parser` (Python, through the shim), their combinations, and the `%(Name)s`
 //! substitution into the final [`Command`].
 
@@ -24,6 +25,7 @@ pub struct CommandKeys<'a> {
     module: Option<(String, &'a Node)>,
     parser: Option<(String, &'a Node)>,
     argv: Option<(Vec<String>, &'a Node)>,
+    builtin: Option<(Vec<String>, &'a Node)>,
 }
 
 /// Reads `Command`, `Module`, `Parser` and `Argv` and checks how they combine.
@@ -32,7 +34,8 @@ pub fn read_command<'a>(ctx: &mut Ctx, f: &Fields<'_, 'a>) -> CommandKeys<'a> {
         command: non_empty_str(ctx, f, "Command"),
         module: non_empty_str(ctx, f, "Module"),
         parser: non_empty_str(ctx, f, "Parser"),
-        argv: read_argv(ctx, f),
+        argv: read_list(ctx, f, "Argv"),
+        builtin: read_builtin(ctx, f),
     };
     check_combination(ctx, f, &keys);
     keys
@@ -55,17 +58,36 @@ fn non_empty_str<'a>(ctx: &mut Ctx, f: &Fields<'_, 'a>, key: &str) -> Option<(St
     }
 }
 
-fn read_argv<'a>(ctx: &mut Ctx, f: &Fields<'_, 'a>) -> Option<(Vec<String>, &'a Node)> {
-    let n = f.node("Argv")?;
+/// `Builtin:` as a list, or a string split like shell words (no expansion).
+fn read_builtin<'a>(ctx: &mut Ctx, f: &Fields<'_, 'a>) -> Option<(Vec<String>, &'a Node)> {
+    let n = f.node("Builtin")?;
+    let Kind::Str(text) = &n.kind else {
+        return read_list(ctx, f, "Builtin");
+    };
+    match shlex::split(text) {
+        Some(words) if !words.is_empty() => Some((words, n)),
+        Some(_) => {
+            ctx.err(&n.pos, f.path("Builtin"), "must not be empty");
+            None
+        }
+        None => {
+            ctx.err(&n.pos, f.path("Builtin"), "unbalanced quotes");
+            None
+        }
+    }
+}
+
+fn read_list<'a>(ctx: &mut Ctx, f: &Fields<'_, 'a>, key: &str) -> Option<(Vec<String>, &'a Node)> {
+    let n = f.node(key)?;
     let items = match &n.kind {
         Kind::Seq(items) if items.is_empty() => {
-            ctx.err(&n.pos, f.path("Argv"), "must not be empty");
+            ctx.err(&n.pos, f.path(key), "must not be empty");
             return None;
         }
         Kind::Seq(items) => items,
         _ => {
             let what = expected("a list of strings", n);
-            ctx.err(&n.pos, f.path("Argv"), what);
+            ctx.err(&n.pos, f.path(key), what);
             return None;
         }
     };
@@ -76,7 +98,7 @@ fn read_argv<'a>(ctx: &mut Ctx, f: &Fields<'_, 'a>) -> Option<(Vec<String>, &'a 
             Kind::Int(_) | Kind::Float(_) | Kind::Bool(_) => out.push(i.key_text()),
             _ => ctx.err(
                 &i.pos,
-                f.path("Argv"),
+                f.path(key),
                 format!("items must be strings, found {}", i.type_name()),
             ),
         }
@@ -84,35 +106,31 @@ fn read_argv<'a>(ctx: &mut Ctx, f: &Fields<'_, 'a>) -> Option<(Vec<String>, &'a 
     Some((out, n))
 }
 
-/// Exactly one of Command, Argv, Module; Parser only with a command.
+/// Exactly one of Command, Argv, Builtin, Module; Parser only with a command.
 fn check_combination(ctx: &mut Ctx, f: &Fields<'_, '_>, k: &CommandKeys<'_>) {
-    let clash = match (&k.command, &k.argv, &k.module) {
-        (Some(_), Some((_, a)), _) => Some((
-            Some("Argv"),
-            &a.pos,
-            "Command and Argv cannot be set together",
-        )),
-        (Some(_), None, Some((_, m))) => Some((
-            Some("Module"),
-            &m.pos,
-            "Command and Module parameters cannot be set together",
-        )),
-        (None, Some(_), Some((_, m))) => Some((
-            Some("Module"),
-            &m.pos,
-            "Argv and Module cannot be set together",
-        )),
-        (None, None, None)
-            if !f.present("Command") && !f.present("Argv") && !f.present("Module") =>
-        {
-            let message = "Command, Argv or Module has to be set";
-            Some((None, &f.draft.key.pos, message))
-        }
-        _ => None,
-    };
-    if let Some((key, pos, message)) = clash {
-        let path = key.map_or_else(|| f.path.clone(), |key| f.path(key));
-        ctx.err(pos, path, message);
+    let set: Vec<(&str, &Node)> = [
+        ("Command", k.command.as_ref().map(|c| c.1)),
+        ("Argv", k.argv.as_ref().map(|c| c.1)),
+        ("Builtin", k.builtin.as_ref().map(|c| c.1)),
+        ("Module", k.module.as_ref().map(|c| c.1)),
+    ]
+    .into_iter()
+    .filter_map(|(key, n)| n.map(|n| (key, n)))
+    .collect();
+    if let [(first, _), (second, n), ..] = set.as_slice() {
+        let message = if (*first, *second) == ("Command", "Module") {
+            "Command and Module parameters cannot be set together".to_string()
+        } else {
+            format!("{first} and {second} cannot be set together")
+        };
+        ctx.err(&n.pos, f.path(second), message);
+    } else if set.is_empty()
+        && !["Command", "Argv", "Builtin", "Module"]
+            .iter()
+            .any(|key| f.present(key))
+    {
+        let message = "Command, Argv, Builtin or Module has to be set";
+        ctx.err(&f.draft.key.pos, f.path.clone(), message);
     }
     if let Some((_, p)) = &k.parser
         && !f.present("Command")
@@ -120,6 +138,14 @@ fn check_combination(ctx: &mut Ctx, f: &Fields<'_, '_>, k: &CommandKeys<'_>) {
     {
         let message = "Parser can be used only with Command";
         ctx.err(&p.pos, f.path("Parser"), message);
+    }
+    if k.builtin.is_some() {
+        for key in ["uid", "gid"] {
+            if let Some(n) = f.node(key) {
+                let message = "a Builtin check runs inside smokerd; uid/gid cannot apply";
+                ctx.err(&n.pos, f.path(key), message);
+            }
+        }
     }
 }
 
@@ -138,7 +164,9 @@ pub fn build_command(
     if let Some((template, n)) = &k.command {
         command = shell_command(ctx, f, template, n, &lookup)?;
     } else if let Some((items, n)) = &k.argv {
-        command = argv_command(ctx, f, items, n, &lookup);
+        command = argv_command(ctx, f, (items, n, "Argv"), &lookup);
+    } else if let Some((items, n)) = &k.builtin {
+        command = builtin_command(ctx, f, items, n, &lookup)?;
     }
     for (key, found) in [("Module", &k.module), ("Parser", &k.parser)] {
         if let Some((module, n)) = found {
@@ -202,20 +230,77 @@ fn shell_command(
 fn argv_command(
     ctx: &mut Ctx,
     f: &Fields<'_, '_>,
-    items: &[String],
-    n: &Node,
+    (items, n, key): (&[String], &Node, &str),
     lookup: &dyn Fn(&str) -> Option<Value>,
 ) -> Command {
     let mut out = Vec::new();
     for item in items {
         match subst::substitute_raw(item, lookup) {
             Ok(s) => out.push(s),
-            Err(SubstError::Missing(key)) => return missing(ctx, f, n, "Argv", &key),
+            Err(SubstError::Missing(name)) => return missing(ctx, f, n, key, &name),
             Err(e) => {
-                ctx.err(&n.pos, f.path("Argv"), e);
+                ctx.err(&n.pos, f.path(key), e);
                 break;
             }
         }
     }
     Command::Argv(out)
+}
+
+/// `Builtin:` substituted like `Argv:`, then parsed: a bad flag or range is an error.
+fn builtin_command(
+    ctx: &mut Ctx,
+    f: &Fields<'_, '_>,
+    items: &[String],
+    n: &Node,
+    lookup: &dyn Fn(&str) -> Option<Value>,
+) -> Option<Command> {
+    let items: Vec<String> = items.iter().map(|i| literal_lone_percent(i)).collect();
+    let before = ctx.error_count();
+    let argv = match argv_command(ctx, f, (&items, n, "Builtin"), lookup) {
+        Command::Argv(_) if ctx.error_count() != before => return None,
+        Command::Argv(argv) => argv,
+        other => return Some(other),
+    };
+    match crate::builtin::Builtin::parse(&argv) {
+        Ok(check) => Some(Command::Builtin(argv, std::sync::Arc::new(check))),
+        Err(e) => {
+            ctx.err(&n.pos, f.path("Builtin"), e);
+            None
+        }
+    }
+}
+
+/// D4: a `%` followed by neither `(` nor `%` is literal (`-w 10%`), so it is doubled
+/// before substitution.
+fn literal_lone_percent(item: &str) -> String {
+    let mut out = String::with_capacity(item.len());
+    let mut chars = item.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '%' {
+            match chars.peek() {
+                Some('(') => {}
+                Some('%') => out.push(chars.next().unwrap_or('%')),
+                _ => out.push('%'),
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_lone_percent_is_literal() {
+        let cases = [
+            ("10%", "10%%"),
+            ("%%", "%%"),
+            ("%(W)s%", "%(W)s%%"),
+            ("a%b", "a%%b"),
+        ];
+        for (item, want) in cases {
+            assert_eq!(super::literal_lone_percent(item), want);
+        }
+    }
 }
