@@ -363,7 +363,7 @@ fn python_missing_interpreter_warns_and_commands_still_run() {
     assert_eq!(code, 0, "{err}");
     assert!(
         err.contains(&format!(
-            "{config}:8:16: plugins.Py.Module: Python interpreter '/nonexistent/python3' not found"
+            "{config}:8:16: warning: plugins.Py.Module: Python interpreter '/nonexistent/python3' not found"
         )),
         "{err}"
     );
