@@ -24,7 +24,6 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::warn;
 
 use crate::{
-    check::CheckResult,
     events::Event,
     executor::{Executor, ProcessOutcome},
     runner,
@@ -112,14 +111,14 @@ impl Runs {
         self.inner.processes.get(id)
     }
 
-    /// Records a result that did not come from a run of this pipeline's runner (tests,
-    /// restored state) through the same path as every run.
-    pub fn record(
+    /// Records a result made by a test through the same path as every run.
+    #[cfg(test)]
+    pub(crate) fn record(
         &self,
         entry: &CheckEntry,
-        result: CheckResult,
+        result: crate::check::CheckResult,
         done: &RunDoneSender,
-    ) -> Arc<CheckResult> {
+    ) -> Arc<crate::check::CheckResult> {
         self.inner
             .pipeline
             .record(entry, result, done, Trigger::Scheduled)
