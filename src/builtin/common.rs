@@ -4,13 +4,14 @@
 use smoker_compat::output::Range;
 
 /// Names of the built-ins, for errors, the README and `import-nrpe`.
-pub const NAMES: [&str; 8] = [
+pub const NAMES: [&str; 9] = [
     "check_load",
     "check_disk",
     "check_swap",
     "check_procs",
     "check_users",
     "check_tcp",
+    "check_http",
     "check_file_age",
     "check_memory",
 ];

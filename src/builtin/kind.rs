@@ -2,7 +2,7 @@
 
 use super::{
     common::{BuiltinError, Output},
-    disk, file_age, load, memory, procs, swap, tcp, users,
+    disk, file_age, http, load, memory, procs, swap, tcp, users,
 };
 
 /// A parsed built-in check.
@@ -16,6 +16,7 @@ pub enum Builtin {
     Procs(procs::Procs),
     FileAge(file_age::FileAge),
     Tcp(tcp::Tcp),
+    Http(http::Http),
 }
 
 impl Builtin {
@@ -36,17 +37,18 @@ impl Builtin {
             "check_procs" => Builtin::Procs(procs::Procs::parse(rest)?),
             "check_file_age" => Builtin::FileAge(file_age::FileAge::parse(rest)?),
             "check_tcp" => Builtin::Tcp(tcp::Tcp::parse(rest)?),
+            "check_http" => Builtin::Http(http::Http::parse(rest)?),
             _ => {
                 return Err(BuiltinError::UnknownPlugin { name: name.clone() });
             }
         })
     }
 
-    /// Whether a run can block in the kernel (statvfs, stat on a hung mount).
+    /// Whether a run can block in the kernel (statvfs, stat on a hung mount, connect, TLS).
     pub fn may_block(&self) -> bool {
         matches!(
             self,
-            Builtin::Disk(_) | Builtin::FileAge(_) | Builtin::Tcp(_)
+            Builtin::Disk(_) | Builtin::FileAge(_) | Builtin::Tcp(_) | Builtin::Http(_)
         )
     }
 
@@ -61,6 +63,7 @@ impl Builtin {
             Builtin::Procs(c) => c.run(),
             Builtin::FileAge(c) => c.run(),
             Builtin::Tcp(c) => c.run(),
+            Builtin::Http(c) => c.run(),
         }
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! A [`Builtin`] is parsed at config load (an unknown flag or a bad range is a
 //! config error); [`run`] produces the plugin's exit code and text. Calls that can
-//! block in the kernel (statvfs, utmp) run on a blocking thread, at most
+//! block in the kernel (statvfs, connect, TLS) run on a blocking thread, at most
 //! [`MAX_STUCK`] of them at a time past their timeout ([`stuck`], shown in `/healthz`).
 
 mod args;
@@ -12,12 +12,14 @@ mod bounded;
 mod common;
 mod disk;
 mod file_age;
+mod http;
 mod kind;
 mod load;
 mod memory;
 mod procs;
 mod swap;
 mod tcp;
+mod tls;
 mod users;
 
 pub use bounded::{Ended, MAX_STUCK, run, stuck};

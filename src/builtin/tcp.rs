@@ -1,5 +1,6 @@
-//! `check_tcp`: `-H`, `-p`, `-w`, `-c` (seconds to connect), `-t`, as
-//! monitoring-plugins 2.3 gives them (TLS `-S`/`-D` is not built in yet).
+//! `check_tcp`: `-H`, `-p`, `-w`, `-c` (seconds to connect), `-t`, `-S` (a TLS
+//! handshake after the connect), `-D days[,days]` (certificate expiry; a certificate
+//! near or past its end is the whole answer), as monitoring-plugins 2.3 gives them.
 
 use std::{
     net::{TcpStream, ToSocketAddrs},
@@ -9,15 +10,18 @@ use std::{
 use super::{
     args::{self, Flag, flag},
     common::{self, BuiltinError, Output, State},
+    tls::{self, Days},
 };
 
 const NAME: &str = "check_tcp";
-const FLAGS: [Flag; 5] = [
+const FLAGS: [Flag; 7] = [
     flag('H', "hostname", true),
     flag('p', "port", true),
     flag('w', "warning", true),
     flag('c', "critical", true),
     flag('t', "timeout", true),
+    flag('S', "ssl", false),
+    flag('D', "certificate", true),
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +31,58 @@ pub struct Tcp {
     warn: Option<f64>,
     crit: Option<f64>,
     timeout: f64,
+    /// `-S` or `-D`: a TLS handshake after the connect.
+    ssl: bool,
+    /// `-D`: check the peer's certificate.
+    days: Option<Days>,
+}
+
+/// Why a connect failed.
+pub enum ConnectError {
+    /// The name did not resolve (the resolver's reason).
+    Resolve(String),
+    /// The deadline passed.
+    TimedOut,
+    /// The plugins' `connect to address H and port P: reason`.
+    Refused(String),
+}
+
+/// Connects to `host:port` within `timeout`, trying each address as the plugins do.
+pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, ConnectError> {
+    let addrs = match (host, port).to_socket_addrs() {
+        Ok(a) => a.collect::<Vec<_>>(),
+        Err(e) => return Err(ConnectError::Resolve(e.to_string())),
+    };
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(match last {
+        Some(e) if e.kind() == std::io::ErrorKind::TimedOut => ConnectError::TimedOut,
+        Some(e) => {
+            let reason = e.raw_os_error().map_or(e.to_string(), |n| {
+                nix::errno::Errno::from_raw(n).desc().to_string()
+            });
+            ConnectError::Refused(format!(
+                "connect to address {host} and port {port}: {reason}"
+            ))
+        }
+        None => ConnectError::Refused(format!(
+            "connect to address {host} and port {port}: no address"
+        )),
+    })
+}
+
+/// Read and write deadlines for what is left of `timeout` since `started`.
+pub fn limit(stream: &TcpStream, started: Instant, timeout: Duration) {
+    let left = timeout
+        .saturating_sub(started.elapsed())
+        .max(Duration::from_millis(1));
+    let _ = stream.set_read_timeout(Some(left));
+    let _ = stream.set_write_timeout(Some(left));
 }
 
 fn seconds(flag: char, value: &str) -> Result<f64, BuiltinError> {
@@ -46,6 +102,8 @@ impl Tcp {
             warn: None,
             crit: None,
             timeout: 10.0,
+            ssl: false,
+            days: None,
         };
         for (f, value) in args::parse(NAME, &FLAGS, rest)? {
             match f {
@@ -59,6 +117,11 @@ impl Tcp {
                 }
                 'w' => tcp.warn = Some(seconds(f, &value)?),
                 'c' => tcp.crit = Some(seconds(f, &value)?),
+                'S' => tcp.ssl = true,
+                'D' => {
+                    tcp.days = Some(Days::parse(NAME, f, &value)?);
+                    tcp.ssl = true;
+                }
                 _ => tcp.timeout = seconds(f, &value)?.max(1.0),
             }
         }
@@ -71,37 +134,45 @@ impl Tcp {
         Ok(tcp)
     }
 
+    fn socket_timeout(&self) -> Output {
+        let text = format!(
+            "CRITICAL - Socket timeout after {} seconds",
+            self.timeout as u64
+        );
+        Output::new(State::Critical, text)
+    }
+
     pub fn run(&self) -> Output {
-        let (host, port) = (&self.host, self.port);
         let timeout = Duration::from_secs_f64(self.timeout);
         let started = Instant::now();
-        let addrs = match (host.as_str(), port).to_socket_addrs() {
-            Ok(a) => a.collect::<Vec<_>>(),
-            Err(e) => return Output::new(State::Unknown, format!("{host}: {e}")),
-        };
-        let mut last = None;
-        for addr in addrs {
-            match TcpStream::connect_timeout(&addr, timeout) {
-                Ok(_) => return self.report(started.elapsed().as_secs_f64()),
-                Err(e) => last = Some(e),
+        let stream = match connect(&self.host, self.port, timeout) {
+            Ok(s) => s,
+            Err(ConnectError::Resolve(e)) => {
+                return Output::new(State::Unknown, format!("{}: {e}", self.host));
             }
+            Err(ConnectError::TimedOut) => return self.socket_timeout(),
+            Err(ConnectError::Refused(text)) => return Output::new(State::Critical, text),
+        };
+        let mut lead = String::new();
+        if self.ssl {
+            limit(&stream, started, timeout);
+            let mut ssl = match tls::handshake(stream, None) {
+                Ok(s) => s,
+                Err(tls::Failed::TimedOut) => return self.socket_timeout(),
+                Err(tls::Failed::Refused(text)) => return Output::new(State::Critical, text),
+            };
+            if let Some(days) = self.days {
+                let (state, line) = tls::check_cert(&ssl, days);
+                if state != State::Ok {
+                    return Output::new(state, line);
+                }
+                lead = line + "\n";
+            }
+            let _ = ssl.shutdown();
         }
-        let text = match last {
-            Some(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                format!(
-                    "CRITICAL - Socket timeout after {} seconds",
-                    self.timeout as u64
-                )
-            }
-            Some(e) => {
-                let reason = e.raw_os_error().map_or(e.to_string(), |n| {
-                    nix::errno::Errno::from_raw(n).desc().to_string()
-                });
-                format!("connect to address {host} and port {port}: {reason}")
-            }
-            None => format!("connect to address {host} and port {port}: no address"),
-        };
-        Output::new(State::Critical, text)
+        let mut out = self.report(started.elapsed().as_secs_f64());
+        out.text.insert_str(0, &lead);
+        out
     }
 
     fn report(&self, elapsed: f64) -> Output {
@@ -145,5 +216,9 @@ mod tests {
         assert_eq!(tcp("-H h -p 1 -c 0.01").report(0.1).code, 2);
         assert!(Tcp::parse(&["-H".into(), "h".into()]).is_err());
         assert!(Tcp::parse(&["-S".into()]).is_err());
+        assert!(Tcp::parse(&["-E".into()]).is_err());
+        let t = tcp("-H h -p 1 -D 30,7");
+        assert!(t.ssl && t.days.is_some());
+        assert!(Tcp::parse(&["-H", "h", "-p", "1", "-D", "x"].map(String::from)).is_err());
     }
 }

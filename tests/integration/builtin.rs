@@ -58,6 +58,58 @@ const CASES: &[&str] = &[
     "check_tcp -H 127.0.0.1 -p {closed}",
 ];
 
+/// Network cases: `{http}` a small HTTP server, `{tls}` `openssl s_server` with a
+/// certificate ending in 5 days, `{soon}` in 3.5 hours, `{expired}` ended,
+/// `{silent}` a port that never answers.
+const NET_CASES: &[&str] = &[
+    "check_tcp -H 127.0.0.1 -p {tls} -S",
+    "check_tcp -H 127.0.0.1 -p {tls} -S -w 5 -c 10",
+    "check_tcp -H 127.0.0.1 -p {tls} -D 10",
+    "check_tcp -H 127.0.0.1 -p {tls} -D 10,6",
+    "check_tcp -H 127.0.0.1 -p {tls} -D 2",
+    "check_tcp -H 127.0.0.1 -p {soon} -D 2,1",
+    "check_tcp -H 127.0.0.1 -p {expired} -D 30",
+    "check_tcp -H 127.0.0.1 -p {http} -S",
+    "check_http -I 127.0.0.1 -p {http}",
+    "check_http -H localhost -p {http} -u /missing",
+    "check_http -H 127.0.0.1 -p {http} -u /broken",
+    "check_http -H 127.0.0.1 -p {http} -u /moved",
+    "check_http -H 127.0.0.1 -p {http} -s hello",
+    "check_http -H 127.0.0.1 -p {http} -s nowhere",
+    "check_http -H 127.0.0.1 -p {http} -u /chunked -s hello",
+    "check_http -H 127.0.0.1 -p {http} -e 404",
+    "check_http -H 127.0.0.1 -p {http} -u /missing -e 404,200",
+    "check_http -H 127.0.0.1 -p {http} -u /missing -e 404 -s nowhere",
+    "check_http -H 127.0.0.1 -p {http} -w 0 -c 5",
+    "check_http -H 127.0.0.1 -p {http} -w 5 -c 20 -t 30",
+    "check_http -H 127.0.0.1 -p {closed}",
+    "check_http -I 127.0.0.1 -p {http} -S",
+    "check_http -I 127.0.0.1 -p {tls} -S -u /index.html",
+    "check_http -H localhost -p {tls} -S -u /index.html -s hello",
+    "check_http -H localhost -p {tls} -S -u /index.html -s nowhere",
+    "check_http -I 127.0.0.1 -p {tls} -C 10",
+    "check_http -I 127.0.0.1 -p {tls} -C 10,6",
+    "check_http -I 127.0.0.1 -p {tls} -S -C 2",
+    "check_http -I 127.0.0.1 -p {soon} -C 2",
+    "check_http -I 127.0.0.1 -p {expired} -C 30",
+    "check_tcp -H 127.0.0.1 -p {silent} -S -t 1",
+    "check_http -I 127.0.0.1 -p {silent} -t 1",
+    "check_http -I 127.0.0.1 -p {silent} -S -t 2",
+];
+
+/// The output with the response time blanked: check_tcp and check_http give the
+/// same text but for it.
+fn untimed(output: &Value) -> String {
+    let text = output.as_str().unwrap_or_default();
+    let mut words: Vec<String> = text.split(' ').map(String::from).collect();
+    for i in 1..words.len() {
+        if words[i] == "second" && words[i - 1].contains('.') {
+            words[i - 1] = "T".into();
+        }
+    }
+    words.join(" ")
+}
+
 fn yaml_list(words: &[&str]) -> String {
     let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
     format!("[{}]", quoted.join(", "))
@@ -99,6 +151,80 @@ fn same_perfdata(case: &str, builtin: &Value, plugin: &Value) {
     }
 }
 
+/// Starts smokerd with each case as a built-in `bI` and as the real plugin `pI`,
+/// and forces all built-ins, then all plugins (`between` runs after each side):
+/// the plugins' processes (and their zombies) are then not among what the
+/// built-ins count.
+fn run_sides(cases: &[String], mut between: impl FnMut()) -> TestDaemon {
+    let mut yaml = String::from("plugins:\n");
+    let mut names = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        let words: Vec<&str> = case.split_whitespace().collect();
+        // Argv still wants a literal % written %%.
+        let escaped: Vec<String> = words.iter().map(|w| w.replace('%', "%%")).collect();
+        let mut argv: Vec<&str> = escaped.iter().map(String::as_str).collect();
+        let path = format!("{PLUGINS}/{}", words[0]);
+        argv[0] = &path;
+        yaml.push_str(&format!(
+            "  b{i}: {{Builtin: {}, Timeout: 60}}\n",
+            yaml_list(&words)
+        ));
+        yaml.push_str(&format!(
+            "  p{i}: {{Argv: {}, Timeout: 60}}\n",
+            yaml_list(&argv)
+        ));
+        names.push(format!("b{i}"));
+        names.push(format!("p{i}"));
+    }
+    let d = TestDaemon::start(&yaml);
+    for side in ["b", "p"] {
+        let names: Vec<&str> = names
+            .iter()
+            .filter(|n| n.starts_with(side))
+            .map(String::as_str)
+            .collect();
+        d.force(&names);
+        between();
+    }
+    d
+}
+
+/// Asserts each case's built-in and plugin agree: state, status line prefix,
+/// perfdata; for the network checks the whole text but the response time.
+/// Returns the parity table.
+fn compare(d: &TestDaemon, cases: &[String]) -> String {
+    let mut table = String::new();
+    for (i, case) in cases.iter().enumerate() {
+        let builtin = d.last_result(&format!("b{i}"));
+        let plugin = d.last_result(&format!("p{i}"));
+        let (b_out, p_out) = (builtin["output"].as_str(), plugin["output"].as_str());
+        let (b_out, p_out) = (b_out.unwrap_or_default(), p_out.unwrap_or_default());
+        assert_eq!(
+            builtin["state"], plugin["state"],
+            "{case}:\n{b_out}\n{p_out}"
+        );
+        assert_eq!(prefix(b_out), prefix(p_out), "{case}");
+        same_perfdata(case, &builtin, &plugin);
+        if case.starts_with("check_http") || case.contains(" -S") || case.contains(" -D") {
+            let (b, p) = (untimed(&builtin["output"]), untimed(&plugin["output"]));
+            // OpenSSL prints its error stack in its own form after the line.
+            let first = |t: &str| t.lines().next().unwrap_or_default().to_string();
+            let (b, p) = if p.contains("Cannot make SSL") {
+                (first(&b), first(&p))
+            } else {
+                (b, p)
+            };
+            assert_eq!(b, p, "{case}");
+            if !p.contains("Cannot make SSL") {
+                let long = |v: &Value| untimed(&v["longOutput"]);
+                assert_eq!(long(&builtin), long(&plugin), "{case}");
+            }
+        }
+        table.push_str(&format!("{case:50} {}\n", plugin["state"]));
+    }
+    table
+}
+
 #[test]
 fn builtins_match_the_real_plugins() {
     // A 3-byte file last written 1000 s ago, for check_file_age.
@@ -124,52 +250,8 @@ fn builtins_match_the_real_plugins() {
                 .replace("{closed}", &closed)
         })
         .collect();
-    let mut yaml = String::from("plugins:\n");
-    let mut names = Vec::new();
-    for (i, case) in cases.iter().enumerate() {
-        let words: Vec<&str> = case.split_whitespace().collect();
-        // Argv still wants a literal % written %%.
-        let escaped: Vec<String> = words.iter().map(|w| w.replace('%', "%%")).collect();
-        let mut argv: Vec<&str> = escaped.iter().map(String::as_str).collect();
-        let path = format!("{PLUGINS}/{}", words[0]);
-        argv[0] = &path;
-        yaml.push_str(&format!(
-            "  b{i}: {{Builtin: {}, Timeout: 60}}\n",
-            yaml_list(&words)
-        ));
-        yaml.push_str(&format!(
-            "  p{i}: {{Argv: {}, Timeout: 60}}\n",
-            yaml_list(&argv)
-        ));
-        names.push(format!("b{i}"));
-        names.push(format!("p{i}"));
-    }
-    let d = TestDaemon::start(&yaml);
-    // One side after the other: the plugins' processes (and their zombies) are
-    // then not among what the built-ins count.
-    for side in ["b", "p"] {
-        let names: Vec<&str> = names
-            .iter()
-            .filter(|n| n.starts_with(side))
-            .map(String::as_str)
-            .collect();
-        d.force(&names);
-    }
-    let mut table = String::new();
-    for (i, case) in cases.iter().enumerate() {
-        let builtin = d.last_result(&format!("b{i}"));
-        let plugin = d.last_result(&format!("p{i}"));
-        let (b_out, p_out) = (builtin["output"].as_str(), plugin["output"].as_str());
-        let (b_out, p_out) = (b_out.unwrap_or_default(), p_out.unwrap_or_default());
-        assert_eq!(
-            builtin["state"], plugin["state"],
-            "{case}:\n{b_out}\n{p_out}"
-        );
-        assert_eq!(prefix(b_out), prefix(p_out), "{case}");
-        same_perfdata(case, &builtin, &plugin);
-        table.push_str(&format!("{case:50} {}\n", plugin["state"]));
-    }
-    eprintln!("{table}");
+    let d = run_sides(&cases, || {});
+    eprintln!("{}", compare(&d, &cases));
     // A missing path gives the plugin's whole line.
     for missing in ["nonexistent", ".missing", "{closed}"] {
         let i = CASES.iter().position(|c| c.contains(missing));
@@ -179,6 +261,38 @@ fn builtins_match_the_real_plugins() {
             d.last_result(&format!("p{i}"))["output"]
         );
     }
+}
+
+/// check_http and check_tcp -S/-D against a local HTTP server and `openssl
+/// s_server`: same state, text and perfdata as the real plugins, and check_http's
+/// request byte for byte.
+#[test]
+fn builtins_match_the_real_plugins_on_the_network() {
+    let peers = crate::builtin_net::Peers::start();
+    let closed = crate::common::free_port().to_string();
+    let cases: Vec<String> = NET_CASES
+        .iter()
+        .map(|c| peers.substitute(c).replace("{closed}", &closed))
+        .collect();
+    let mut requests: Vec<Vec<String>> = Vec::new();
+    let d = run_sides(&cases, || {
+        let mut got = peers.requests();
+        got.drain(..requests.iter().map(Vec::len).sum::<usize>());
+        got.sort();
+        requests.push(got);
+    });
+    eprintln!("{}", compare(&d, &cases));
+    assert!(requests[0].len() >= 10, "{requests:?}");
+    assert_eq!(requests[0], requests[1]);
+    // A closed port gives the plugin's whole text.
+    let i = NET_CASES.iter().position(|c| c.contains("{closed}"));
+    let i = i.expect("case");
+    let (b, p) = (
+        d.last_result(&format!("b{i}")),
+        d.last_result(&format!("p{i}")),
+    );
+    assert_eq!(b["output"], p["output"]);
+    assert_eq!(b["longOutput"], p["longOutput"]);
 }
 
 #[test]

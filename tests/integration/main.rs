@@ -5,6 +5,7 @@ mod common;
 
 mod api;
 mod builtin;
+mod builtin_net;
 mod cli;
 mod diagnostics;
 mod hostile;
