@@ -86,5 +86,12 @@ mod tests {
         assert!(e.to_string().contains("-Z"), "{e}");
         assert!(Builtin::parse(&argv("check_users -w x")).is_err());
         assert!(Builtin::parse(&argv("/usr/lib/nagios/plugins/check_load -w 1 -c 2")).is_ok());
+        assert!(Builtin::parse(&argv("check_http -H a -S -C 30,7")).is_ok());
+        assert!(Builtin::parse(&argv("check_tcp -H a -p 1 -S -D 30")).is_ok());
+        let e = Builtin::parse(&argv("check_http -H a -N")).unwrap_err();
+        assert!(
+            e.to_string().contains("-N") && e.to_string().contains("-e (--expect)"),
+            "{e}"
+        );
     }
 }

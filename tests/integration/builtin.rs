@@ -318,7 +318,7 @@ fn check_memory_reads_mem_available() {
 fn bad_builtin_flags_are_config_errors() {
     let dir = temp_dir();
     let config = dir.path().join("smokerd.yaml");
-    let yaml = "plugins:\n  a: {Builtin: [check_load, -w, '1', -c, '2', -Q]}\n  b: {Builtin: 'check_users -w 5:1'}\n  c:\n    Builtin: check_memory\n    uid: nobody\n";
+    let yaml = "plugins:\n  a: {Builtin: [check_load, -w, '1', -c, '2', -Q]}\n  b: {Builtin: 'check_users -w 5:1'}\n  c:\n    Builtin: check_memory\n    uid: nobody\n  d: {Builtin: 'check_http -H a -f follow'}\n  e: {Builtin: 'check_tcp -H a -p 443 -D soon'}\n";
     std::fs::write(&config, yaml).expect("write");
     let path = config.to_str().expect("utf8");
     let (code, stdout, stderr) = run_bin("smokerd", &["check-config", "-c", path]);
@@ -337,6 +337,59 @@ fn bad_builtin_flags_are_config_errors() {
         all.contains(&format!("{path}:6:")) && all.contains("uid"),
         "{all}"
     );
+    assert!(
+        all.contains(&format!("{path}:7:"))
+            && all.contains("-f")
+            && all.contains("-C (--certificate)"),
+        "{all}"
+    );
+    assert!(
+        all.contains(&format!("{path}:8:")) && all.contains("soon"),
+        "{all}"
+    );
+}
+
+/// `import-nrpe` offers check_http and check_tcp -S/-D commands as built-ins
+/// that smokerd accepts, and leaves one with a flag outside the set.
+#[test]
+fn import_nrpe_offers_the_network_builtins() {
+    let dir = temp_dir();
+    let cfg = dir.path().join("nrpe.cfg");
+    let plugins = PLUGINS;
+    std::fs::write(
+        &cfg,
+        format!(
+            "ssl_enabled=0\n\
+             command[web]={plugins}/check_http -H localhost -u /health -e 200 -s ok -w 1 -c 2\n\
+             command[web_tls]={plugins}/check_http -I 127.0.0.1 -S -C 30,7\n\
+             command[imap_tls]={plugins}/check_tcp -H localhost -p 993 -S -D 21\n\
+             command[follow]={plugins}/check_http -H localhost -f follow\n"
+        ),
+    )
+    .expect("write");
+    let (code, yaml, err) = run_bin("smokerd", &["import-nrpe", cfg.to_str().expect("utf8")]);
+    assert_eq!(code, 0, "{err}");
+    for name in ["web", "web_tls", "imap_tls"] {
+        assert!(
+            yaml.contains(&format!("#   {name}: {{Builtin: [\"check_")),
+            "{yaml}"
+        );
+    }
+    assert!(yaml.contains("# Left as nrpe commands: follow\n"), "{yaml}");
+    // Taken as offered, the built-ins load.
+    let offered: String = yaml
+        .lines()
+        .filter_map(|l| l.strip_prefix("#   ").filter(|l| l.contains("Builtin")))
+        .map(|l| format!("  {l}\n"))
+        .collect();
+    let config = dir.path().join("smokerd.yaml");
+    std::fs::write(&config, format!("plugins:\n{offered}")).expect("write");
+    let (code, out, err) = run_bin(
+        "smokerd",
+        &["check-config", "-c", config.to_str().expect("utf8")],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("OK: 3 plugins"), "{out}");
 }
 
 /// A FUSE mount whose server never answers: every stat/statvfs on it hangs until
