@@ -185,6 +185,14 @@ impl Http {
             Err(ConnectError::Refused(line)) => return unable(&line),
         };
         tcp::limit(&stream, started, timeout);
+        // The plugin's alarm covers the whole run: each read gets what is left.
+        let Ok(socket) = stream.try_clone() else {
+            return self.socket_timeout();
+        };
+        let left = || {
+            tcp::limit(&socket, started, timeout);
+            started.elapsed() < timeout
+        };
         let response = if self.ssl {
             let mut ssl = match tls::handshake(stream, None) {
                 Ok(s) => s,
@@ -196,12 +204,12 @@ impl Http {
                 let _ = ssl.shutdown();
                 return Output::new(state, line);
             }
-            let got = self.exchange(&mut ssl);
+            let got = self.exchange(&mut ssl, left);
             let _ = ssl.shutdown();
             got
         } else {
             let mut stream = stream;
-            self.exchange(&mut stream)
+            self.exchange(&mut stream, left)
         };
         match response {
             Ok(response) => self.evaluate(&response, started.elapsed().as_secs_f64()),
@@ -209,8 +217,13 @@ impl Http {
         }
     }
 
-    /// Sends the request and reads the response to its end.
-    fn exchange(&self, stream: &mut impl ReadWrite) -> Result<Response, Output> {
+    /// Sends the request and reads the response to its end, while `left` says
+    /// there is time left (and sets the socket's deadlines to it).
+    fn exchange(
+        &self,
+        stream: &mut impl ReadWrite,
+        left: impl Fn() -> bool,
+    ) -> Result<Response, Output> {
         if let Err(e) = stream.write_all(self.request().as_bytes()) {
             if tls::timed_out(&e) {
                 return Err(self.socket_timeout());
@@ -219,6 +232,9 @@ impl Http {
         let mut response = Response::default();
         let mut buf = vec![0u8; 64 << 10];
         loop {
+            if !left() {
+                return Err(self.socket_timeout());
+            }
             match stream.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => response.push(&buf[..n]),

@@ -176,7 +176,21 @@ fn respond(path: &str) -> String {
     }
 }
 
-/// A small HTTP/1.1 server on a free port: one thread a connection, the request
+/// A 200 whose body comes a byte each 300 ms for 6 seconds.
+fn drip(conn: &mut TcpStream) {
+    let head = "HTTP/1.1 200 OK\r\nContent-Length: 20\r\nConnection: close\r\n\r\n";
+    if conn.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_millis(300));
+        if conn.write_all(b"x").is_err() {
+            return;
+        }
+    }
+}
+
+/// A small HTTP/1.1 server on a free port (`/slow` drips its body): one thread a connection, the request
 /// kept, one response, then the connection closed. A peer that sends no request
 /// within a second (a TLS client) gets a 400.
 fn http_server(requests: Arc<Mutex<Vec<String>>>) -> u16 {
@@ -203,6 +217,10 @@ fn http_server(requests: Arc<Mutex<Vec<String>>>) -> u16 {
                 let path = text.split(' ').nth(1).unwrap_or_default().to_string();
                 if text.starts_with("GET ") {
                     requests.lock().expect("lock").push(text);
+                }
+                if path == "/slow" {
+                    drip(&mut conn);
+                    return;
                 }
                 let _ = conn.write_all(respond(&path).as_bytes());
                 let _ = conn.shutdown(std::net::Shutdown::Both);
