@@ -296,6 +296,41 @@ fn builtins_match_the_real_plugins_on_the_network() {
     assert_eq!(b["longOutput"], p["longOutput"]);
 }
 
+/// A server that accepts and never answers: check_http and check_tcp -S are UNKNOWN
+/// at the check's `Timeout` (shorter than their `-t`), counted as stuck meanwhile,
+/// and another check keeps its schedule.
+#[test]
+fn a_silent_server_is_unknown_at_the_timeout() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    let d = TestDaemon::start(&format!(
+        "plugins:\n  \
+         web: {{Builtin: 'check_http -I 127.0.0.1 -p {port} -t 30', Interval: 1, Timeout: 1}}\n  \
+         tls: {{Builtin: 'check_tcp -H 127.0.0.1 -p {port} -S -t 30', Interval: 1, Timeout: 1}}\n  \
+         load: {{Builtin: 'check_load -w 100 -c 200', Interval: 1}}\n"
+    ));
+    let unknown = |name: &str| d.last_result(name)["state"] == "UNKNOWN";
+    let both = wait_until(std::time::Duration::from_secs(30), || {
+        unknown("web") && unknown("tls")
+    });
+    assert!(both, "{} {}", d.last_result("web"), d.last_result("tls"));
+    let web = d.last_result("web");
+    assert!(
+        web["output"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("timeout"),
+        "{web}"
+    );
+    assert!(d.get_json("/healthz")["builtinStuck"].as_u64().unwrap_or(0) >= 1);
+    let before = d.last_result("load")["lastRun"].clone();
+    let moved = wait_until(std::time::Duration::from_secs(10), || {
+        d.last_result("load")["lastRun"] != before
+    });
+    assert!(moved, "load stalled");
+    drop(silent);
+}
+
 #[test]
 fn check_memory_reads_mem_available() {
     let d = TestDaemon::start(
