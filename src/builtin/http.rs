@@ -170,7 +170,12 @@ impl Http {
 
     pub fn run(&self) -> Output {
         let started = Instant::now();
-        let timeout = Duration::from_secs(self.timeout.max(1));
+        // `-t 0` sets no alarm in the plugin: only the check's `Timeout` applies.
+        let timeout = Duration::from_secs(if self.timeout == 0 {
+            86_400
+        } else {
+            self.timeout
+        });
         let unable = |line: &str| {
             let text = format!("{line}\nHTTP CRITICAL - Unable to open TCP socket");
             Output::new(State::Critical, text)
