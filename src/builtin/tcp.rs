@@ -147,8 +147,13 @@ impl Tcp {
         let started = Instant::now();
         let stream = match connect(&self.host, self.port, timeout) {
             Ok(s) => s,
-            Err(ConnectError::Resolve(e)) => {
-                return Output::new(State::Unknown, format!("{}: {e}", self.host));
+            // The plugin's `is_host` check before it connects.
+            Err(ConnectError::Resolve(_)) => {
+                let text = format!(
+                    "TCP CRITICAL - Invalid hostname, address or socket: {}",
+                    self.host
+                );
+                return Output::new(State::Critical, text);
             }
             Err(ConnectError::TimedOut) => return self.socket_timeout(),
             Err(ConnectError::Refused(text)) => return Output::new(State::Critical, text),

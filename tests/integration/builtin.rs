@@ -96,6 +96,8 @@ const NET_CASES: &[&str] = &[
     "check_http -I 127.0.0.1 -p {silent} -t 1",
     "check_http -I 127.0.0.1 -p {silent} -S -t 2",
     "check_http -H 127.0.0.1 -p {http} -u /slow -t 2",
+    "check_tcp -H nosuch.invalid -p 80 -S",
+    "check_http -H nosuch.invalid",
 ];
 
 /// The output with the response time blanked: check_tcp and check_http give the
