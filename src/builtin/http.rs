@@ -91,7 +91,6 @@ impl Http {
                 's' => http.string = Some(value),
                 'w' => http.warn = Some(common::range(NAME, f, &value)?),
                 'c' => http.crit = Some(common::range(NAME, f, &value)?),
-                't' => http.timeout = number(f, &value)?,
                 'C' | 'S' => {
                     if f == 'C' {
                         http.days = Some(Days::parse(NAME, f, &value)?);
@@ -101,7 +100,7 @@ impl Http {
                         http.port = 443;
                     }
                 }
-                _ => unreachable!("flag table"),
+                _ => http.timeout = number(f, &value)?,
             }
         }
         http.address =
