@@ -33,6 +33,10 @@ const CASES: &[&str] = &[
     "check_disk -w 10% -c 5% -l -x /dev/shm",
     "check_disk -w 10% -c 5% -X tmpfs",
     "check_disk -w 10% -c 5% -p /proc",
+    "check_disk -w 100M -c 50M -p /",
+    "check_disk -w 100000000 -c 50 -p /",
+    "check_disk -w 10% -p / -c 5% -p /tmp",
+    "check_disk -w 10% -c 5% -A",
     "check_procs -w 100000 -c 200000",
     "check_procs -w 1 -c 100000",
     "check_procs -w 1 -c 2",
@@ -44,6 +48,10 @@ const CASES: &[&str] = &[
     "check_procs -C process_api -w 1:",
     "check_procs -u root -w 100000",
     "check_procs -a smokerd -w 100000",
+    "check_procs -m PROCS -w 100000 -c 200000",
+    "check_procs -m RSS -w 100000 -c 200000 -C smokerd",
+    "check_procs -m VSZ -w 1 -c 1000000000 -u root",
+    "check_procs -m CPU -w 50 -c 90 -C smokerd",
     "check_file_age -f {old}",
     "check_file_age -f {old} -w 500 -c 2000",
     "check_file_age -f {old} -w 2000 -c 3000",
@@ -69,10 +77,10 @@ fn prefix(output: &str) -> String {
     head.split(": ").next().unwrap_or_default().to_string()
 }
 
-/// Within 25% plus `slack` (process counts move by a few between two reads).
-fn close(a: &Value, b: &Value, slack: f64) -> bool {
+/// Within `(share, slack)`: a share of the larger plus a constant.
+fn close(a: &Value, b: &Value, (share, slack): (f64, f64)) -> bool {
     match (a.as_f64(), b.as_f64()) {
-        (Some(a), Some(b)) => (a - b).abs() <= 0.25 * a.abs().max(b.abs()) + slack,
+        (Some(a), Some(b)) => (a - b).abs() <= share * a.abs().max(b.abs()) + slack,
         _ => a == b,
     }
 }
@@ -89,11 +97,12 @@ fn same_perfdata(case: &str, builtin: &Value, plugin: &Value) {
         for field in ["uom", "warn", "crit", "min", "max"] {
             assert_eq!(b[field], p[field], "{case}: {} {field}", p["label"]);
         }
-        // Values change between two reads (load moves, other programs write).
+        // Values change between two reads (load moves, other programs write; on a
+        // shared machine other jobs start and end hundreds of processes).
         let slack = if case.starts_with("check_procs") {
-            20.0
+            (0.5, 20.0)
         } else {
-            1.0
+            (0.25, 1.0)
         };
         assert!(close(&b["value"], &p["value"], slack), "{case}: {b} vs {p}");
     }
@@ -128,9 +137,8 @@ fn builtins_match_the_real_plugins() {
     let mut names = Vec::new();
     for (i, case) in cases.iter().enumerate() {
         let words: Vec<&str> = case.split_whitespace().collect();
-        // Argv still wants a literal % written %%.
-        let escaped: Vec<String> = words.iter().map(|w| w.replace('%', "%%")).collect();
-        let mut argv: Vec<&str> = escaped.iter().map(String::as_str).collect();
+        // D4: a lone `%` is literal in Argv as in Builtin (`-w 10%` pastes in).
+        let mut argv = words.clone();
         let path = format!("{PLUGINS}/{}", words[0]);
         argv[0] = &path;
         yaml.push_str(&format!(
