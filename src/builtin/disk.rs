@@ -15,7 +15,7 @@ use super::{
 };
 
 const NAME: &str = "check_disk";
-const FLAGS: [Flag; 10] = [
+pub(super) const FLAGS: [Flag; 10] = [
     flag('w', "warning", true),
     flag('c', "critical", true),
     flag('W', "iwarning", true),

@@ -9,6 +9,7 @@
 
 mod args;
 mod bounded;
+mod catalogue;
 mod common;
 mod disk;
 mod file_age;
@@ -21,5 +22,6 @@ mod tcp;
 mod users;
 
 pub use bounded::{Ended, MAX_STUCK, run, stuck};
+pub use catalogue::{Entry, catalogue};
 pub use common::{BuiltinError, NAMES, Output};
 pub use kind::Builtin;

@@ -13,7 +13,7 @@ use super::{
 };
 
 const NAME: &str = "check_procs";
-const FLAGS: [Flag; 7] = [
+pub(super) const FLAGS: [Flag; 7] = [
     flag('w', "warning", true),
     flag('c', "critical", true),
     flag('s', "state", true),

@@ -12,7 +12,7 @@ use super::{
 };
 
 const NAME: &str = "check_tcp";
-const FLAGS: [Flag; 5] = [
+pub(super) const FLAGS: [Flag; 5] = [
     flag('H', "hostname", true),
     flag('p', "port", true),
     flag('w', "warning", true),
