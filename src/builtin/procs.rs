@@ -223,14 +223,16 @@ impl Procs {
     }
 }
 
-/// `ps`'s %CPU (procps-ng): CPU time over the process's whole life, in tenths of a
-/// percent rounded down; whole percent above 99.9.
+/// `ps`'s %CPU (procps-ng 4): CPU ticks over the ticks of the process's life (from
+/// the uptime, to the tick), in tenths of a percent rounded down; whole percent
+/// above 99.9.
 fn pcpu(ticks: u64, start_ticks: u64, clock: &Clock) -> f64 {
-    let seconds = (clock.uptime - start_ticks as f64 / clock.hz as f64).max(0.0) as u64;
-    if seconds == 0 {
+    let hz = clock.hz as f64;
+    let life = ((clock.uptime - start_ticks as f64 / hz) * hz).max(0.0) as u64;
+    if life == 0 {
         return 0.0;
     }
-    let tenths = ticks * 1000 / clock.hz / seconds;
+    let tenths = ticks * 1000 / life;
     if tenths > 999 {
         (tenths / 10) as f64
     } else {
@@ -346,8 +348,9 @@ mod tests {
         // 123 s of CPU over 1000 s of life: 12.3 %.
         assert_eq!(pcpu(12_300, 0, &clock), 12.3);
         assert_eq!(pcpu(12_399, 0, &clock), 12.3);
-        // Over 99.9 %: whole percent; a process younger than a second: 0.
+        // Over 99.9 %: whole percent; half a second old, 0.1 s of CPU: 20 %.
         assert_eq!(pcpu(300_000, 0, &clock), 300.0);
-        assert_eq!(pcpu(50, 99_950, &clock), 0.0);
+        assert_eq!(pcpu(10, 99_950, &clock), 20.0);
+        assert_eq!(pcpu(10, 100_000, &clock), 0.0);
     }
 }
