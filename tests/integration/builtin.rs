@@ -409,3 +409,86 @@ fn readme_command_1_needs_no_plugin_package() {
         assert!(out.contains(word), "{word} missing:\n{out}");
     }
 }
+
+/// A 1000-block tmpfs (1000 inodes) with `blocks` blocks and `inodes` inodes in use.
+fn filled_tmpfs(blocks: usize, inodes: usize) -> tempfile::TempDir {
+    let dir = temp_dir();
+    nix::mount::mount(
+        Some("tmpfs"),
+        dir.path(),
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some("size=4000k,nr_inodes=1000"),
+    )
+    .expect("mount tmpfs");
+    std::fs::write(dir.path().join("data"), vec![0u8; blocks * 4096]).expect("fill");
+    // The root directory and the data file use two inodes.
+    for i in 2..inodes {
+        std::fs::write(dir.path().join(format!("f{i}")), "").expect("inode");
+    }
+    dir
+}
+
+/// check_disk at threshold boundaries, on tmpfs mounts filled to exact fractions in a
+/// private mount namespace (only this test's smokerd sees them): the built-in gives
+/// the real plugin's state, where used is rounded up to a whole percent (10.5 % free
+/// is 10 %, 5.6 % free is 5 %).
+#[test]
+fn check_disk_boundaries_are_the_plugins() {
+    use nix::mount::MsFlags;
+    let private = MsFlags::MS_REC | MsFlags::MS_PRIVATE;
+    if nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).is_err()
+        || nix::mount::mount(None::<&str>, "/", None::<&str>, private, None::<&str>).is_err()
+    {
+        eprintln!("skipped: no private mount namespace here");
+        return;
+    }
+    // (blocks used, inodes used, flags, state)
+    let cases = [
+        (895, 10, "-w 10% -c 5%", "WARNING"),
+        (900, 10, "-w 10% -c 5%", "WARNING"),
+        (899, 10, "-w 10% -c 5%", "WARNING"),
+        (889, 10, "-w 10% -c 5%", "OK"),
+        (944, 10, "-w 10% -c 5%", "CRITICAL"),
+        (940, 10, "-w 10% -c 5%", "WARNING"),
+        (10, 895, "-W 10% -K 5%", "WARNING"),
+        (10, 944, "-W 10% -K 5%", "CRITICAL"),
+        (10, 889, "-W 10% -K 5%", "OK"),
+        (895, 10, "-u kB -w 400k -c 200", "OK"),
+        (900, 10, "-u kB -w 400k -c 200", "WARNING"),
+        (950, 10, "-u kB -w 400k -c 200", "CRITICAL"),
+    ];
+    let mounts: Vec<_> = cases.iter().map(|c| filled_tmpfs(c.0, c.1)).collect();
+    let mut yaml = String::from("plugins:\n");
+    for (i, ((_, _, flags, _), dir)) in cases.iter().zip(&mounts).enumerate() {
+        let words = format!("check_disk {flags} -p {}", dir.path().display());
+        let words: Vec<&str> = words.split_whitespace().collect();
+        let mut argv = words.clone();
+        let path = format!("{PLUGINS}/check_disk");
+        argv[0] = &path;
+        yaml.push_str(&format!("  b{i}: {{Builtin: {}}}\n", yaml_list(&words)));
+        yaml.push_str(&format!("  p{i}: {{Argv: {}}}\n", yaml_list(&argv)));
+    }
+    let d = TestDaemon::start(&yaml);
+    let names: Vec<String> = (0..cases.len())
+        .flat_map(|i| [format!("b{i}"), format!("p{i}")])
+        .collect();
+    d.force(&names.iter().map(String::as_str).collect::<Vec<_>>());
+    for (i, (blocks, inodes, flags, state)) in cases.iter().enumerate() {
+        let (b, p) = (
+            d.last_result(&format!("b{i}")),
+            d.last_result(&format!("p{i}")),
+        );
+        let case = format!("{flags} with {blocks} blocks, {inodes} inodes used");
+        assert_eq!(p["state"], *state, "{case}: the plugin: {p}");
+        assert_eq!(b["state"], p["state"], "{case}: {b} vs {p}");
+        // Nothing moves on these mounts: the whole line and perfdata are the same.
+        let path = mounts[i].path().display().to_string();
+        assert_eq!(b["output"], p["output"], "{case}");
+        let (bp, pp) = (b["perfdata"].to_string(), p["perfdata"].to_string());
+        assert_eq!(bp.replace(&path, ""), pp.replace(&path, ""), "{case}");
+    }
+    for m in &mounts {
+        let _ = nix::mount::umount2(m.path(), nix::mount::MntFlags::MNT_DETACH);
+    }
+}
