@@ -97,10 +97,19 @@ pub fn process_request(spec: &CheckSpec) -> Option<ProcessRequest> {
 /// Runs a built-in within the check's `Timeout`; its text and code are read as a
 /// plugin's would be.
 async fn run_builtin(spec: &CheckSpec, check: &crate::builtin::Builtin) -> CheckResult {
+    interpret(spec, builtin_outcome(check, spec.timeout).await)
+}
+
+/// What a built-in did within `timeout`, as a process outcome (its text on stdout,
+/// its state as the exit code), for the result pipeline and the NRPE reply alike.
+pub async fn builtin_outcome(
+    check: &crate::builtin::Builtin,
+    timeout: std::time::Duration,
+) -> ProcessOutcome {
     use crate::builtin::{self, Ended};
     let started_at = chrono::Local::now();
     let clock = std::time::Instant::now();
-    let (exit, stdout) = match builtin::run(check, spec.timeout).await {
+    let (exit, stdout) = match builtin::run(check, timeout).await {
         Ended::Done(out) => (Exit::Code(out.code), out.text.into_bytes()),
         Ended::TimedOut => (Exit::TimedOut, Vec::new()),
         Ended::Saturated => {
@@ -111,7 +120,7 @@ async fn run_builtin(spec: &CheckSpec, check: &crate::builtin::Builtin) -> Check
             (Exit::Code(3), text.into_bytes())
         }
     };
-    let outcome = ProcessOutcome {
+    ProcessOutcome {
         exit,
         stdout,
         stderr: Vec::new(),
@@ -120,8 +129,7 @@ async fn run_builtin(spec: &CheckSpec, check: &crate::builtin::Builtin) -> Check
         pid: None,
         duration: clock.elapsed(),
         started_at,
-    };
-    interpret(spec, outcome)
+    }
 }
 
 /// Turns what a process did into a result, per the check's settings.

@@ -12,7 +12,7 @@ use super::{
 };
 
 const NAME: &str = "check_file_age";
-const FLAGS: [Flag; 6] = [
+pub(super) const FLAGS: [Flag; 6] = [
     flag('f', "file", true),
     flag('w', "warning-age", true),
     flag('c', "critical-age", true),

@@ -23,7 +23,7 @@ use super::{
 };
 
 const NAME: &str = "check_http";
-const FLAGS: [Flag; 11] = [
+pub(super) const FLAGS: [Flag; 11] = [
     flag('H', "hostname", true),
     flag('I', "IP-address", true),
     flag('p', "port", true),

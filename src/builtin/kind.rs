@@ -44,6 +44,27 @@ impl Builtin {
         })
     }
 
+    /// The built-in a shell command line (nrpe.cfg's `command[…]=`) runs as: `None`
+    /// unless the shell would take it as a plain word list (no `$`, globs, quotes
+    /// with expansion, redirections, pipes, `~`) naming a plugin and flags of the set.
+    pub fn of_command_line(line: &str) -> Option<(Vec<String>, Builtin)> {
+        const SHELL: [char; 14] = [
+            '|', ';', '&', '>', '<', '`', '$', '*', '?', '[', '(', ')', '\\', '\n',
+        ];
+        if line.contains(SHELL) {
+            return None;
+        }
+        let argv = shlex::split(line)?;
+        if argv
+            .iter()
+            .any(|w| w.starts_with('~') && !w.starts_with("~:"))
+        {
+            return None;
+        }
+        let check = Builtin::parse(&argv).ok()?;
+        Some((argv, check))
+    }
+
     /// Whether a run can block in the kernel (statvfs, stat on a hung mount, connect, TLS).
     pub fn may_block(&self) -> bool {
         matches!(
@@ -93,5 +114,25 @@ mod tests {
             e.to_string().contains("-N") && e.to_string().contains("-e (--expect)"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn command_lines_the_shell_would_change_are_not_builtins() {
+        let of = |line: &str| Builtin::of_command_line(line).map(|(argv, _)| argv);
+        let line = "/usr/lib/nagios/plugins/check_disk -w '10%' -c 5% -p /";
+        assert_eq!(of(line).unwrap()[2], "10%");
+        assert!(of("check_users -w ~:5 -c 10").is_some());
+        for line in [
+            "check_disk -w 10% -c 5% -p $HOME",
+            "check_disk -w 10% -c 5% -p ~",
+            "check_load -w 1 -c 2 > /dev/null",
+            "check_disk -w 10% -c 5% -p /m*",
+            "check_load -w 1 -c 2; rm x",
+            "check_load -w 1 -c 2 -Z",
+            "sudo check_load -w 1 -c 2",
+            "check_load -w '1 -c 2",
+        ] {
+            assert!(of(line).is_none(), "{line}");
+        }
     }
 }

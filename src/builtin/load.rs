@@ -9,7 +9,7 @@ use super::{
 };
 
 const NAME: &str = "check_load";
-const FLAGS: [Flag; 3] = [
+pub(super) const FLAGS: [Flag; 3] = [
     flag('w', "warning", true),
     flag('c', "critical", true),
     flag('r', "percpu", false),

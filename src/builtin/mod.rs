@@ -9,6 +9,7 @@
 
 mod args;
 mod bounded;
+mod catalogue;
 mod common;
 mod disk;
 mod file_age;
@@ -23,5 +24,6 @@ mod tls;
 mod users;
 
 pub use bounded::{Ended, MAX_STUCK, run, stuck};
+pub use catalogue::{Entry, catalogue};
 pub use common::{BuiltinError, NAMES, Output};
 pub use kind::Builtin;

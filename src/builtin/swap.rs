@@ -9,7 +9,7 @@ use super::{
 };
 
 const NAME: &str = "check_swap";
-const FLAGS: [Flag; 3] = [
+pub(super) const FLAGS: [Flag; 3] = [
     flag('w', "warning", true),
     flag('c', "critical", true),
     flag('n', "no-swap", true),

@@ -14,7 +14,7 @@ use super::{
 };
 
 const NAME: &str = "check_tcp";
-const FLAGS: [Flag; 7] = [
+pub(super) const FLAGS: [Flag; 7] = [
     flag('H', "hostname", true),
     flag('p', "port", true),
     flag('w', "warning", true),

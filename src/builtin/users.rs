@@ -9,7 +9,7 @@ use super::{
 };
 
 const NAME: &str = "check_users";
-const FLAGS: [Flag; 2] = [flag('w', "warning", true), flag('c', "critical", true)];
+pub(super) const FLAGS: [Flag; 2] = [flag('w', "warning", true), flag('c', "critical", true)];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Users {

@@ -1,6 +1,7 @@
 //! Shell completions and man pages generated from the clap definitions
 //! (`smokercli generate-assets contrib`): for `smokercli` (with `send-nsca`), `check_smoker`
-//! and `smokerd`, plus one man page per subcommand (`smokercli-history(1)`, …). The
+//! and `smokerd`, plus one man page per subcommand (`smokercli-history(1)`, …) and
+//! `smokerd.yaml(5)`. The
 //! generated files are committed; a test keeps them in step with the code.
 
 use std::path::{Path, PathBuf};
@@ -37,6 +38,10 @@ pub fn assets() -> Vec<(PathBuf, Vec<u8>)> {
             man_page(command),
         ));
     }
+    files.push((
+        Path::new("man").join("smokerd.yaml.5"),
+        super::config_man::page(),
+    ));
     files
 }
 

@@ -4,12 +4,14 @@
 //! Layout: [`args`] (clap), [`config`] (`~/.smokercli.yaml`), [`client`] (HTTP, fan-out
 //! helpers, force + poll), [`model`] (decoded answers), [`select`] (filters), [`format`]
 //! (one module per output format), [`run`] (query mode), [`history`] (`/v2` run log),
-//! [`nagios_check`] (check_smoker), [`assets`] (completions and man pages), [`log`].
+//! [`nagios_check`] (check_smoker), [`assets`] (completions and man pages, with
+//! [`config_man`]'s `smokerd.yaml(5)`), [`log`].
 
 pub mod args;
 pub mod assets;
 pub mod client;
 pub mod config;
+pub mod config_man;
 pub mod format;
 pub mod history;
 pub mod log;
@@ -31,6 +33,10 @@ fn generate_assets(args: &[OsString]) -> i32 {
         eprintln!("usage: smokercli generate-assets DIR");
         return 2;
     };
+    if dir.to_string_lossy().starts_with('-') {
+        println!("usage: smokercli generate-assets DIR (writes completions and man pages under DIR)");
+        return if dir == "-h" || dir == "--help" { 0 } else { 2 };
+    }
     let dir = std::path::Path::new(dir);
     match assets::write_assets(dir) {
         Ok(files) => {

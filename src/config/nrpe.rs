@@ -97,6 +97,7 @@ pub fn resolve(settings: &NrpeSettings, base_dir: &Path) -> Result<NrpeBridge, N
         listen,
         tls: settings.tls,
         interval: settings.interval.filter(|d| !d.is_zero()),
+        builtins: settings.builtins,
         warnings: loaded.warnings,
     })
 }
@@ -230,6 +231,12 @@ pub fn checks(bridge: &NrpeBridge) -> Vec<CheckSpec> {
                 _ => Schedule::OnDemand,
             };
             let line = nrpe_packet::command_line(c.command_prefix.as_deref(), &cmd.line, &[]);
+            // A built-in runs inside smokerd, so not as nrpe_user.
+            let builtin = bridge.builtin(&line).filter(|_| !cmd.uses_args());
+            let (user, group) = match builtin {
+                Some(_) => (None, None),
+                None => (user, group),
+            };
             let mut parameters = IndexMap::new();
             parameters.insert("Command".to_string(), json!(line));
             parameters.insert("Module".to_string(), Value::Null);
@@ -251,7 +258,10 @@ pub fn checks(bridge: &NrpeBridge) -> Vec<CheckSpec> {
             );
             CheckSpec {
                 name: cmd.name.clone(),
-                command: Command::Shell(line),
+                command: match builtin {
+                    Some((argv, check)) => Command::Builtin(argv, Arc::new(check)),
+                    None => Command::Shell(line),
+                },
                 schedule,
                 timeout: Duration::from_secs(u64::from(c.command_timeout)),
                 timeout_state: State::Unknown,
@@ -350,6 +360,7 @@ mod tests {
             listen: None,
             tls,
             interval: interval.map(Duration::from_secs),
+            builtins: false,
             commands: Vec::new(),
             bridge: None,
         }

@@ -9,7 +9,7 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 use smoker_compat::nrpe_cfg::{CfgWarning, NrpeConfig};
 pub use smoker_compat::nsca_cipher::Method;
 
-/// `nrpe: {config, listen, tls, interval}` (issue 7, D6).
+/// `nrpe: {config, listen, tls, interval, builtins}` (issues 7, 22, D6).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NrpeSettings {
     /// The nrpe.cfg to read (default `/etc/nagios/nrpe.cfg`).
@@ -19,6 +19,8 @@ pub struct NrpeSettings {
     pub tls: NrpeTls,
     /// Schedule for commands without `$ARGn$`; `None` = on demand only.
     pub interval: Option<Duration>,
+    /// Run commands that are a built-in's plugin and flags inside smokerd (issue 22).
+    pub builtins: bool,
     /// Names of the checks the NRPE bridge made from nrpe.cfg commands (filled by the
     /// bridge; counted by `summary`).
     pub commands: Vec<String>,
@@ -36,8 +38,22 @@ pub struct NrpeBridge {
     pub listen: Vec<SocketAddr>,
     pub tls: NrpeTls,
     pub interval: Option<Duration>,
+    /// `nrpe.builtins`: see [`NrpeBridge::builtin`].
+    pub builtins: bool,
     /// What nrpe would have logged while reading the config.
     pub warnings: Vec<CfgWarning>,
+}
+
+impl NrpeBridge {
+    /// The built-in that answers `line` (a command line with its `$ARGn$` expanded)
+    /// when `nrpe.builtins` is on, nrpe.cfg sets no `command_prefix`, and the line is a
+    /// plain word list naming a plugin and flags of the built-in set.
+    pub fn builtin(&self, line: &str) -> Option<(Vec<String>, crate::builtin::Builtin)> {
+        if !self.builtins || self.config.command_prefix.is_some() {
+            return None;
+        }
+        crate::builtin::Builtin::of_command_line(line)
+    }
 }
 
 /// `nrpe.tls`: `on` (nrpe's default), `off` (nrpe's `-n`), `auto` (both on one port).

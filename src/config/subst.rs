@@ -297,6 +297,12 @@ mod tests {
             "unsupported format character 'y' (0x79) at index 6 in %(a)y; write a literal % as %%"
         );
         assert_eq!(sub("50%", json!({})).unwrap(), "50%");
+        // The same in one `Argv:`/`Builtin:` element.
+        let raw = |t: &str| substitute_raw(t, &|_| Some(json!("7"))).unwrap();
+        assert_eq!(raw("10%"), "10%");
+        assert_eq!(raw("%%"), "%");
+        assert_eq!(raw("%(W)s%"), "7%");
+        assert_eq!(raw("a%b%(W)s%%"), "a%b7%");
         assert_eq!(
             sub("%(abc", json!({})).unwrap_err().to_string(),
             "incomplete format key"

@@ -52,6 +52,9 @@ pub fn import_yaml(path: &Path) -> Result<String, CfgErrors> {
     out.push_str(
         "  # interval: 300  # seconds; also run the commands without $ARGn$ on a schedule\n",
     );
+    out.push_str(
+        "  # builtins: true  # answer commands of the built-in set inside smokerd (no plugin package)\n",
+    );
     Ok(out)
 }
 
@@ -61,10 +64,9 @@ fn offer_builtins(c: &smoker_compat::nrpe_cfg::NrpeConfig) -> String {
     let mut offered = String::new();
     let mut left = Vec::new();
     for cmd in &c.commands {
-        let shell = cmd.line.contains(['|', ';', '&', '>', '<', '`', '$']);
-        let argv = shlex::split(&cmd.line).filter(|_| !shell && !cmd.uses_args());
-        match argv.map(|argv| (crate::builtin::Builtin::parse(&argv).is_ok(), argv)) {
-            Some((true, mut argv)) => {
+        let builtin = crate::builtin::Builtin::of_command_line(&cmd.line);
+        match builtin.filter(|_| !cmd.uses_args()) {
+            Some((mut argv, _)) => {
                 argv[0] = argv[0].rsplit('/').next().unwrap_or_default().to_string();
                 let list = serde_json::to_string(&argv).unwrap_or_default();
                 offered.push_str(&format!("#   {}: {{Builtin: {list}}}\n", cmd.name));
@@ -105,6 +107,7 @@ mod tests {
         let yaml = import_yaml(&path).unwrap();
         assert!(yaml.contains("\nnrpe:\n  config: \""), "{yaml}");
         assert!(yaml.contains("  tls: off\n"), "{yaml}");
+        assert!(yaml.contains("  # builtins: true  # "), "{yaml}");
         assert!(yaml.contains("#   a (scheduled when `interval` is set): echo a\n"));
         assert!(yaml.contains("#   b (uses $ARGn$: run by check_nrpe only): echo $ARG1$\n"));
         assert!(yaml.contains("# warning: "));

@@ -47,7 +47,7 @@ use crate::{
     executor::{Environment, Executor, Exit, ProcessOutcome, ProcessRequest, Program},
     metrics::Metrics,
     net::{self, AllowedHosts, ServerTls},
-    runs::Runs,
+    runs::{ExternalRun, Runs},
 };
 
 /// The nrpe version we answer `_NRPE_CHECK` with and put in `NRPE_PROGRAMVERSION`.
@@ -521,34 +521,47 @@ impl Server {
             .executor
             .runs()
             .and_then(|runs| runs.begin_nrpe(&query.command));
-        let on_spawn = |pid: u32| {
-            if let Some(run) = &run {
-                run.set_pid(pid);
-            }
-        };
-        let outcome = self
-            .executor
-            .executor()
-            .run_observed(
-                ProcessRequest {
-                    program: Program::Shell(line),
-                    env: Environment::Clean(self.env.clone()),
-                    timeout: Duration::from_secs(u64::from(c.command_timeout)),
-                    kill_grace: KILL_GRACE,
-                    max_output: version.max_output(),
-                    capture_stderr: false,
-                    uid: self.uid.clone(),
-                    gid: self.gid.clone(),
-                    stdin: None,
-                },
-                &on_spawn,
-            )
-            .await;
+        let outcome = self.run_command(line, run.as_ref(), version).await;
         let reply = reply_of(&query.command, c.command_timeout, &outcome, version);
         if let (Some(run), Some(runs)) = (run, self.executor.runs()) {
             runs.finish_external(run, outcome, Trigger::Nrpe);
         }
         reply
+    }
+}
+
+impl Server {
+    /// Runs a command line as nrpe would, or its built-in when `nrpe.builtins` says so.
+    async fn run_command(
+        &self,
+        line: String,
+        run: Option<&ExternalRun>,
+        version: Version,
+    ) -> ProcessOutcome {
+        let timeout = Duration::from_secs(u64::from(self.bridge.config.command_timeout));
+        if let Some((_, check)) = self.bridge.builtin(&line) {
+            return crate::runner::builtin_outcome(&check, timeout).await;
+        }
+        let on_spawn = |pid: u32| {
+            if let Some(run) = run {
+                run.set_pid(pid);
+            }
+        };
+        let request = ProcessRequest {
+            program: Program::Shell(line),
+            env: Environment::Clean(self.env.clone()),
+            timeout,
+            kill_grace: KILL_GRACE,
+            max_output: version.max_output(),
+            capture_stderr: false,
+            uid: self.uid.clone(),
+            gid: self.gid.clone(),
+            stdin: None,
+        };
+        self.executor
+            .executor()
+            .run_observed(request, &on_spawn)
+            .await
     }
 }
 

@@ -49,6 +49,7 @@ fn bridge(dir: &Path, cfg: &str, tls: NrpeTls, listen: Vec<SocketAddr>) -> Arc<N
         listen,
         tls,
         interval: None,
+        builtins: false,
         warnings: loaded.warnings,
     })
 }

@@ -720,3 +720,81 @@ fn a_changed_listen_applies_on_reload_and_a_removed_section_stops_the_server() {
     assert_eq!(daemon.get("/healthz").status, 200, "{}", daemon.stderr());
     drop(dir);
 }
+
+/// nrpe.cfg commands of the built-in set (issue 22), `{dir}` being the plugins'.
+const BUILTIN_COMMANDS: &str = "\
+dont_blame_nrpe=1
+command[users]={dir}/check_users -w 5 -c 10
+command[users_args]={dir}/check_users -w $ARG1$ -c $ARG2$
+command[disk_missing]={dir}/check_disk -w 10% -c 5% -p /nonexistent/path
+command[age_missing]={dir}/check_file_age -f /nonexistent/file
+command[tcp_closed]={dir}/check_tcp -H 127.0.0.1 -p {closed}
+command[load]={dir}/check_load -w 1000,1000,1000 -c 2000,2000,2000
+command[disk]={dir}/check_disk -w 10% -c 5% -p /
+command[procs]={dir}/check_procs -m RSS -w 100000 -c 200000 -C smokerd
+";
+
+/// With `nrpe: {builtins: true}`, commands whose plugin and flags are in the built-in
+/// set answer check_nrpe as the real plugins behind the real nrpe do, though the
+/// plugin path names no file (so no plugin ran); anything else still runs in a shell.
+#[test]
+fn builtins_behind_nrpe_commands_answer_like_the_plugins() {
+    let closed = free_port().to_string();
+    let commands = BUILTIN_COMMANDS.replace("{closed}", &closed);
+    let real = RealNrpe::start(&commands.replace("{dir}", "/usr/lib/nagios/plugins"), false);
+    let body = commands.replace("{dir}", "/nonexistent/plugins")
+        + "command[shell]=/nonexistent/plugins/check_load -w 1 -c 2 | cat\n";
+    let port = free_port();
+    let (_dir, path) = write_cfg(&body, port);
+    let yaml = format!(
+        "nrpe:\n  config: {}\n  listen: \"127.0.0.1:{port}\"\n  builtins: true\n  interval: 3600\n",
+        path.display()
+    );
+    let d = TestDaemon::start(&yaml);
+    wait_listening(port, "smokerd's NRPE server");
+    // Outputs that do not move between two reads: the whole reply.
+    for name in ["users", "disk_missing", "age_missing", "tcp_closed"] {
+        let args = ["-c", name];
+        let ours = check_nrpe(port, &args);
+        assert_eq!(ours, check_nrpe(real.port, &args), "{name}");
+        assert!(!ours.1.starts_with("NRPE: "), "{name}: {ours:?}");
+    }
+    // $ARGn$ expanded into a built-in's flags (Debian's nrpe takes no arguments).
+    assert_eq!(
+        check_nrpe(port, &["-c", "users_args", "-a", "5", "10"]),
+        check_nrpe(real.port, &["-c", "users"])
+    );
+    // Moving values: the exit code, the status line's head, the perfdata labels.
+    let head = |out: &str| out.split([':', '-']).next().unwrap_or_default().to_string();
+    let labels = |out: &str| {
+        let perf = out.split('|').nth(1).unwrap_or_default();
+        perf.split_whitespace()
+            .map(|d| d.split('=').next().unwrap_or_default().to_string())
+            .collect::<Vec<_>>()
+    };
+    for name in ["load", "disk", "procs"] {
+        let (ours, theirs) = (
+            check_nrpe(port, &["-c", name]),
+            check_nrpe(real.port, &["-c", name]),
+        );
+        assert_eq!(ours.0, theirs.0, "{name}: {ours:?} vs {theirs:?}");
+        assert_eq!(
+            head(&ours.1),
+            head(&theirs.1),
+            "{name}: {ours:?} vs {theirs:?}"
+        );
+        assert_eq!(
+            labels(&ours.1),
+            labels(&theirs.1),
+            "{name}: {ours:?} vs {theirs:?}"
+        );
+    }
+    // Shell syntax keeps the command a shell command (here: no such plugin).
+    let (_, out) = check_nrpe(port, &["-c", "shell"]);
+    assert!(!out.starts_with("LOAD"), "{out}");
+    // The scheduled checks of those commands run the built-in too.
+    d.force(&["users", "shell"]);
+    let users = d.last_result("users");
+    assert_eq!(users["state"], "OK", "{users}");
+    assert!(d.last_result("shell")["output"] != users["output"]);
+}

@@ -261,6 +261,7 @@ fn man_pages_cover_every_program_and_subcommand_and_every_reference_is_shipped()
     ] {
         assert!(man.join(format!("{page}.1")).is_file(), "no {page}(1)");
     }
+    assert!(man.join("smokerd.yaml.5").is_file(), "no smokerd.yaml(5)");
     let mut texts = vec![("contrib/smokerd.service".to_string(), unit_text())];
     for page in std::fs::read_dir(&man).expect("contrib/man") {
         let path = page.expect("entry").path();

@@ -119,6 +119,7 @@ static TABLE: &[(Section, &[(&str, &str)])] = &[
             ("listen", "NRPE ADDR:PORT"),
             ("tls", "on, off or auto"),
             ("interval", "seconds between runs of argument-less commands"),
+            ("builtins", "answer built-in plugin commands inside smokerd"),
         ],
     ),
     (

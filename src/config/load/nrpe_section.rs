@@ -1,5 +1,5 @@
-//! The `nrpe:` section (issue 7, D6): which nrpe.cfg, where to listen, TLS mode and
-//! the schedule of argument-less commands. Strict: unknown keys are errors. The bridge
+//! The `nrpe:` section (issue 7, D6): which nrpe.cfg, where to listen, TLS mode, the
+//! schedule of argument-less commands, and whether built-ins answer (issue 22). Strict: unknown keys are errors. The bridge
 //! itself (nrpe.cfg loaded into checks) is `config::nrpe`.
 
 use std::{net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
@@ -7,7 +7,7 @@ use std::{net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 use super::{
     ctx::{Ctx, field},
     keys::Section,
-    values::{ValueError, expected, want_path, want_port, want_seconds},
+    values::{ValueError, expected, want_bool, want_path, want_port, want_seconds},
 };
 use crate::config::{
     settings::{NrpeSettings, NrpeTls},
@@ -32,6 +32,7 @@ pub fn read_nrpe(ctx: &mut Ctx, node: &Node) -> Option<NrpeSettings> {
         listen: None,
         tls: NrpeTls::On,
         interval: None,
+        builtins: false,
         commands: Vec::new(),
         bridge: None,
     };
@@ -61,6 +62,11 @@ pub fn read_nrpe(ctx: &mut Ctx, node: &Node) -> Option<NrpeSettings> {
             Some(0.0) | None => {}
             Some(s) => nrpe.interval = Some(Duration::from_secs_f64(s)),
         }
+    }
+    if let Some(n) = field(node, "builtins")
+        && let Some(on) = ctx.take(n, "nrpe.builtins", want_bool(n))
+    {
+        nrpe.builtins = on;
     }
     Some(nrpe)
 }

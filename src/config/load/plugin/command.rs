@@ -247,7 +247,7 @@ fn argv_command(
     Command::Argv(out)
 }
 
-/// `Builtin:` substituted like `Argv:`, then parsed: a bad flag or range is an error.
+/// `Builtin:` substituted like `Argv:` (a lone `%` is literal in both, D4), then parsed: a bad flag or range is an error.
 fn builtin_command(
     ctx: &mut Ctx,
     f: &Fields<'_, '_>,
@@ -255,9 +255,8 @@ fn builtin_command(
     n: &Node,
     lookup: &dyn Fn(&str) -> Option<Value>,
 ) -> Option<Command> {
-    let items: Vec<String> = items.iter().map(|i| literal_lone_percent(i)).collect();
     let before = ctx.error_count();
-    let argv = match argv_command(ctx, f, (&items, n, "Builtin"), lookup) {
+    let argv = match argv_command(ctx, f, (items, n, "Builtin"), lookup) {
         Command::Argv(_) if ctx.error_count() != before => return None,
         Command::Argv(argv) => argv,
         other => return Some(other),
@@ -267,40 +266,6 @@ fn builtin_command(
         Err(e) => {
             ctx.err(&n.pos, f.path("Builtin"), e);
             None
-        }
-    }
-}
-
-/// D4: a `%` followed by neither `(` nor `%` is literal (`-w 10%`), so it is doubled
-/// before substitution.
-fn literal_lone_percent(item: &str) -> String {
-    let mut out = String::with_capacity(item.len());
-    let mut chars = item.chars().peekable();
-    while let Some(c) = chars.next() {
-        out.push(c);
-        if c == '%' {
-            match chars.peek() {
-                Some('(') => {}
-                Some('%') => out.push(chars.next().unwrap_or('%')),
-                _ => out.push('%'),
-            }
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn a_lone_percent_is_literal() {
-        let cases = [
-            ("10%", "10%%"),
-            ("%%", "%%"),
-            ("%(W)s%", "%(W)s%%"),
-            ("a%b", "a%%b"),
-        ];
-        for (item, want) in cases {
-            assert_eq!(super::literal_lone_percent(item), want);
         }
     }
 }

@@ -49,10 +49,17 @@ fn nrpe_section_accepts_on_off_auto_and_booleans() {
     assert_eq!(nrpe.config, PathBuf::from("/x/nrpe.cfg"));
     assert_eq!(nrpe.listen.as_deref(), Some("[::]:5666"));
     assert_eq!(nrpe.interval, Some(Duration::from_secs(60)));
+    assert!(!nrpe.builtins);
+    assert!(section("nrpe: {builtins: yes}\n").0.unwrap().builtins);
+    assert_eq!(
+        section("nrpe: {builtins: sometimes}\n").1.len(),
+        1,
+        "a non-boolean is an error"
+    );
     assert_eq!(
         section("nrpe: {listen: nowhere, tls: sometimes, port: 1}\n").1,
         [
-            "t.yaml:1:41: nrpe.port: unknown key (allowed: config, listen, tls, interval)",
+            "t.yaml:1:41: nrpe.port: unknown key (allowed: config, listen, tls, interval, builtins)",
             "t.yaml:1:16: nrpe.listen: expected ADDR:PORT (e.g. 0.0.0.0:5666 or [::]:5666), found nowhere",
             "t.yaml:1:30: nrpe.tls: must be on, off or auto, found sometimes",
         ]
