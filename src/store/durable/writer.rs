@@ -4,14 +4,17 @@
 //! history results only within ≤[`RESULTS_WINDOW`] or ≤[`RESULTS_MAX`]. A prune or
 //! flush commits its group at once.
 //!
-//! Seams: [`Writer::spawn`] starts the thread on an opened database, `commit_group`
-//! commits one group (`commit::apply_group`), and its outcome lands in [`Shared`]:
-//! [`Shared::committed`] on success, [`Shared::failed`] on error (the handle reads it
-//! as `last_error`). Closing the queue (dropping the [`Writer`]) commits what is left.
+//! Seams: [`Writer::spawn`] starts the thread on an opened database; the thread's
+//! loop (`heal::Healing`) commits each group (`commit::apply_group`) or, after a write
+//! fault, holds it in memory and re-opens the file with backoff. Outcomes land in
+//! [`Shared`]: [`Shared::committed`] on success, [`Shared::fault`] on the first error
+//! (the handle reads it as `last_error`), [`Shared::write_back`] once re-opened.
+//! Closing the queue (dropping the [`Writer`]) commits what is left (after one last
+//! re-open when degraded).
 
 use std::{
     sync::{
-        Arc, Mutex, MutexGuard, PoisonError,
+        Arc, Mutex, MutexGuard, PoisonError, RwLock,
         atomic::{AtomicU64, Ordering},
         mpsc,
     },
@@ -25,9 +28,11 @@ use tracing::{debug, error, info, warn};
 
 use super::{
     commit::{self, GroupEffects},
-    error::StoreError,
+    error::{StoreError, db_err},
+    heal::{Healing, Opener},
+    held::Held,
     op::Op,
-    spool::SpoolStats,
+    spool::{SpoolEntry, SpoolStats},
 };
 use crate::config::SpoolSettings;
 
@@ -48,6 +53,12 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// State shared between the handle and the writer thread.
 pub(super) struct Shared {
+    /// The open database (reads clone it); `None` while it is being re-opened.
+    db: RwLock<Option<Arc<Database>>>,
+    /// The writes held in memory while the file cannot be written (`Some` = degraded).
+    held: Mutex<Option<Held>>,
+    /// Write faults (transitions to degraded) since open.
+    faults: AtomicU64,
     last_error: Mutex<Option<String>>,
     spool: Mutex<SpoolStats>,
     spool_limits: Mutex<SpoolSettings>,
@@ -58,9 +69,12 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    fn new(spool: SpoolStats) -> Shared {
+    fn new(db: Arc<Database>, spool: SpoolStats) -> Shared {
         let (spool_commits, _) = watch::channel(0);
         Shared {
+            db: RwLock::new(Some(db)),
+            held: Mutex::new(None),
+            faults: AtomicU64::new(0),
             last_error: Mutex::new(None),
             spool: Mutex::new(spool),
             spool_limits: Mutex::new(SpoolSettings::default()),
@@ -126,18 +140,111 @@ impl Shared {
         effects.reply_committed();
     }
 
-    /// A group of `ops` operations failed with `message`: nothing of it is kept.
-    fn failed(&self, message: String, effects: GroupEffects, ops: usize) {
+    /// The database reads go to; `None` while it is being re-opened.
+    pub(super) fn db(&self) -> Option<Arc<Database>> {
+        self.db
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(super) fn set_db(&self, db: Option<Arc<Database>>) {
+        *self.db.write().unwrap_or_else(PoisonError::into_inner) = db;
+    }
+
+    /// Write faults since open (each a transition to degraded).
+    pub(super) fn faults(&self) -> u64 {
+        self.faults.load(Ordering::Relaxed)
+    }
+
+    /// `(results, spool entries)` held in memory; `None` unless degraded.
+    pub(super) fn held(&self) -> Option<(usize, usize)> {
+        lock(&self.held).as_ref().map(Held::counts)
+    }
+
+    /// While degraded, the held spool entries of `action` after `after` when the file
+    /// has none of that action; `None` when the file must be read.
+    pub(super) fn held_peek(
+        &self,
+        action: &str,
+        after: u64,
+        max: usize,
+    ) -> Option<Vec<SpoolEntry>> {
+        lock(&self.held).as_ref()?.peek(action, after, max)
+    }
+
+    /// The held spool entries of `action` after `after` (none unless degraded).
+    pub(super) fn held_entries(&self, action: &str, after: u64, max: usize) -> Vec<SpoolEntry> {
+        lock(&self.held)
+            .as_ref()
+            .map(|held| held.entries(action, after, max))
+            .unwrap_or_default()
+    }
+
+    /// The first failed commit (`message`) of a store that worked: log it once, count
+    /// it, and hold the group's `writes` and every later one in memory.
+    pub(super) fn fault(&self, message: String, writes: Vec<Op>) {
+        error!(error = %message, "Store write failed; keeping results in memory and re-opening the store.");
+        self.faults.fetch_add(1, Ordering::Relaxed);
+        *lock(&self.last_error) = Some(message);
         {
-            let mut last_error = lock(&self.last_error);
-            if last_error.is_none() {
-                error!(error = %message, ops, "Store commit failed; keeping results in memory only.");
-            } else {
-                debug!(error = %message, ops, "Store commit failed again.");
-            }
-            *last_error = Some(message.clone());
+            let spool = lock(&self.spool);
+            *lock(&self.held) = Some(Held::new(&spool));
         }
-        effects.reply_failed(&message);
+        self.hold(writes);
+    }
+
+    /// Why the store is degraded now (a failed re-open says it better than the fault).
+    pub(super) fn set_error(&self, message: String) {
+        *lock(&self.last_error) = Some(message);
+    }
+
+    /// Holds `writes` in memory (degraded), within the spool bounds.
+    pub(super) fn hold(&self, writes: Vec<Op>) {
+        let limits = *lock(&self.spool_limits);
+        let mut pushed = false;
+        {
+            let mut held = lock(&self.held);
+            let Some(held) = held.as_mut() else {
+                return;
+            };
+            let mut spool = lock(&self.spool);
+            for op in writes {
+                pushed |= held.hold(op, &mut spool, limits);
+            }
+        }
+        if pushed {
+            self.spool_commits.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// Writes what is held back into `db`, just re-opened, whose spool holds `spool`,
+    /// in one group; on success the store is no longer degraded.
+    pub(super) fn write_back(
+        &self,
+        db: &Database,
+        mut spool: SpoolStats,
+    ) -> Result<(), StoreError> {
+        let Some((ops, (results, entries))) = lock(&self.held)
+            .as_ref()
+            .map(|held| (held.ops(), held.counts()))
+        else {
+            return Ok(());
+        };
+        // Drops are counted since this process opened the store, not since the re-open.
+        for (action, stats) in &lock(&self.spool).actions {
+            spool.actions.entry(action.clone()).or_default().dropped = stats.dropped;
+        }
+        let limits = *lock(&self.spool_limits);
+        let mut effects = GroupEffects::default();
+        commit::apply_group(db, &ops, &mut spool, limits, &mut effects).map_err(db_err)?;
+        *lock(&self.held) = None;
+        *lock(&self.spool) = spool;
+        let previous = lock(&self.last_error).take().unwrap_or_default();
+        info!(results, spool_entries = entries, previous_error = %previous,
+            "Store re-opened; the results kept in memory are written back.");
+        self.spool_commits.send_modify(|n| *n += 1);
+        Ok(())
     }
 }
 
@@ -149,15 +256,22 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on `db`, whose spool holds `spool`.
-    pub(super) fn spawn(db: Arc<Database>, spool: SpoolStats) -> Result<Writer, StoreError> {
-        let shared = Arc::new(Shared::new(spool));
+    /// Starts the writer thread on `db`, whose spool holds `spool`; `reopen` opens the
+    /// file again after a write fault (`None`: the store stays degraded).
+    pub(super) fn spawn(
+        db: Database,
+        spool: SpoolStats,
+        reopen: Option<Opener>,
+    ) -> Result<Writer, StoreError> {
+        let db = Arc::new(db);
+        let shared = Arc::new(Shared::new(Arc::clone(&db), spool));
         let (ops, queue) = mpsc::channel();
         let thread = {
             let shared = Arc::clone(&shared);
+            let healing = Healing::new(db, reopen);
             thread::Builder::new()
                 .name("smokerd-store".into())
-                .spawn(move || run(&db, &queue, &shared))
+                .spawn(move || run(healing, &queue, &shared))
                 .map_err(StoreError::Thread)?
         };
         Ok(Writer {
@@ -201,12 +315,33 @@ impl Drop for Writer {
     }
 }
 
-/// The thread: one group after the other until the queue is closed.
-fn run(db: &Database, queue: &mpsc::Receiver<Op>, shared: &Shared) {
-    while let Ok(first) = queue.recv() {
+/// The thread: one group after the other until the queue is closed; while degraded,
+/// a re-open whenever its backoff is due, and one last try when the queue closes.
+fn run(mut healing: Healing, queue: &mpsc::Receiver<Op>, shared: &Shared) {
+    loop {
+        let first = match healing.next_reopen() {
+            None => match queue.recv() {
+                Ok(op) => op,
+                Err(mpsc::RecvError) => return,
+            },
+            Some(at) => match queue.recv_timeout(at.saturating_duration_since(Instant::now())) {
+                Ok(op) => op,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    healing.reopen(shared);
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    healing.reopen(shared);
+                    return;
+                }
+            },
+        };
         let (group, closed) = collect_group(queue, first);
-        commit_group(db, shared, group);
+        healing.write(shared, group);
         if closed {
+            if healing.degraded() {
+                healing.reopen(shared);
+            }
             return;
         }
     }
@@ -254,15 +389,29 @@ fn group_limits(tight: bool) -> (Duration, usize) {
     }
 }
 
-/// Commits one group and records the outcome in `shared`.
-fn commit_group(db: &Database, shared: &Shared, group: Vec<Op>) {
+/// Commits `group` to `db` and records the outcome in `shared`; on failure hands back
+/// the error and the group's writes (its waiters are answered either way).
+pub(super) fn commit_group(
+    db: &Database,
+    shared: &Shared,
+    group: Vec<Op>,
+) -> Result<(), (String, Vec<Op>)> {
     let started = Instant::now();
     let ops = group.len();
     let limits = *lock(&shared.spool_limits);
     let mut spool = lock(&shared.spool).clone();
     let mut effects = GroupEffects::default();
-    match commit::apply_group(db, group, &mut spool, limits, &mut effects) {
-        Ok(()) => shared.committed(spool, effects, ops, started),
-        Err(e) => shared.failed(e.to_string(), effects, ops),
+    let outcome = commit::apply_group(db, &group, &mut spool, limits, &mut effects);
+    let writes = effects.take_waiters(group);
+    match outcome {
+        Ok(()) => {
+            shared.committed(spool, effects, ops, started);
+            Ok(())
+        }
+        Err(e) => {
+            let message = e.to_string();
+            effects.reply_failed(&message);
+            Err((message, writes))
+        }
     }
 }
