@@ -68,8 +68,10 @@ impl Healing {
             let Some(db) = self.db.clone() else {
                 return;
             };
-            if let Err((message, writes)) = commit_group(&db, shared, group) {
-                shared.fault(message, writes);
+            if let Err(failed) = commit_group(&db, shared, group) {
+                let (message, writes, effects) = *failed;
+                shared.fault(message.clone(), writes);
+                effects.reply_failed(&message);
                 self.degraded = true;
                 self.retry = self
                     .reopen

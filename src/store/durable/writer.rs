@@ -389,13 +389,13 @@ fn group_limits(tight: bool) -> (Duration, usize) {
     }
 }
 
+/// A group that failed: the error, its writes and its waiters (to answer once the
+/// fault is recorded).
+pub(super) type Failed = Box<(String, Vec<Op>, GroupEffects)>;
+
 /// Commits `group` to `db` and records the outcome in `shared`; on failure hands back
-/// the error and the group's writes (its waiters are answered either way).
-pub(super) fn commit_group(
-    db: &Database,
-    shared: &Shared,
-    group: Vec<Op>,
-) -> Result<(), (String, Vec<Op>)> {
+/// the group.
+pub(super) fn commit_group(db: &Database, shared: &Shared, group: Vec<Op>) -> Result<(), Failed> {
     let started = Instant::now();
     let ops = group.len();
     let limits = *lock(&shared.spool_limits);
@@ -408,10 +408,6 @@ pub(super) fn commit_group(
             shared.committed(spool, effects, ops, started);
             Ok(())
         }
-        Err(e) => {
-            let message = e.to_string();
-            effects.reply_failed(&message);
-            Err((message, writes))
-        }
+        Err(e) => Err(Box::new((e.to_string(), writes, effects))),
     }
 }
