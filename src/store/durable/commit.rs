@@ -45,7 +45,7 @@ impl GroupEffects {
         let mut writes = Vec::with_capacity(group.len());
         for op in group {
             match op {
-                Op::Flush(reply) => self.flushes.push(reply),
+                Op::Flush(reply) | Op::FlushReopen(reply) => self.flushes.push(reply),
                 Op::Prune { reply, .. } => {
                     self.prunes.push((reply, pruned.next().unwrap_or_default()));
                 }
@@ -129,7 +129,7 @@ fn apply(
         Op::Prune { alive, grace, .. } => {
             return Ok(Some(history::prune(tables, alive, *grace)?));
         }
-        Op::Flush(_) => {}
+        Op::Flush(_) | Op::FlushReopen(_) => {}
     }
     Ok(None)
 }

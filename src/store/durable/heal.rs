@@ -3,9 +3,9 @@
 //! later operation until the file is closed and opened again) the store is
 //! *degraded*: groups are held in memory ([`super::held::Held`]) and the file is
 //! closed and re-opened with backoff ([`REOPEN_FIRST`] doubling to [`REOPEN_MAX`]).
-//! A re-open writes back what is held and the store works again. A flush (reload,
-//! shutdown) tries a re-open at once, so a graceful stop while degraded makes one
-//! last attempt.
+//! A re-open writes back what is held and the store works again. A graceful stop
+//! flushes with [`Op::FlushReopen`], which tries a re-open at once when degraded (a
+//! plain flush does not: API reads flush, and must not trigger a re-open each).
 
 use std::{
     sync::Arc,
@@ -61,8 +61,8 @@ impl Healing {
         self.retry.map(|(at, _)| at)
     }
 
-    /// Commits `group`, or holds it while degraded (a flush in it tries a re-open at
-    /// once and is answered by the outcome).
+    /// Commits `group`, or holds it while degraded (an [`Op::FlushReopen`] in it tries
+    /// a re-open at once and is answered by the outcome).
     pub(super) fn write(&mut self, shared: &Shared, group: Vec<Op>) {
         if !self.degraded {
             let Some(db) = self.db.clone() else {
@@ -80,7 +80,7 @@ impl Healing {
             }
             return;
         }
-        let flush = group.iter().any(|op| matches!(op, Op::Flush(_)));
+        let flush = group.iter().any(|op| matches!(op, Op::FlushReopen(_)));
         let mut effects = GroupEffects::default();
         shared.hold(effects.take_waiters(group));
         if flush {

@@ -201,7 +201,7 @@ async fn a_held_spool_stays_within_its_bounds() {
     let held = store.spool_peek("n", 0, 10).await.expect("held peek");
     assert_eq!(ids(&held), pushed[3..]);
     errno.store(0, Ordering::SeqCst);
-    store.flush().await.expect("a flush re-opens at once");
+    store.flush_reopen().await.expect("a stop re-opens at once");
     assert_eq!(store.degraded(), None);
     assert_eq!(
         store.spool_stats().actions["n"].dropped,
@@ -242,6 +242,6 @@ async fn a_fault_that_lasts_keeps_the_store_degraded() {
     assert_eq!(store.degraded(), Some((1, 0)));
     assert_eq!(store.faults(), 1, "one fault, however many attempts");
     errno.store(0, Ordering::SeqCst);
-    store.flush().await.expect("healed");
+    store.flush_reopen().await.expect("healed");
     assert_eq!(store.load_history("a", 10).await.expect("history").len(), 1);
 }

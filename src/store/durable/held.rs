@@ -83,7 +83,7 @@ impl Held {
             Op::JobSlot { job, at_us } => {
                 self.job_slots.insert(job, at_us);
             }
-            Op::Prune { .. } | Op::Flush(_) => {}
+            Op::Prune { .. } | Op::Flush(_) | Op::FlushReopen(_) => {}
         }
         false
     }

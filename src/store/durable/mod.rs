@@ -348,6 +348,14 @@ impl Durable {
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
+    /// [`Durable::flush`] at a graceful stop: while degraded, it first tries to re-open
+    /// the store at once and write back what is held in memory.
+    pub async fn flush_reopen(&self) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Op::FlushReopen(reply));
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
     async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
