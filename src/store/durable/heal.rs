@@ -20,7 +20,7 @@ use super::{
     error::StoreError,
     op::Op,
     open::Loaded,
-    writer::{Shared, commit_group},
+    shared::{Shared, commit_group},
 };
 
 /// Opens the database file again (and loads it) after a write fault.

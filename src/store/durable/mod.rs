@@ -12,7 +12,8 @@
 //!   of each job;
 //! - `records`: the stored encodings of results and outputs;
 //! - `open`: opening the file (or memory) and loading what the handle keeps;
-//! - `writer`: the writer thread and its group windows; `commit`: one group in one
+//! - `writer`: the writer thread and its group windows; `shared`: what the handle and
+//!   the thread share, and one group's outcome; `commit`: one group in one
 //!   transaction; `heal`: after a write fault (ENOSPC, EIO, read-only), the writes
 //!   held in memory (`held`) and the re-open with backoff that writes them back;
 //! - leaves: `tables` (table definitions), `error` ([`StoreError`]), `op` (what is
@@ -42,6 +43,7 @@ mod meta;
 mod op;
 mod open;
 mod records;
+mod shared;
 mod spool;
 mod tables;
 mod writer;
