@@ -86,9 +86,13 @@ impl Healing {
         if flush {
             self.reopen(shared);
         }
-        match shared.last_error().filter(|_| self.degraded) {
-            Some(message) => effects.reply_failed(&message),
-            None => effects.reply_committed(),
+        if self.degraded {
+            let message = shared
+                .last_error()
+                .unwrap_or_else(|| "store degraded".into());
+            effects.reply_failed(&message);
+        } else {
+            effects.reply_committed();
         }
     }
 
