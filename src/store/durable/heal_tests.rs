@@ -245,3 +245,29 @@ async fn a_fault_that_lasts_keeps_the_store_degraded() {
     store.flush_reopen().await.expect("healed");
     assert_eq!(store.load_history("a", 10).await.expect("history").len(), 1);
 }
+
+#[tokio::test]
+async fn entries_in_the_file_stay_first_and_their_acks_wait_for_the_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, errno) = faulty_store(&dir.path().join(FILE_NAME));
+    let a = store.spool_push("n", b"a".to_vec());
+    let b = store.spool_push("n", b"b".to_vec());
+    store.flush().await.expect("healthy flush");
+    errno.store(nix::libc::EIO, Ordering::SeqCst);
+    let c = store.spool_push("n", b"c".to_vec());
+    store.flush().await.expect_err("degraded");
+    // The file holds older entries of `n`: never the held ones alone (FIFO).
+    if let Ok(entries) = store.spool_peek("n", 0, 10).await {
+        assert_eq!(ids(&entries), [a, b, c]);
+    }
+    store.spool_ack("n", vec![a]);
+    errno.store(0, Ordering::SeqCst);
+    store.flush_reopen().await.expect("healed");
+    let spool = store.spool_peek("n", 0, 10).await.expect("peek");
+    assert_eq!(
+        ids(&spool),
+        [b, c],
+        "the ack made while degraded is applied"
+    );
+    assert_eq!(store.spool_stats().results, 2);
+}

@@ -207,6 +207,36 @@ mod tests {
     }
 
     #[test]
+    fn held_results_keep_the_newest_history_of_each_check() {
+        let limits = SpoolSettings::default();
+        let mut stats = SpoolStats::default();
+        let mut held = Held::new(&stats);
+        let at = chrono::Local::now();
+        for run_id in 1..=5 {
+            let result = crate::check::CheckResult::synthetic(crate::check::State::Ok, "x", at);
+            let result = NewResult::new(run_id, 2, &result);
+            held.hold(
+                Op::Result {
+                    check: "a".into(),
+                    result,
+                },
+                &mut stats,
+                limits,
+            );
+        }
+        assert_eq!(held.counts(), (2, 0));
+        let kept: Vec<u64> = held
+            .ops()
+            .iter()
+            .filter_map(|op| match op {
+                Op::Result { result, .. } => Some(result.run_id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(kept, [4, 5]);
+    }
+
+    #[test]
     fn an_action_with_entries_in_the_file_reads_the_file_first() {
         let mut stats = SpoolStats::default();
         stats.add("old", 5);
