@@ -71,6 +71,9 @@ impl ReloadError {
 pub struct Health {
     pub config_errors: Option<Vec<String>>,
     pub store_error: Option<String>,
+    /// `(results, spool entries)` kept in memory while the store re-opens after a write
+    /// fault.
+    pub store_held: Option<(usize, usize)>,
     /// Built-in checks stuck in the kernel past their timeout (shown when any).
     pub builtin_stuck: usize,
 }
@@ -91,6 +94,9 @@ impl Health {
         }
         if let Some(error) = &self.store_error {
             body["storeError"] = json!(error);
+        }
+        if let Some((results, spool)) = self.store_held {
+            body["storeHeld"] = json!({"results": results, "spoolEntries": spool});
         }
         if self.builtin_stuck > 0 {
             body["builtinStuck"] = json!(self.builtin_stuck);
@@ -135,6 +141,7 @@ impl Status {
             } else {
                 self.state.error()
             },
+            store_held: self.state.durable().degraded(),
             builtin_stuck: crate::builtin::stuck(),
         }
     }
@@ -149,6 +156,7 @@ mod tests {
         let ok = Health {
             config_errors: None,
             store_error: None,
+            store_held: None,
             builtin_stuck: 0,
         };
         assert!(ok.ok());
@@ -159,12 +167,25 @@ mod tests {
         let stale = Health {
             config_errors: Some(vec!["t.yaml:3:5: plugins.a.Interval: bad".into()]),
             store_error: None,
+            store_held: None,
             builtin_stuck: 0,
         };
         assert_eq!(
             stale.to_json(),
             json!({"status": "degraded", "config": "stale", "store": "ok",
                    "configErrors": ["t.yaml:3:5: plugins.a.Interval: bad"]})
+        );
+        let held = Health {
+            config_errors: None,
+            store_error: Some("No space left on device".into()),
+            store_held: Some((2, 1)),
+            builtin_stuck: 0,
+        };
+        assert_eq!(
+            held.to_json(),
+            json!({"status": "degraded", "config": "ok", "store": "memory",
+                   "storeError": "No space left on device",
+                   "storeHeld": {"results": 2, "spoolEntries": 1}})
         );
         let refused = ReloadError::Config(vec!["t.yaml:1:1: x".into()]);
         assert_eq!(

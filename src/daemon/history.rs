@@ -103,9 +103,9 @@ pub async fn prune_loop(durable: Durable, mut plan: PlanWatch, shutdown: Cancell
     }
 }
 
-/// Commits what is queued (shutdown).
+/// Commits what is queued (shutdown); a degraded store tries one last re-open first.
 pub async fn flush(durable: &Durable) {
-    match tokio::time::timeout(FLUSH_TIMEOUT, durable.flush()).await {
+    match tokio::time::timeout(FLUSH_TIMEOUT, durable.flush_reopen()).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => error!(error = %e, "Cannot flush the store at shutdown."),
         Err(_) => error!("Store flush timed out at shutdown."),

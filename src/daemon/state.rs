@@ -169,6 +169,8 @@ fn watch_metrics(metrics: &Metrics, executor: &Arc<Executor>, state: &Arc<StateS
     let weak = Arc::downgrade(state);
     metrics.watch_store(move || weak.upgrade().is_some_and(|s| s.persistent()));
     let weak = Arc::downgrade(state);
+    metrics.watch_store_faults(move || weak.upgrade().map_or(0, |s| s.durable().faults()));
+    let weak = Arc::downgrade(state);
     metrics.watch_spool(move || weak.upgrade().map(|s| s.durable().spool_stats()));
 }
 

@@ -99,4 +99,5 @@ families! {
     /// `{reason}`
     NRPE_REJECTED = desc("smoker_nrpe_rejected", "NRPE requests refused, by reason.");
     STORE_PERSISTENT = desc("smoker_store_persistent", "1 while results are written to the durable store, 0 while they are kept in memory only.");
+    STORE_FAULTS = desc("smoker_store_faults", "Write faults of the durable store (disk full, I/O error, read-only); results are kept in memory until it is re-opened.");
 }

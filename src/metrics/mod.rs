@@ -110,6 +110,7 @@ pub struct Metrics {
     icinga_send_errors: Counter,
     icinga_rejected: Family<ReasonLabels, Counter>,
     store_persistent: Gauge,
+    store_faults: Counter,
     /// Size of the last rendering, to size the next one.
     last_render_len: AtomicUsize,
     sources: Mutex<Sources>,
@@ -157,6 +158,7 @@ impl Metrics {
             icinga_send_errors: Counter::default(),
             icinga_rejected: Family::default(),
             store_persistent: Gauge::default(),
+            store_faults: Counter::default(),
             last_render_len: AtomicUsize::new(0),
             sources: Mutex::default(),
         };
@@ -200,6 +202,7 @@ impl Metrics {
         register(reg, &ICINGA_SEND_ERRORS, m.icinga_send_errors.clone());
         register(reg, &ICINGA_REJECTED, m.icinga_rejected.clone());
         register(reg, &STORE_PERSISTENT, m.store_persistent.clone());
+        register(reg, &STORE_FAULTS, m.store_faults.clone());
         registry.register_collector(Box::new(Arc::clone(&metrics.checks)));
         registry.register_collector(Box::new(process::ProcessCollector));
         Metrics {
@@ -282,6 +285,17 @@ impl Metrics {
         self.lock_sources().store_persistent = Some(Box::new(persistent));
     }
 
+    /// `smoker_store_faults_total` follows `faults`, the store's write faults since
+    /// start (called at each scrape).
+    pub fn watch_store_faults(&self, faults: impl Fn() -> u64 + Send + Sync + 'static) {
+        self.lock_sources().store_faults = Some(Box::new(faults));
+    }
+
+    /// Write faults of the durable store (see [`Metrics::watch_store_faults`]).
+    pub fn store_faults(&self, faults: u64) {
+        self.store_faults.inc_by(faults);
+    }
+
     fn lock_sources(&self) -> MutexGuard<'_, Sources> {
         self.sources.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -295,6 +309,10 @@ impl Metrics {
         }
         if let Some(persistent) = &sources.store_persistent {
             self.store_persistent.set(i64::from(persistent()));
+        }
+        if let Some(faults) = sources.store_faults.as_ref().map(|faults| faults()) {
+            self.store_faults(faults.saturating_sub(sources.store_faults_seen));
+            sources.store_faults_seen = sources.store_faults_seen.max(faults);
         }
         if let Some(stats) = sources.spool_stats.as_ref().and_then(|stats| stats()) {
             self.nsca_spool(stats.results, stats.bytes);
@@ -408,6 +426,9 @@ impl Metrics {
 struct Sources {
     executor_running: Option<Box<dyn Fn() -> usize + Send + Sync>>,
     store_persistent: Option<Box<dyn Fn() -> bool + Send + Sync>>,
+    store_faults: Option<Box<dyn Fn() -> u64 + Send + Sync>>,
+    /// Store faults already counted in `smoker_store_faults_total`.
+    store_faults_seen: u64,
     spool_stats: Option<Box<dyn Fn() -> Option<SpoolStats> + Send + Sync>>,
     /// Spool drops already counted in `smoker_nsca_dropped_total`.
     spool_dropped_seen: u64,
@@ -418,6 +439,7 @@ impl fmt::Debug for Sources {
         f.debug_struct("Sources")
             .field("executor_running", &self.executor_running.is_some())
             .field("store_persistent", &self.store_persistent.is_some())
+            .field("store_faults", &self.store_faults.is_some())
             .field("spool_stats", &self.spool_stats.is_some())
             .field("spool_dropped_seen", &self.spool_dropped_seen)
             .finish()

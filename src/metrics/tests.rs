@@ -187,6 +187,7 @@ fn daemon_families_render_exactly_as_prometheus_text() {
     metrics.icinga_sent(5);
     metrics.icinga_send_error();
     metrics.icinga_rejected("not_found");
+    metrics.store_faults(1);
     // The two `result` series come in hash order: put them in a fixed one.
     let text = own(metrics.render(false)).replace(
         "smoker_config_reloads_total{result=\"failure\"} 1\nsmoker_config_reloads_total{result=\"success\"} 0\n",
@@ -272,6 +273,9 @@ smoker_icinga_rejected_total{{reason="not_found"}} 1
 # HELP smoker_store_persistent 1 while results are written to the durable store, 0 while they are kept in memory only.
 # TYPE smoker_store_persistent gauge
 smoker_store_persistent 0
+# HELP smoker_store_faults_total Write faults of the durable store (disk full, I/O error, read-only); results are kept in memory until it is re-opened.
+# TYPE smoker_store_faults_total counter
+smoker_store_faults_total 1
 "#,
         version = env!("CARGO_PKG_VERSION")
     );

@@ -93,7 +93,13 @@ impl StateStore {
         if !self.durable.is_persistent() {
             return Some("no state_dir: results are kept in memory only".into());
         }
-        self.durable.last_error()
+        let error = self.durable.last_error()?;
+        Some(match self.durable.degraded() {
+            Some(_) => {
+                format!("{error} (results are kept in memory; the store is re-opened with backoff)")
+            }
+            None => error,
+        })
     }
 }
 
@@ -146,6 +152,7 @@ mod tests {
         let health = Health {
             config_errors: None,
             store_error: store.error(),
+            store_held: None,
             builtin_stuck: 0,
         };
         assert!(!health.ok());

@@ -23,5 +23,6 @@ mod python;
 mod serial_cli;
 mod serial_python;
 mod serial_ui;
+mod store_faults;
 mod tidy;
 mod ui;

@@ -14,7 +14,8 @@ use std::{
 
 const NSCA: &str = "/usr/sbin/nsca";
 const SEND_NSCA: &str = "/usr/sbin/send_nsca";
-const PASSWORD: &str = "s3cr3t pass-phrase that is longer than 56 bytes for blowfish keys!";
+pub(crate) const PASSWORD: &str =
+    "s3cr3t pass-phrase that is longer than 56 bytes for blowfish keys!";
 const METHODS: [u8; 7] = [0, 1, 2, 3, 4, 8, 14];
 
 fn smokercli() -> &'static str {
@@ -24,7 +25,7 @@ fn smokercli() -> &'static str {
 use crate::common::free_port;
 
 /// A real nsca in the foreground (`--single`), killed on drop.
-struct NscaServer {
+pub(crate) struct NscaServer {
     dir: tempfile::TempDir,
     port: u16,
     child: Child,
@@ -35,7 +36,7 @@ impl NscaServer {
         NscaServer::start_on(free_port(), method)
     }
 
-    fn start_on(port: u16, method: u8) -> NscaServer {
+    pub(crate) fn start_on(port: u16, method: u8) -> NscaServer {
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let cmd = dir.path().join("cmd");
@@ -77,7 +78,7 @@ impl NscaServer {
     }
 
     /// The command-file lines so far, without timestamps.
-    fn lines(&self) -> Vec<String> {
+    pub(crate) fn lines(&self) -> Vec<String> {
         let text = String::from_utf8_lossy(&std::fs::read(self.cmd_file()).unwrap()).into_owned();
         text.lines().map(strip_timestamp).collect()
     }
@@ -528,7 +529,7 @@ async fn sink_delivers_in_order_across_outages() {
 }
 
 /// The seq numbers of `tick` results in command-file lines.
-fn seqs(lines: &[String]) -> Vec<u64> {
+pub(crate) fn seqs(lines: &[String]) -> Vec<u64> {
     lines
         .iter()
         .filter_map(|l| l.strip_prefix("PROCESS_SERVICE_CHECK_RESULT;web-1;tick;0;seq "))

@@ -28,6 +28,8 @@ pub enum StoreError {
     Thread(#[source] std::io::Error),
     #[error("store writer has stopped")]
     Closed,
+    #[error("the store is being re-opened after a write fault")]
+    Reopening,
 }
 
 /// Any redb error (transaction, table, storage, commit) as a [`StoreError::Db`].

@@ -187,6 +187,7 @@ pub(super) fn run_output(
 }
 
 /// One queued result of `check`: its record and captured streams, encoded.
+#[derive(Clone)]
 pub(super) struct NewResult {
     pub(super) run_id: u64,
     /// How many runs of the check to keep (at least 1).

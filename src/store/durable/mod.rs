@@ -12,8 +12,10 @@
 //!   of each job;
 //! - `records`: the stored encodings of results and outputs;
 //! - `open`: opening the file (or memory) and loading what the handle keeps;
-//! - `writer`: the writer thread and its group windows; `commit`: one group in one
-//!   transaction;
+//! - `writer`: the writer thread and its group windows; `shared`: what the handle and
+//!   the thread share, and one group's outcome; `commit`: one group in one
+//!   transaction; `heal`: after a write fault (ENOSPC, EIO, read-only), the writes
+//!   held in memory (`held`) and the re-open with backoff that writes them back;
 //! - leaves: `tables` (table definitions), `error` ([`StoreError`]), `op` (what is
 //!   queued to the writer). Children never use this file's names.
 //!
@@ -25,18 +27,23 @@
 //! `spawn_blocking`) and see committed state only: call [`Durable::flush`] first to
 //! read your writes.
 //! Failures are values ([`StoreError`]), never panics; the daemon keeps running on
-//! [`Durable::memory`] when the file cannot be opened.
+//! [`Durable::memory`] when the file cannot be opened, and a store whose writes fail
+//! later is *degraded*: it serves the spool from memory and heals itself
+//! ([`Durable::degraded`], [`Durable::faults`]).
 //!
 //! Domain types (`crate::check`) carry no serde; `records` converts
 //! them to its own compact storage records explicitly.
 
 mod commit;
 mod error;
+mod heal;
+mod held;
 mod history;
 mod meta;
 mod op;
 mod open;
 mod records;
+mod shared;
 mod spool;
 mod tables;
 mod writer;
@@ -58,11 +65,13 @@ use tracing::info;
 
 pub use self::{
     error::StoreError,
+    heal::{REOPEN_FIRST, REOPEN_MAX},
     history::{RunOutput, RunSummary},
     spool::{ActionSpoolStats, SpoolEntry, SpoolStats},
     writer::{GROUP_MAX, GROUP_WINDOW, RESULTS_MAX, RESULTS_WINDOW},
 };
 use self::{
+    heal::Opener,
     history::{NewResult, RunIds},
     op::Op,
     open::Loaded,
@@ -81,7 +90,6 @@ pub struct Durable {
 }
 
 struct Inner {
-    db: Arc<Database>,
     path: Option<PathBuf>,
     /// Dropping it commits what is queued and joins the thread.
     writer: Writer,
@@ -96,8 +104,17 @@ impl Durable {
     /// or cannot be written is an error, never a panic.
     pub fn open(path: impl AsRef<Path>) -> Result<Durable, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let (db, loaded) = open::open_file(&path)?;
-        Durable::start(db, loaded, Some(path))
+        let reopen: Opener = {
+            let path = path.clone();
+            Box::new(move || open::open_file(&path))
+        };
+        Durable::open_with(path, reopen)
+    }
+
+    /// Opens the store at `path` with `open`, which also re-opens it after a write fault.
+    fn open_with(path: PathBuf, open: Opener) -> Result<Durable, StoreError> {
+        let (db, loaded) = open()?;
+        Durable::start(db, loaded, Some(path), Some(open))
     }
 
     /// Opens `state_dir/smokerd.redb`.
@@ -109,18 +126,21 @@ impl Durable {
     /// the daemon's fallback when the file cannot be used.
     pub fn memory() -> Result<Durable, StoreError> {
         let (db, loaded) = open::open_memory()?;
-        Durable::start(db, loaded, None)
+        Durable::start(db, loaded, None, None)
     }
 
-    fn start(db: Database, loaded: Loaded, path: Option<PathBuf>) -> Result<Durable, StoreError> {
-        let db = Arc::new(db);
-        let writer = Writer::spawn(Arc::clone(&db), loaded.spool)?;
+    fn start(
+        db: Database,
+        loaded: Loaded,
+        path: Option<PathBuf>,
+        reopen: Option<Opener>,
+    ) -> Result<Durable, StoreError> {
+        let writer = Writer::spawn(db, loaded.spool, reopen)?;
         if let Some(path) = &path {
             info!(path = %path.display(), checks = loaded.run_ids.len(), "Store opened.");
         }
         Ok(Durable {
             inner: Arc::new(Inner {
-                db,
                 path,
                 writer,
                 run_ids: loaded.run_ids,
@@ -142,6 +162,18 @@ impl Durable {
     /// The error of the last failed commit; cleared by the next successful one.
     pub fn last_error(&self) -> Option<String> {
         self.inner.writer.shared().last_error()
+    }
+
+    /// Whether writes are held in memory after a write fault (the store re-opens the
+    /// file with backoff, [`REOPEN_FIRST`] doubling to [`REOPEN_MAX`], and writes them
+    /// back): `(results, spool entries)` held, `None` when the store works.
+    pub fn degraded(&self) -> Option<(usize, usize)> {
+        self.inner.writer.shared().held()
+    }
+
+    /// Write faults (transitions to degraded) since open.
+    pub fn faults(&self) -> u64 {
+        self.inner.writer.shared().faults()
     }
 
     /// Number of write transactions committed since open (each holds a group of writes).
@@ -233,7 +265,8 @@ impl Durable {
         id
     }
 
-    /// Up to `max` committed entries of `action` with an id above `after`, oldest first.
+    /// Up to `max` committed entries of `action` with an id above `after`, oldest first
+    /// (while degraded, with those held in memory).
     /// A sender keeps the last id it handed to the server as its cursor, so entries it
     /// has acknowledged but whose deletion is not committed yet are not sent twice.
     pub async fn spool_peek(
@@ -242,9 +275,22 @@ impl Durable {
         after: u64,
         max: usize,
     ) -> Result<Vec<SpoolEntry>, StoreError> {
-        let action = action.to_string();
-        self.read(move |db| spool::peek(db, &action, after, max))
-            .await
+        let shared = self.inner.writer.shared();
+        if let Some(held) = shared.held_peek(action, after, max) {
+            return Ok(held);
+        }
+        let owned = action.to_string();
+        let mut entries = self
+            .read(move |db| spool::peek(db, &owned, after, max))
+            .await?;
+        let held = shared.held_entries(action, after, max);
+        if !held.is_empty() {
+            entries.extend(held);
+            entries.sort_by_key(|entry| entry.id);
+            entries.dedup_by_key(|entry| entry.id);
+            entries.truncate(max);
+        }
+        Ok(entries)
     }
 
     /// Queues the deletion of delivered entries of `action`.
@@ -304,12 +350,25 @@ impl Durable {
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
+    /// [`Durable::flush`] at a graceful stop: while degraded, it first tries to re-open
+    /// the store at once and write back what is held in memory.
+    pub async fn flush_reopen(&self) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Op::FlushReopen(reply));
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
     async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
     {
-        let db = Arc::clone(&self.inner.db);
+        let db = self
+            .inner
+            .writer
+            .shared()
+            .db()
+            .ok_or(StoreError::Reopening)?;
         match tokio::task::spawn_blocking(move || work(&db)).await {
             Ok(result) => result,
             Err(join_error) => Err(StoreError::Write(format!(
@@ -327,5 +386,7 @@ impl std::fmt::Debug for Durable {
     }
 }
 
+#[cfg(test)]
+mod heal_tests;
 #[cfg(test)]
 mod tests;

@@ -37,6 +37,8 @@ pub(super) enum Op {
         reply: oneshot::Sender<Result<Vec<String>, StoreError>>,
     },
     Flush(oneshot::Sender<Result<(), StoreError>>),
+    /// A flush that, while degraded, re-opens the store at once (a graceful stop).
+    FlushReopen(oneshot::Sender<Result<(), StoreError>>),
 }
 
 impl Op {
@@ -47,6 +49,6 @@ impl Op {
 
     /// Someone waits for this one: commit the group now.
     pub(super) fn is_barrier(&self) -> bool {
-        matches!(self, Op::Prune { .. } | Op::Flush(_))
+        matches!(self, Op::Prune { .. } | Op::Flush(_) | Op::FlushReopen(_))
     }
 }

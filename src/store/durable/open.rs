@@ -9,7 +9,7 @@ use std::{
     path::Path,
 };
 
-use redb::{Database, backends::InMemoryBackend};
+use redb::{Database, StorageBackend, backends::InMemoryBackend};
 
 use super::{
     error::{StoreError, db_err},
@@ -53,8 +53,13 @@ pub(super) fn open_file(path: &Path) -> Result<(Database, Loaded), StoreError> {
 
 /// A database with the same behaviour that lives in memory only.
 pub(super) fn open_memory() -> Result<(Database, Loaded), StoreError> {
+    open_backend(InMemoryBackend::new())
+}
+
+/// A database on `backend` (memory; a file that fails on demand in tests), loaded.
+pub(super) fn open_backend(backend: impl StorageBackend) -> Result<(Database, Loaded), StoreError> {
     let db = Database::builder()
-        .create_with_backend(InMemoryBackend::new())
+        .create_with_backend(backend)
         .map_err(db_err)?;
     let loaded = init_tables(&db)?;
     Ok((db, loaded))

@@ -40,7 +40,7 @@ pub struct SpoolStats {
 }
 
 impl SpoolStats {
-    fn add(&mut self, action: &str, bytes: u64) {
+    pub(super) fn add(&mut self, action: &str, bytes: u64) {
         let stats = self.actions.entry(action.to_string()).or_default();
         stats.results += 1;
         stats.bytes += bytes;
@@ -48,7 +48,7 @@ impl SpoolStats {
         self.bytes += bytes;
     }
 
-    fn sub(&mut self, action: &str, bytes: u64) {
+    pub(super) fn sub(&mut self, action: &str, bytes: u64) {
         if let Some(stats) = self.actions.get_mut(action) {
             stats.results = stats.results.saturating_sub(1);
             stats.bytes = stats.bytes.saturating_sub(bytes);
@@ -57,7 +57,7 @@ impl SpoolStats {
         self.bytes = self.bytes.saturating_sub(bytes);
     }
 
-    fn over(&self, limits: SpoolSettings) -> bool {
+    pub(super) fn over(&self, limits: SpoolSettings) -> bool {
         self.results > limits.max_results || self.bytes > limits.max_bytes
     }
 }
@@ -119,7 +119,7 @@ pub(super) fn ack(
     spool: &mut RunTable<'_>,
     stats: &mut SpoolStats,
     action: &str,
-    ids: Vec<u64>,
+    ids: impl IntoIterator<Item = u64>,
 ) -> Result<(), redb::Error> {
     for id in ids {
         let removed = spool

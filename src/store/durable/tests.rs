@@ -496,7 +496,8 @@ async fn unreadable_records_are_skipped() {
     store.append_result("a", 10, &simple(1));
     store.flush().await.expect("flush");
     {
-        let txn = store.inner.db.begin_write().expect("write");
+        let db = store.inner.writer.shared().db().expect("open");
+        let txn = db.begin_write().expect("write");
         {
             let mut results = txn.open_table(RESULTS).expect("table");
             results

@@ -4,32 +4,28 @@
 //! history results only within ≤[`RESULTS_WINDOW`] or ≤[`RESULTS_MAX`]. A prune or
 //! flush commits its group at once.
 //!
-//! Seams: [`Writer::spawn`] starts the thread on an opened database, `commit_group`
-//! commits one group (`commit::apply_group`), and its outcome lands in [`Shared`]:
-//! [`Shared::committed`] on success, [`Shared::failed`] on error (the handle reads it
-//! as `last_error`). Closing the queue (dropping the [`Writer`]) commits what is left.
+//! Seams: [`Writer::spawn`] starts the thread on an opened database; the thread's
+//! loop (`heal::Healing`) commits each group (`shared::commit_group`) or, after a
+//! write fault, holds it in memory and re-opens the file with backoff. Outcomes land
+//! in `shared::Shared` (the handle reads them). Closing the queue (dropping the [`Writer`]) commits what is left (after one last
+//! re-open when degraded).
 
 use std::{
-    sync::{
-        Arc, Mutex, MutexGuard, PoisonError,
-        atomic::{AtomicU64, Ordering},
-        mpsc,
-    },
+    sync::{Arc, mpsc},
     thread,
     time::{Duration, Instant},
 };
 
 use redb::Database;
-use tokio::sync::watch;
-use tracing::{debug, error, info, warn};
+use tracing::error;
 
 use super::{
-    commit::{self, GroupEffects},
     error::StoreError,
+    heal::{Healing, Opener},
     op::Op,
+    shared::Shared,
     spool::SpoolStats,
 };
-use crate::config::SpoolSettings;
 
 /// Longest time a queued spool (or other non-result) write waits for its group to commit.
 pub const GROUP_WINDOW: Duration = Duration::from_millis(100);
@@ -42,105 +38,6 @@ pub const RESULTS_MAX: usize = 4096;
 /// Longest nap of the writer inside a group window (how late it may notice `RESULTS_MAX`).
 const PARK_SLICE: Duration = Duration::from_millis(50);
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// State shared between the handle and the writer thread.
-pub(super) struct Shared {
-    last_error: Mutex<Option<String>>,
-    spool: Mutex<SpoolStats>,
-    spool_limits: Mutex<SpoolSettings>,
-    /// Bumped after every commit that added spool entries.
-    spool_commits: watch::Sender<u64>,
-    /// Groups committed since open.
-    commits: AtomicU64,
-}
-
-impl Shared {
-    fn new(spool: SpoolStats) -> Shared {
-        let (spool_commits, _) = watch::channel(0);
-        Shared {
-            last_error: Mutex::new(None),
-            spool: Mutex::new(spool),
-            spool_limits: Mutex::new(SpoolSettings::default()),
-            spool_commits,
-            commits: AtomicU64::new(0),
-        }
-    }
-
-    /// The error of the last failed commit; cleared by the next successful one.
-    pub(super) fn last_error(&self) -> Option<String> {
-        lock(&self.last_error).clone()
-    }
-
-    /// Groups committed since open.
-    pub(super) fn commits(&self) -> u64 {
-        self.commits.load(Ordering::Relaxed)
-    }
-
-    /// Spool occupancy as of the last commit.
-    pub(super) fn spool_stats(&self) -> SpoolStats {
-        lock(&self.spool).clone()
-    }
-
-    /// Sets the spool bounds applied from the next commit on.
-    pub(super) fn set_spool_limits(&self, limits: SpoolSettings) {
-        *lock(&self.spool_limits) = limits;
-    }
-
-    /// Changes after every commit that added spool entries.
-    pub(super) fn spool_watch(&self) -> watch::Receiver<u64> {
-        self.spool_commits.subscribe()
-    }
-
-    /// The queue is closed: nothing sent from now on is persisted.
-    fn stopped(&self) {
-        let mut last_error = lock(&self.last_error);
-        if last_error.is_none() {
-            error!("Store writer has stopped; results are no longer persisted.");
-        }
-        *last_error = Some(StoreError::Closed.to_string());
-    }
-
-    /// A group of `ops` operations started at `started` is committed: publish its
-    /// spool occupancy and effects, clear the last error and answer its waiters.
-    fn committed(&self, spool: SpoolStats, effects: GroupEffects, ops: usize, started: Instant) {
-        self.commits.fetch_add(1, Ordering::Relaxed);
-        *lock(&self.spool) = spool;
-        let recovered = lock(&self.last_error).take();
-        if let Some(previous) = recovered {
-            info!(previous_error = %previous, "Store writes work again.");
-        }
-        for (action, dropped) in &effects.dropped {
-            warn!(action = %action, dropped, "Spool full, dropped the oldest results.");
-        }
-        if effects.spool_pushed {
-            self.spool_commits.send_modify(|n| *n += 1);
-        }
-        debug!(
-            ops,
-            elapsed_us = started.elapsed().as_micros() as u64,
-            "Store group committed."
-        );
-        effects.reply_committed();
-    }
-
-    /// A group of `ops` operations failed with `message`: nothing of it is kept.
-    fn failed(&self, message: String, effects: GroupEffects, ops: usize) {
-        {
-            let mut last_error = lock(&self.last_error);
-            if last_error.is_none() {
-                error!(error = %message, ops, "Store commit failed; keeping results in memory only.");
-            } else {
-                debug!(error = %message, ops, "Store commit failed again.");
-            }
-            *last_error = Some(message.clone());
-        }
-        effects.reply_failed(&message);
-    }
-}
-
 /// The handle's end of the writer thread: its queue and the state it shares.
 pub(super) struct Writer {
     ops: Option<mpsc::Sender<Op>>,
@@ -149,15 +46,22 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on `db`, whose spool holds `spool`.
-    pub(super) fn spawn(db: Arc<Database>, spool: SpoolStats) -> Result<Writer, StoreError> {
-        let shared = Arc::new(Shared::new(spool));
+    /// Starts the writer thread on `db`, whose spool holds `spool`; `reopen` opens the
+    /// file again after a write fault (`None`: the store stays degraded).
+    pub(super) fn spawn(
+        db: Database,
+        spool: SpoolStats,
+        reopen: Option<Opener>,
+    ) -> Result<Writer, StoreError> {
+        let db = Arc::new(db);
+        let shared = Arc::new(Shared::new(Arc::clone(&db), spool));
         let (ops, queue) = mpsc::channel();
         let thread = {
             let shared = Arc::clone(&shared);
+            let healing = Healing::new(db, reopen);
             thread::Builder::new()
                 .name("smokerd-store".into())
-                .spawn(move || run(&db, &queue, &shared))
+                .spawn(move || run(healing, &queue, &shared))
                 .map_err(StoreError::Thread)?
         };
         Ok(Writer {
@@ -201,12 +105,33 @@ impl Drop for Writer {
     }
 }
 
-/// The thread: one group after the other until the queue is closed.
-fn run(db: &Database, queue: &mpsc::Receiver<Op>, shared: &Shared) {
-    while let Ok(first) = queue.recv() {
+/// The thread: one group after the other until the queue is closed; while degraded,
+/// a re-open whenever its backoff is due, and one last try when the queue closes.
+fn run(mut healing: Healing, queue: &mpsc::Receiver<Op>, shared: &Shared) {
+    loop {
+        let first = match healing.next_reopen() {
+            None => match queue.recv() {
+                Ok(op) => op,
+                Err(mpsc::RecvError) => return,
+            },
+            Some(at) => match queue.recv_timeout(at.saturating_duration_since(Instant::now())) {
+                Ok(op) => op,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    healing.reopen(shared);
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    healing.reopen(shared);
+                    return;
+                }
+            },
+        };
         let (group, closed) = collect_group(queue, first);
-        commit_group(db, shared, group);
+        healing.write(shared, group);
         if closed {
+            if healing.degraded() {
+                healing.reopen(shared);
+            }
             return;
         }
     }
@@ -251,18 +176,5 @@ fn group_limits(tight: bool) -> (Duration, usize) {
         (GROUP_WINDOW, GROUP_MAX)
     } else {
         (RESULTS_WINDOW, RESULTS_MAX)
-    }
-}
-
-/// Commits one group and records the outcome in `shared`.
-fn commit_group(db: &Database, shared: &Shared, group: Vec<Op>) {
-    let started = Instant::now();
-    let ops = group.len();
-    let limits = *lock(&shared.spool_limits);
-    let mut spool = lock(&shared.spool).clone();
-    let mut effects = GroupEffects::default();
-    match commit::apply_group(db, group, &mut spool, limits, &mut effects) {
-        Ok(()) => shared.committed(spool, effects, ops, started),
-        Err(e) => shared.failed(e.to_string(), effects, ops),
     }
 }
