@@ -47,7 +47,17 @@ async fn openapi() -> Response {
     }
 }
 
-fn store_error(e: impl std::fmt::Display) -> Response {
+/// A failed read of the run log: 503 while the store recovers from a write fault
+/// (it re-opens by itself; `/plugins` keeps serving the latest results), else 500.
+fn store_error(ctx: &AppState, e: impl std::fmt::Display) -> Response {
+    if ctx.durable.degraded().is_some() {
+        return message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the run log is unavailable while the store recovers from a write fault ({e}); /plugins keeps the latest results"
+            ),
+        );
+    }
     warn!(error = %e, "Cannot read the run log.");
     message(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -76,11 +86,11 @@ async fn runs(
     let durable = ctx.durable.clone();
     // Results are committed in groups; read our own writes.
     if let Err(e) = durable.flush().await {
-        return store_error(e);
+        return store_error(&ctx, e);
     }
     let runs = match durable.runs(&name, limit).await {
         Ok(runs) => runs,
-        Err(e) => return store_error(e),
+        Err(e) => return store_error(&ctx, e),
     };
     let list: Vec<Value> = runs
         .iter()
@@ -115,7 +125,7 @@ async fn output(State(ctx): State<AppState>, Path((name, id)): Path<(String, Str
     };
     let durable = ctx.durable.clone();
     if let Err(e) = durable.flush().await {
-        return store_error(e);
+        return store_error(&ctx, e);
     }
     match durable.run_output(&name, run).await {
         Ok(Some(out)) => json_response(
@@ -123,7 +133,7 @@ async fn output(State(ctx): State<AppState>, Path((name, id)): Path<(String, Str
             &json!({"stdout": out.stdout, "stderr": out.stderr, "truncated": out.truncated}),
         ),
         Ok(None) => not_kept(),
-        Err(e) => store_error(e),
+        Err(e) => store_error(&ctx, e),
     }
 }
 

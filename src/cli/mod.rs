@@ -34,7 +34,9 @@ fn generate_assets(args: &[OsString]) -> i32 {
         return 2;
     };
     if dir.to_string_lossy().starts_with('-') {
-        println!("usage: smokercli generate-assets DIR (writes completions and man pages under DIR)");
+        println!(
+            "usage: smokercli generate-assets DIR (writes completions and man pages under DIR)"
+        );
         return if dir == "-h" || dir == "--help" { 0 } else { 2 };
     }
     let dir = std::path::Path::new(dir);

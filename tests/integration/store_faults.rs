@@ -179,6 +179,10 @@ fn a_full_state_dir_heals_once_it_grows() {
     std::thread::sleep(Duration::from_secs(5));
     assert_eq!(daemon.get("/plugins").status, 200, "the API answers");
     assert!(last_seq(&daemon) >= fault_seq + 3, "checks keep running");
+    // The run log lives in the broken file: a JSON 503 until the store heals.
+    let runs = daemon.get("/v2/plugins/tick/runs");
+    assert_eq!(runs.status, 503, "{}", runs.body);
+    assert!(runs.json()["message"].as_str().is_some(), "{}", runs.body);
     let (status, body) = health(&daemon);
     assert_eq!(status, 503, "still degraded while full: {body}");
     let during = seqs(&nsca.lines())
