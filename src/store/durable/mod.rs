@@ -59,6 +59,7 @@ use tracing::info;
 pub use self::{
     error::StoreError,
     history::{RunOutput, RunSummary},
+    records::{decode_result, encode_result},
     spool::{ActionSpoolStats, SpoolEntry, SpoolStats},
     writer::{GROUP_MAX, GROUP_WINDOW, RESULTS_MAX, RESULTS_WINDOW},
 };
