@@ -12,22 +12,54 @@
 use std::{collections::VecDeque, sync::Arc};
 
 use super::durable::{decode_result, encode_result};
-use crate::check::CheckResult;
+use crate::check::{CheckResult, Messages};
 
 /// An older result: its run id and its stored record.
 #[derive(Debug)]
 struct Kept {
     run_id: u64,
+    /// The record leaves out `messages` because they are the output's lines
+    /// ([`derived_messages`]), as for most plugins: that halves a short result.
+    derived: bool,
     record: Box<[u8]>,
 }
 
 impl Kept {
     fn of(result: &CheckResult) -> Kept {
+        let derived = result.messages.is_some() && result.messages == derived_messages(result);
+        let record = if derived {
+            encode_result(&CheckResult {
+                messages: None,
+                ..result.clone()
+            })
+        } else {
+            encode_result(result)
+        };
         Kept {
             run_id: result.run_id,
-            record: encode_result(result).into_boxed_slice(),
+            derived,
+            record: record.into_boxed_slice(),
         }
     }
+
+    fn read(&self, check: &str) -> Option<CheckResult> {
+        let mut result = decode_result(check, self.run_id, &self.record)?;
+        if self.derived {
+            result.messages = derived_messages(&result);
+        }
+        Some(result)
+    }
+}
+
+/// The messages a plugin's output makes (`runner`): each non-empty line of the output
+/// and the long output at the result's level.
+fn derived_messages(result: &CheckResult) -> Option<Messages> {
+    let mut messages = Messages::default();
+    messages.add_lines(result.state, &result.output);
+    if let Some(long) = &result.long_output {
+        messages.add_lines(result.state, long);
+    }
+    (!messages.is_empty()).then_some(messages)
 }
 
 /// The newest result whole, the older ones encoded; at most `keep` in all.
@@ -92,7 +124,7 @@ impl Ring {
         all.extend(
             self.older
                 .iter()
-                .filter_map(|kept| decode_result(check, kept.run_id, &kept.record))
+                .filter_map(|kept| kept.read(check))
                 .map(Arc::new),
         );
         all.extend(self.newest.clone());
@@ -117,7 +149,7 @@ mod tests {
 
     use super::*;
     use crate::{
-        check::{ComponentResult, Messages, State},
+        check::{ComponentResult, State},
         render,
     };
 
@@ -176,14 +208,30 @@ mod tests {
     #[test]
     fn older_results_read_back_as_recorded_without_their_streams() {
         let mut ring = Ring::default();
+        let mut long = plain(6, "DISK OK");
+        long.long_output = Some("/ 10%\n\n  /var 20%".into());
+        long.messages = derived_messages(&long);
+        let mut empty = plain(7, "");
+        empty.messages = None;
+        let mut reordered = plain(8, "OK");
+        reordered
+            .messages
+            .as_mut()
+            .expect("messages")
+            .info
+            .push("extra".into());
         let recorded: Vec<Arc<CheckResult>> = (1..=5)
-            .map(|n| Arc::new(if n % 2 == 0 { rich(n) } else { plain(n, "OK") }))
+            .map(|n| if n % 2 == 0 { rich(n) } else { plain(n, "OK") })
+            .chain([long, reordered, empty])
+            .map(Arc::new)
             .collect();
         for r in &recorded {
             ring.push(r.clone(), 10);
         }
         let history = ring.to_vec("c");
-        assert_eq!(history.len(), 5);
+        assert_eq!(history.len(), 8);
+        let derived: Vec<bool> = ring.older.iter().map(|k| k.derived).collect();
+        assert_eq!(derived, [true, false, true, false, true, true, false]);
         for (read, original) in history.iter().zip(&recorded) {
             assert_eq!(read.run_id, original.run_id);
             // The API shows exactly what it showed before the result was compacted.
@@ -197,10 +245,10 @@ mod tests {
             assert_eq!(**read, expected);
         }
         assert!(
-            Arc::ptr_eq(&history[4], &recorded[4]),
+            Arc::ptr_eq(&history[7], &recorded[7]),
             "the newest is whole"
         );
-        assert_eq!(&*history[4].stdout, "OK\n");
+        assert_eq!(&*history[7].stdout, "\n");
     }
 
     #[test]
@@ -239,6 +287,7 @@ mod tests {
         assert_eq!(ring.older.len(), 99);
         let per_result = ring.older_bytes() / 99 + 16;
         let beyond = per_result - output.len();
+        eprintln!("{per_result} bytes per kept result, {beyond} beyond its output");
         assert!(beyond <= 400, "{per_result} bytes per kept result");
         // The figure the issue measured on main (about 0.6 kB of heap per result) is
         // what a whole `CheckResult` costs; the record is several times smaller.
