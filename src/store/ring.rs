@@ -87,12 +87,12 @@ impl Ring {
         keep: usize,
     ) -> Option<Arc<CheckResult>> {
         let previous = self.newest.replace(result);
-        if let Some(previous) = &previous {
-            let keep_older = keep.max(1) - 1;
-            if keep_older > 0 {
-                self.reserve(keep_older);
-                self.older.push_back(Kept::of(previous));
-            }
+        let keep_older = keep.max(1) - 1;
+        if let Some(previous) = previous.as_ref().filter(|_| keep_older > 0) {
+            // Make room first: a full ring never grows its slots to push.
+            self.drop_oldest(keep_older - 1);
+            self.reserve(keep_older);
+            self.older.push_back(Kept::of(previous));
         }
         self.trim(keep);
         previous
@@ -112,9 +112,17 @@ impl Ring {
     /// Drops the oldest results beyond `keep` (at least 1).
     pub(super) fn trim(&mut self, keep: usize) {
         let keep_older = keep.max(1) - 1;
+        self.drop_oldest(keep_older);
+        if self.older.capacity() > keep_older.max(4) {
+            // `History` was lowered.
+            self.older.shrink_to(keep_older);
+        }
+    }
+
+    /// Drops the oldest older results beyond `keep_older`.
+    fn drop_oldest(&mut self, keep_older: usize) {
         if self.older.len() > keep_older {
             self.older.drain(..self.older.len() - keep_older);
-            self.older.shrink_to(keep_older);
         }
     }
 
@@ -264,6 +272,12 @@ mod tests {
         let ids = |ring: &Ring| -> Vec<u64> { ring.to_vec("c").iter().map(|r| r.run_id).collect() };
         assert_eq!(ids(&ring), [5, 6, 7]);
         assert_eq!(ring.older.capacity(), 2, "a full ring holds no spare slots");
+        let mut big = Ring::default();
+        for n in 1..=300 {
+            big.push(Arc::new(plain(n, "OK")), 100);
+            assert!(big.older.capacity() <= 99, "{n}: {}", big.older.capacity());
+        }
+        assert_eq!(big.older.capacity(), 99, "a full ring holds no spare slots");
         ring.trim(1);
         assert_eq!(ids(&ring), [7]);
         ring.push(Arc::new(plain(8, "run 8")), 1);
