@@ -115,9 +115,16 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
         .ours(per_result)
         .reference("goal", Some(goal))
         .ratio(Some(goal / per_result))
-        .met(Some(per_result <= goal))
+        // Quick mode keeps too few results for the figure: redb's cache filling to its
+        // cap and the allocator's first growth dominate it.
+        .met((!ctx.quick).then_some(per_result <= goal))
         .note(format!(
-            "(RSS at History {history} − RSS at History 1) / {kept} kept results"
+            "(RSS at History {history} − RSS at History 1) / {kept} kept results{}",
+            if ctx.quick {
+                "; quick: fixed costs dominate, not judged"
+            } else {
+                ""
+            }
         )),
         Row::new(
             12,
