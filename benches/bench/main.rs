@@ -206,6 +206,16 @@ const ROWS: &[RowDef] = &[
         run: rows::python::run,
     },
     RowDef {
+        id: 12,
+        name: "history",
+        titles: &[
+            "RSS with history: per kept result",
+            "RSS with history: History 100",
+            "RSS with history: History 1",
+        ],
+        run: rows::history::run,
+    },
+    RowDef {
         id: 22,
         name: "builtin",
         titles: &["built-in check_load"],
@@ -216,7 +226,8 @@ const ROWS: &[RowDef] = &[
 fn usage() -> &'static str {
     "usage: scripts/bench [--quick] [--only N[,N…]] [--concurrency N]\n\
      rows: 1 throughput, 2 scheduler, 3 REST + 4 memory, 5 metrics, 6 NRPE, 7 NSCA, 8 fan-out,\n\
-     9 Icinga 2, 10 status page in chromium, 11 Python, 22 built-in check_load"
+     9 Icinga 2, 10 status page in chromium, 11 Python, 12 RSS with history,\n\
+     22 built-in check_load"
 }
 
 fn main() -> ExitCode {

@@ -6,22 +6,21 @@
 //! finished runs is [`crate::events`], fed by [`crate::runs`].
 
 pub mod durable;
+mod ring;
 mod state;
 
 pub use state::{DEFAULT_STATE_DIR, StateStore};
 
-use std::{
-    collections::VecDeque,
-    sync::{
-        Arc, Mutex, RwLock,
-        atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
-    },
+use std::sync::{
+    Arc, Mutex, RwLock,
+    atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
 };
 
 use chrono::{DateTime, Local};
 use indexmap::IndexMap;
 use tokio::sync::watch;
 
+use self::ring::Ring;
 use crate::check::{CheckResult, CheckSpec};
 
 /// Receives the result of a run once it is recorded.
@@ -42,7 +41,8 @@ pub struct Running {
 #[derive(Debug)]
 pub struct CheckEntry {
     spec: RwLock<Arc<CheckSpec>>,
-    history: Mutex<VecDeque<Arc<CheckResult>>>,
+    /// The last `History` results (see [`ring`]).
+    history: Mutex<Ring>,
     forced_result: Mutex<Option<Arc<CheckResult>>>,
     /// A forced run was asked for and its result is not in yet.
     forced_pending: AtomicBool,
@@ -67,7 +67,7 @@ impl CheckEntry {
     pub fn new(spec: Arc<CheckSpec>) -> CheckEntry {
         CheckEntry {
             spec: RwLock::new(spec),
-            history: Mutex::new(VecDeque::new()),
+            history: Mutex::new(Ring::default()),
             forced_result: Mutex::new(None),
             forced_pending: AtomicBool::new(false),
             running: Mutex::new(None),
@@ -111,10 +111,7 @@ impl CheckEntry {
     pub fn set_spec(&self, spec: Arc<CheckSpec>) {
         *self.spec.write().unwrap_or_else(|e| e.into_inner()) = spec.clone();
         self.touch();
-        let mut history = lock(&self.history);
-        while history.len() > spec.history.max(1) {
-            history.pop_front();
-        }
+        lock(&self.history).trim(spec.history);
     }
 
     pub fn name(&self) -> String {
@@ -122,12 +119,14 @@ impl CheckEntry {
     }
 
     /// Results, oldest first.
+    /// Results, oldest first. Only the newest carries its captured streams.
     pub fn history(&self) -> Vec<Arc<CheckResult>> {
-        lock(&self.history).iter().cloned().collect()
+        let name = self.name();
+        lock(&self.history).to_vec(&name)
     }
 
     pub fn last_result(&self) -> Option<Arc<CheckResult>> {
-        lock(&self.history).back().cloned()
+        lock(&self.history).newest()
     }
 
     pub fn forced_result(&self) -> Option<Arc<CheckResult>> {
@@ -202,15 +201,16 @@ impl CheckEntry {
 
     /// Seeds history from the durable store after a restart.
     pub fn restore(&self, results: Vec<Arc<CheckResult>>) {
-        let keep = self.spec().history.max(1);
+        let keep = self.spec().history;
         let mut history = lock(&self.history);
-        for r in results {
+        let skip = results.len().saturating_sub(keep.max(1));
+        for (i, r) in results.into_iter().enumerate() {
             self.last_run_id.fetch_max(r.run_id, Ordering::Relaxed);
-            history.push_back(r);
+            if i >= skip {
+                history.push(r, keep);
+            }
         }
-        while history.len() > keep {
-            history.pop_front();
-        }
+        drop(history);
         self.touch();
     }
 
@@ -301,15 +301,7 @@ impl Store {
             result.run_id = entry.next_run_id();
         }
         let result = Arc::new(result);
-        let previous = {
-            let mut history = lock(&entry.history);
-            let previous = history.back().cloned();
-            history.push_back(result.clone());
-            while history.len() > spec.history.max(1) {
-                history.pop_front();
-            }
-            previous
-        };
+        let previous = lock(&entry.history).push(result.clone(), spec.history);
         entry.touch();
         let forced_pending = entry.forced_pending.swap(false, Ordering::SeqCst);
         if result.forced || forced_pending {

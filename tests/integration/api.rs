@@ -549,3 +549,63 @@ fn forced_run_processes_are_bounded() {
     assert_eq!(listed[0]["href"], "processes/2");
     assert_eq!(listed[999]["href"], "processes/1001");
 }
+
+/// Issue 18: older results are kept compact (`store::ring`); `GET /plugins/NAME` shows
+/// each one exactly as `lastResult` showed it when it was the newest: plugin output
+/// with long output and perfdata (messages rebuilt from the output), and output with a
+/// stderr line (messages kept as they were).
+#[test]
+fn older_results_read_back_as_they_were_shown() {
+    let d = TestDaemon::start(concat!(
+        "plugins:\n",
+        "  disk: {Command: 'echo \"DISK WARNING - $(date +%%N) free | /=91%%;80;90\"; ",
+        "echo line 2; echo \"/var ok | /var=10%%\"; exit 1', Interval: 1, History: 4}\n",
+        "  noisy: {Command: 'echo \"OK $(date +%%N)\"; echo oops >&2', Interval: 1, History: 4}\n",
+    ));
+    for name in ["disk", "noisy"] {
+        let path = format!("/plugins/{name}");
+        let mut shown: Vec<Value> = Vec::new();
+        let full = wait_until(Duration::from_secs(30), || {
+            let body = d.get_json(&path);
+            let last = body["plugin"]["lastResult"].clone();
+            if !last.is_null() && !shown.contains(&last) {
+                shown.push(last);
+            }
+            body["results"].as_array().is_some_and(|r| r.len() == 4) && shown.len() >= 5
+        });
+        assert!(full, "{name}: {} results seen", shown.len());
+        let body = d.get_json(&path);
+        let results: Vec<&Value> = body["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .map(|r| &r["result"])
+            .collect();
+        let mut matched = 0;
+        for result in &results[..3] {
+            let Some(seen) = shown.iter().find(|s| s["lastRun"] == result["lastRun"]) else {
+                continue;
+            };
+            assert_eq!(*result, seen, "{name}: an older result changed");
+            matched += 1;
+        }
+        assert!(
+            matched >= 2,
+            "{name}: {matched} older results were seen as newest"
+        );
+        let newest = results[3];
+        assert_eq!(
+            newest["perfdata"].as_array().map(Vec::len),
+            Some(usize::from(name == "disk") * 2)
+        );
+        let messages = &results[0]["messages"];
+        match name {
+            "disk" => assert_eq!(
+                messages["warn"].as_array().map(Vec::len),
+                Some(3),
+                "{messages}"
+            ),
+            _ => assert_eq!(messages["error"], json!(["oops"]), "{messages}"),
+        }
+    }
+}

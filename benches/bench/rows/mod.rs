@@ -3,6 +3,7 @@
 
 pub mod builtin;
 pub mod fanout;
+pub mod history;
 pub mod icinga;
 pub mod metrics;
 pub mod nrpe;

@@ -147,8 +147,8 @@ fn orig(
     Ok((w, rss, procs))
 }
 
-/// Idle RSS of the real nrpe with CHECKS commands.
-fn nrpe_idle(dir: &std::path::Path, settle: Duration) -> Result<f64> {
+/// Idle RSS of the real nrpe with CHECKS commands (also row 12's reference).
+pub fn nrpe_idle(dir: &std::path::Path, settle: Duration) -> Result<f64> {
     let nrpe = util::which("nrpe").ok_or_else(|| anyhow!("nrpe not installed"))?;
     let port = util::free_port()?;
     let mut cfg = format!(

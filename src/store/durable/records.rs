@@ -243,6 +243,20 @@ impl ResultRecord {
     }
 }
 
+/// `result` as its stored record (without its streams and run id): also the compact
+/// copy the in-memory history keeps of its older results (`store::ring`).
+pub fn encode_result(result: &CheckResult) -> Vec<u8> {
+    ResultRecord::from_result(result).encode()
+}
+
+/// The result [`encode_result`] wrote, with `run_id`; `None` (logged) when the bytes
+/// are not a record.
+pub fn decode_result(check: &str, run_id: u64, bytes: &[u8]) -> Option<CheckResult> {
+    let mut result = ResultRecord::decode(check, run_id, bytes)?.into_result();
+    result.run_id = run_id;
+    Some(result)
+}
+
 /// Storage form of the captured streams of one run.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(super) struct OutputRecord {
