@@ -27,7 +27,7 @@ use nix::{
 use tokio::{
     io::{AsyncRead, AsyncReadExt},
     process::{Child, Command},
-    sync::{Semaphore, watch},
+    sync::{OwnedSemaphorePermit, Semaphore, watch},
 };
 
 use crate::check::Principal;
@@ -143,6 +143,17 @@ impl Executor {
     pub fn set_limit(&self, limit: Option<usize>) {
         *self.limit.lock().unwrap_or_else(|e| e.into_inner()) =
             limit.map(|n| Arc::new(Semaphore::new(n.max(1))));
+    }
+
+    /// A permit of the concurrency bound (`nr_concurrent_plugins`) for a run that
+    /// starts no process (a built-in that may block); `None` when unbounded.
+    pub async fn permit(&self) -> Option<OwnedSemaphorePermit> {
+        let semaphore = self
+            .limit
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()?;
+        semaphore.acquire_owned().await.ok()
     }
 
     /// Processes running right now.

@@ -40,6 +40,12 @@ pub async fn run_check_cancellable(
     cancel: Option<tokio::sync::watch::Receiver<bool>>,
 ) -> CheckResult {
     if let Command::Builtin(_, check) = &spec.command {
+        // A built-in that can block (statvfs, connect, TLS) counts against
+        // `nr_concurrent_plugins` like a process; /proc reads do not wait.
+        let _permit = match check.may_block() {
+            true => executor.permit().await,
+            false => None,
+        };
         return run_builtin(spec, check).await;
     }
     let Some(request) = process_request(spec) else {
@@ -623,5 +629,30 @@ mod tests {
     fn non_object_json_is_plain_output() {
         let r = check(ExitCodes::Nagios, Exit::Code(0), "42", "");
         assert_eq!((r.state, r.output.as_str()), (State::Ok, "42"));
+    }
+
+    #[tokio::test]
+    async fn a_builtin_that_can_block_waits_for_nr_concurrent_plugins() {
+        let argv: Vec<String> = ["check_disk", "-w", "1%", "-c", "1%", "-p", "/"]
+            .map(String::from)
+            .to_vec();
+        let disk = crate::builtin::Builtin::parse(&argv).expect("check_disk");
+        assert!(disk.may_block());
+        let spec = CheckSpec {
+            command: Command::Builtin(argv, disk.into()),
+            ..spec(ExitCodes::Nagios)
+        };
+        let executor = Executor::new(Some(1));
+        let held = executor.permit().await.expect("bounded");
+        let run = run_check(&executor, &spec, &|_| {});
+        tokio::pin!(run);
+        let waited = tokio::time::timeout(Duration::from_millis(300), &mut run).await;
+        assert!(waited.is_err(), "ran while the only permit was held");
+        drop(held);
+        let result = tokio::time::timeout(Duration::from_secs(30), run)
+            .await
+            .expect("runs once the permit is free");
+        assert!(result.output.starts_with("DISK "), "{}", result.output);
+        assert!(Executor::new(None).permit().await.is_none());
     }
 }
