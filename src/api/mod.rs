@@ -38,11 +38,12 @@ use reply::{method_not_allowed_json, not_found};
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
 
-/// Serves the API on `listener` until `stop` is cancelled.
+/// Serves the API on `listener` until `stop` is cancelled; `access` holds the
+/// connection access it serves with (rebuilt on each reload).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     ctx: Arc<Context>,
-    access: server::Access,
+    access: tokio::sync::watch::Sender<Arc<server::Access>>,
     stop: tokio_util::sync::CancellationToken,
 ) {
     let plan = ctx.plan.clone();

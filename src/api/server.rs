@@ -86,7 +86,7 @@ impl Access {
 pub async fn serve(
     listener: TcpListener,
     plan: PlanWatch,
-    access: Access,
+    access: watch::Sender<Arc<Access>>,
     app: Router,
     stop: CancellationToken,
 ) {
@@ -94,22 +94,23 @@ pub async fn serve(
     serve_following(listener, access, plan, settings, app, stop).await;
 }
 
-/// Serves `app` on `listener` with `access` until `stop` is cancelled; each
-/// change of `updates` rebuilds the access from `settings(&new value)` for the
-/// connections accepted from then on. In-flight requests are then finished
-/// gracefully (the caller bounds how long).
+/// Serves `app` on `listener` with `current`'s access until `stop` is cancelled;
+/// each change of `updates` rebuilds the access from `settings(&new value)` for
+/// the connections accepted from then on, and publishes it in `current` (the
+/// edge reads it to give a moved listener the running TLS). In-flight requests
+/// are then finished gracefully (the caller bounds how long).
 pub async fn serve_following<T: Send + Sync + 'static>(
     listener: TcpListener,
-    access: Access,
+    current: watch::Sender<Arc<Access>>,
     mut updates: watch::Receiver<T>,
     settings: impl Fn(&T) -> ApiSettings + Send,
     app: Router,
     stop: CancellationToken,
 ) {
-    if access.tls.context().is_some() {
+    if current.borrow().tls.context().is_some() {
         info!("API serves HTTPS only.");
     }
-    let (current, accesses) = watch::channel(Arc::new(access));
+    let accesses = current.subscribe();
     let handler = net::handler(move |tcp, peer, drain| {
         let access = accesses.borrow().clone();
         connection(tcp, peer.ip(), access, app.clone(), drain)

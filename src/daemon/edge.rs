@@ -7,7 +7,7 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
-use tokio::{net::TcpListener, task::JoinHandle};
+use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -109,6 +109,8 @@ impl Bound {
 #[derive(Default)]
 pub struct Edge {
     api: Option<(SocketAddr, Server)>,
+    /// The running API server's access: a moved API listener starts from its TLS.
+    api_access: Option<watch::Receiver<Arc<api::server::Access>>>,
     metrics: Option<(SocketAddr, Server)>,
     nrpe: Option<Nrpe>,
 }
@@ -135,10 +137,14 @@ impl Edge {
             return Ok(None);
         }
         let (listener, addr) = bind(plan, "bind_port", addr)?;
-        let access = match old {
-            // At start a broken key fails the start; on reload it refuses connections.
-            None => api::server::Access::new(&plan.api, api::server::tls_acceptor(&plan.api)?),
-            Some(_) => api::server::Access::build(&plan.api, None),
+        let access = match (old, &self.api_access) {
+            // At start a broken key fails the start; on reload the running key is
+            // kept (privileges may be dropped), and with none it refuses connections.
+            (None, _) => api::server::Access::new(&plan.api, api::server::tls_acceptor(&plan.api)?),
+            (Some(_), running) => {
+                let running = running.as_ref().map(|r| r.borrow().clone());
+                api::server::Access::build(&plan.api, running.as_deref())
+            }
         };
         Ok(Some((listener, addr, access)))
     }
@@ -179,8 +185,10 @@ impl Edge {
     pub fn serve(&mut self, bound: Bound, daemon: &Daemon) {
         if let Some((listener, addr, access)) = bound.api {
             let ctx = daemon.api_context();
+            let (access, running) = watch::channel(Arc::new(access));
             let server = Server::spawn(|stop| api::serve(listener, ctx, access, stop));
             replace(&mut self.api, Some((addr, server)));
+            self.api_access = Some(running);
         }
         if let Some(metrics) = bound.metrics {
             let server = metrics.map(|(listener, addr)| {
@@ -241,6 +249,7 @@ impl Edge {
             nrpe.follow.stop(grace).await;
             nrpe.listeners.stop(grace).await;
         }
+        self.api_access = None;
         let servers = [self.api.take(), self.metrics.take()];
         for (_, server) in servers.into_iter().flatten() {
             server.stop(grace).await;

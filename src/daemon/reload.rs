@@ -91,6 +91,7 @@ impl Daemon {
         for name in &removed {
             self.metrics.check_removed(name);
         }
+        self.metrics.checks_known(&plan.checks);
         self.executor.set_limit(plan.nr_concurrent_plugins);
         self.executor.set_run_as_root(plan.run_as_root);
         self.plan.send_replace(Arc::new(plan));

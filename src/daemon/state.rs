@@ -71,9 +71,10 @@ impl Daemon {
         executor.set_run_as_root(plan.run_as_root);
         let store = Arc::new(Store::new());
         store.apply(&plan.checks);
+        let metrics = Arc::new(Metrics::new());
+        metrics.checks_known(&plan.checks);
         let plan = watch::channel(Arc::new(plan)).0;
         let state = Arc::new(state);
-        let metrics = Arc::new(Metrics::new());
         let events = Events::new();
         let hostname: Arc<str> = Arc::from(hostname());
         let actions = Actions::new(actions::Context {

@@ -255,6 +255,20 @@ impl Metrics {
             });
     }
 
+    /// Gives every check of `specs` its series from the start (counters at 0 for every
+    /// known label, so `rate()` and `increase()` see the first run), before any result;
+    /// a check known already keeps its series (its labels follow the spec).
+    pub fn checks_known(&self, specs: &[Arc<CheckSpec>]) {
+        for spec in specs {
+            let category = param_label(spec, "Category");
+            let component = param_label(spec, "Component");
+            self.checks.update(&spec.name, |series| {
+                series.category = category;
+                series.component = component;
+            });
+        }
+    }
+
     /// Drops every series of check `name` (it left the configuration).
     pub fn check_removed(&self, name: &str) {
         self.checks.lock().remove(name);

@@ -593,3 +593,67 @@ fn keys_readable_by_root_only_are_read_before_the_drop() {
     assert!(last.contains(&format!("OK - {}", nobody.uid)), "{last}");
     assert_eq!(proc_ids(daemon.child.id(), "Uid:"), nobody.uid.to_string());
 }
+
+/// A reload that moves the API (`bind_port`) while the key cannot be loaded any more
+/// (privileges dropped; here: a missing key file) keeps the running key: the new port
+/// serves HTTPS with it and the log says so.
+#[test]
+fn a_moved_api_listener_keeps_the_running_key() {
+    let dir = temp_dir();
+    let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    make_cert(&cert, &key);
+    let (port, moved) = (free_port(), free_port());
+    let config = dir.path().join("smokerd.yaml");
+    let write = |port: u16, key: &std::path::Path| {
+        let yaml = format!(
+            "bind_host: 127.0.0.1\nbind_port: {port}\nstate_dir: {}/state\n{CHECKS}api:\n  tls_cert: {}\n  tls_key: {}\n",
+            dir.path().display(),
+            cert.display(),
+            key.display()
+        );
+        std::fs::write(&config, yaml).unwrap();
+    };
+    write(port, &key);
+    let log = dir.path().join("smokerd.stderr");
+    let child = Command::new(bin("smokerd"))
+        .arg("-c")
+        .arg(&config)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let daemon = Raw { child };
+    let ca = cert.display().to_string();
+    let https = |port: u16| {
+        let out = Command::new(bin("smokercli"))
+            .args(["-s", &format!("https://127.0.0.1:{port}")])
+            .args(["--ca-file", &ca, "-o", "json"])
+            .output()
+            .unwrap();
+        out.status.success()
+    };
+    let stderr = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        wait_until(Duration::from_secs(15), || https(port)),
+        "{}",
+        stderr()
+    );
+    write(moved, &dir.path().join("missing.key"));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon.child.id() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(15), || https(moved)),
+        "the moved API listener does not serve HTTPS with the running key:\n{}",
+        stderr()
+    );
+    let log = stderr();
+    assert!(
+        log.contains("keeping the previous TLS certificate and key") && log.contains("missing.key"),
+        "{log}"
+    );
+    assert!(!log.contains("unusable"), "{log}");
+}

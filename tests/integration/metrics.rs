@@ -422,6 +422,64 @@ fn daemon_hooks_update_the_metrics() {
     );
 }
 
+/// A check's labelled counters are there at 0 from the moment it is known (start,
+/// a reload adding it), before its first result; a removed check's go away.
+#[test]
+fn labelled_counters_start_at_zero_when_a_check_is_added() {
+    let mut daemon = TestDaemon::start("plugins:\n  idle: {Command: 'sleep 60', Interval: 3600}\n");
+    let zeros = |check: &str| {
+        let mut lines: Vec<String> = SKIP
+            .iter()
+            .map(|r| format!("smoker_check_skipped_total{{check=\"{check}\",reason=\"{r}\"}} 0\n"))
+            .collect();
+        lines.extend(TRIGGERS.iter().map(|t| {
+            format!("smoker_check_runs_by_trigger_total{{check=\"{check}\",trigger=\"{t}\"}} 0\n")
+        }));
+        lines.push(format!(
+            "smoker_check_runs_total{{check=\"{check}\",state=\"OK\"}} 0\n"
+        ));
+        lines
+    };
+    const SKIP: [&str; 3] = ["overlap", "coalesced", "missed"];
+    const TRIGGERS: [&str; 4] = ["scheduled", "catchup", "forced", "nrpe"];
+    // Right after start: `idle` runs for a minute, so it has no result yet.
+    let body = get_metrics(daemon.port, None).body;
+    assert!(
+        !body.contains("smoker_check_status{check=\"idle\""),
+        "{body}"
+    );
+    for line in zeros("idle") {
+        assert!(
+            body.contains(&line),
+            "missing {line:?} after start in\n{body}"
+        );
+    }
+    // A reload adds `later`: its zeros appear at once; removing `idle` drops its series.
+    let config = std::fs::read_to_string(&daemon.config).expect("config");
+    std::fs::write(&daemon.config, config.replace("  idle:", "  later:")).expect("write");
+    daemon.signal("HUP");
+    let reloaded = wait_until(Duration::from_secs(15), || {
+        let body = get_metrics(daemon.port, None).body;
+        zeros("later").iter().all(|l| body.contains(l)) && !body.contains("check=\"idle\"")
+    });
+    assert!(
+        reloaded,
+        "{}\n{}",
+        get_metrics(daemon.port, None).body,
+        daemon.stderr()
+    );
+    let (ok, report) = promtool(
+        &["check", "metrics"],
+        Some(&get_metrics(daemon.port, None).body),
+        None,
+    );
+    assert!(
+        ok && report.trim().is_empty(),
+        "promtool check metrics: {report}"
+    );
+    daemon.stop();
+}
+
 /// `metrics: {listen}` serves /metrics on its own port too.
 #[test]
 fn metrics_listen_serves_a_second_port() {
