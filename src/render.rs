@@ -3,8 +3,12 @@
 //! Neutral: the API, the actions and the status page's data all render through it, so
 //! the only place domain types become smoker JSON.
 
-use chrono::{DateTime, Local, Timelike};
+use std::borrow::Cow;
+
+use chrono::{DateTime, Datelike, Local, Timelike};
+use serde::{Serialize, Serializer, ser::SerializeMap};
 use serde_json::{Map, Value, json};
+use smoker_compat::output::PerfDatum;
 
 use crate::{
     check::{CheckResult, ComponentResult, Messages},
@@ -13,17 +17,40 @@ use crate::{
 
 /// Python `isoformat()` of a local naive time: `.ffffff` only when µs ≠ 0.
 pub fn iso(at: &DateTime<Local>) -> String {
-    if at.nanosecond() / 1000 == 0 {
-        at.format("%Y-%m-%dT%H:%M:%S").to_string()
+    let micros = at.nanosecond() / 1000;
+    let year = at.year();
+    if !(0..=9999).contains(&year) {
+        return if micros == 0 {
+            at.format("%Y-%m-%dT%H:%M:%S").to_string()
+        } else {
+            at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+        };
+    }
+    let (mo, d, h, mi, s) = (at.month(), at.day(), at.hour(), at.minute(), at.second());
+    // A leap second shows as :60, as chrono's `%S` does.
+    let s = s + (at.nanosecond() / 1_000_000_000);
+    if micros == 0 {
+        format!("{year:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}")
     } else {
-        at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+        let micros = micros % 1_000_000;
+        format!("{year:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{micros:06}")
     }
 }
 
 pub fn messages(messages: &Option<Messages>) -> Value {
-    match messages {
-        None => Value::Null,
-        Some(m) => json!({"info": m.info, "error": m.error, "warn": m.warn}),
+    serde_json::to_value(messages.as_ref().map(MessagesJson)).unwrap_or(Value::Null)
+}
+
+/// `{"info": …, "error": …, "warn": …}` of a result's messages.
+struct MessagesJson<'a>(&'a Messages);
+
+impl Serialize for MessagesJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(3))?;
+        map.serialize_entry("info", &self.0.info)?;
+        map.serialize_entry("error", &self.0.error)?;
+        map.serialize_entry("warn", &self.0.warn)?;
+        map.end()
     }
 }
 
@@ -34,51 +61,114 @@ fn component(c: &ComponentResult) -> Map<String, Value> {
     map
 }
 
+/// A result in smoker's shape, serialized straight from the result (a plugin poll
+/// renders thousands: no `Value` tree in between). Keys in the original's order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ResultJson<'a> {
+    status: &'static str,
+    messages: Option<MessagesJson<'a>>,
+    last_run: String,
+    component_results: Value,
+    action: Option<Box<ResultJson<'a>>>,
+    forced: bool,
+    state: &'static str,
+    output: &'a str,
+    long_output: Option<&'a str>,
+    perfdata: Vec<PerfJson<'a>>,
+    exit_code: Option<i32>,
+    signal: Option<i32>,
+    duration: f64,
+    truncated: bool,
+    catch_up: bool,
+}
+
+/// One perfdata item of a result.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PerfJson<'a> {
+    label: &'a str,
+    value: Option<f64>,
+    uom: &'a str,
+    warn: Option<&'a str>,
+    crit: Option<&'a str>,
+    min: Option<f64>,
+    max: Option<f64>,
+    text: Cow<'a, str>,
+    in_long_output: bool,
+}
+
+impl<'a> PerfJson<'a> {
+    fn new(p: &'a PerfDatum) -> PerfJson<'a> {
+        PerfJson {
+            label: &p.label,
+            value: p.value,
+            uom: &p.uom,
+            warn: p.warn.as_deref(),
+            crit: p.crit.as_deref(),
+            min: p.min,
+            max: p.max,
+            text: if p.text.is_empty() {
+                Cow::Owned(p.source_text())
+            } else {
+                Cow::Borrowed(&p.text)
+            },
+            in_long_output: p.in_long_output,
+        }
+    }
+}
+
+impl<'a> ResultJson<'a> {
+    fn new(r: &'a CheckResult, rendered: bool) -> ResultJson<'a> {
+        let component_results = match &r.component_results {
+            None => Value::Null,
+            Some(c) if c.is_empty() => json!({}),
+            Some(c) if rendered => Value::Array(
+                c.iter()
+                    .map(|(name, c)| {
+                        let mut item = component(c);
+                        item.insert("name".into(), name.clone().into());
+                        json!({"componentResult": item})
+                    })
+                    .collect(),
+            ),
+            Some(c) => Value::Object(
+                c.iter()
+                    .map(|(name, c)| (name.clone(), Value::Object(component(c))))
+                    .collect(),
+            ),
+        };
+        ResultJson {
+            status: r.state.smoker_status(),
+            messages: r.messages.as_ref().map(MessagesJson),
+            last_run: iso(&r.started_at),
+            component_results,
+            action: r
+                .action
+                .as_deref()
+                .map(|a| Box::new(ResultJson::new(a, false))),
+            forced: r.forced,
+            state: r.state.as_str(),
+            output: &r.output,
+            long_output: r.long_output.as_deref(),
+            perfdata: r.perfdata.iter().map(PerfJson::new).collect(),
+            exit_code: r.exit_code,
+            signal: r.signal,
+            duration: (r.duration.as_secs_f64() * 1e6).round() / 1e6,
+            truncated: r.truncated,
+            catch_up: r.catch_up,
+        }
+    }
+}
+
 /// A result. `rendered` turns `componentResults` into the list form of GET /plugins.
 pub fn result(r: &CheckResult, rendered: bool) -> Value {
-    let components = match &r.component_results {
-        None => Value::Null,
-        Some(c) if c.is_empty() => json!({}),
-        Some(c) if rendered => Value::Array(
-            c.iter()
-                .map(|(name, c)| {
-                    let mut item = component(c);
-                    item.insert("name".into(), name.clone().into());
-                    json!({"componentResult": item})
-                })
-                .collect(),
-        ),
-        Some(c) => Value::Object(
-            c.iter()
-                .map(|(name, c)| (name.clone(), Value::Object(component(c))))
-                .collect(),
-        ),
-    };
-    let perfdata: Vec<Value> = r
-        .perfdata
-        .iter()
-        .map(|p| {
-            json!({"label": p.label, "value": p.value, "uom": p.uom, "warn": p.warn, "crit": p.crit,
-                   "min": p.min, "max": p.max, "text": p.source_text(), "inLongOutput": p.in_long_output})
-        })
-        .collect();
-    json!({
-        "status": r.state.smoker_status(),
-        "messages": messages(&r.messages),
-        "lastRun": iso(&r.started_at),
-        "componentResults": components,
-        "action": r.action.as_deref().map(|a| result(a, false)),
-        "forced": r.forced,
-        "state": r.state.as_str(),
-        "output": r.output,
-        "longOutput": r.long_output,
-        "perfdata": perfdata,
-        "exitCode": r.exit_code,
-        "signal": r.signal,
-        "duration": (r.duration.as_secs_f64() * 1e6).round() / 1e6,
-        "truncated": r.truncated,
-        "catchUp": r.catch_up,
-    })
+    serde_json::to_value(ResultJson::new(r, rendered)).unwrap_or(Value::Null)
+}
+
+/// Appends [`result`] as Python-style compact JSON, without building its `Value`.
+pub fn write_result(out: &mut Vec<u8>, r: &CheckResult, rendered: bool) -> serde_json::Result<()> {
+    write_json(out, &ResultJson::new(r, rendered))
 }
 
 /// `parameters` with secrets shown as `***` (D3).
@@ -136,36 +226,62 @@ fn redact_object(value: &Value) -> Value {
     }
 }
 
-/// The inner plugin object (without the `{"plugin": …}` wrapper).
-pub fn plugin(entry: &CheckEntry) -> Map<String, Value> {
+/// The inner plugin object, keys in the original's order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PluginJson<'a> {
+    last_result: Option<ResultJson<'a>>,
+    links: Links,
+    name: &'a str,
+    next_run: Option<String>,
+    parameters: Value,
+    running: Option<Running>,
+}
+
+#[derive(Serialize)]
+struct Links {
+    #[serde(rename = "self")]
+    link: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Running {
+    started_at: String,
+    pid: u32,
+}
+
+/// Calls `f` with the plugin object of `entry` as it is now.
+fn with_plugin<T>(entry: &CheckEntry, f: impl FnOnce(&PluginJson<'_>) -> T) -> T {
     let spec = entry.spec();
-    let mut map = Map::new();
-    map.insert(
-        "lastResult".into(),
-        entry
-            .last_result()
-            .map_or(Value::Null, |r| result(&r, true)),
-    );
-    map.insert(
-        "links".into(),
-        json!({"self": format!("/plugins/{}", spec.name)}),
-    );
-    map.insert("name".into(), spec.name.clone().into());
-    map.insert(
-        "nextRun".into(),
-        entry.next_run().map_or(Value::Null, |t| iso(&t).into()),
-    );
-    map.insert("parameters".into(), parameters(&spec.parameters));
+    let last = entry.last_result();
     // `{startedAt, pid}` once the process exists (D3 pins `pid` as an int): a run
     // still being spawned shows as not running yet.
-    map.insert(
-        "running".into(),
-        entry.running().filter(|&(_, pid)| pid != 0).map_or(
-            Value::Null,
-            |(at, pid)| json!({"startedAt": iso(&at), "pid": pid}),
-        ),
-    );
-    map
+    let running = entry
+        .running()
+        .filter(|&(_, pid)| pid != 0)
+        .map(|(at, pid)| Running {
+            started_at: iso(&at),
+            pid,
+        });
+    f(&PluginJson {
+        last_result: last.as_deref().map(|r| ResultJson::new(r, true)),
+        links: Links {
+            link: format!("/plugins/{}", spec.name),
+        },
+        name: &spec.name,
+        next_run: entry.next_run().map(|t| iso(&t)),
+        parameters: parameters(&spec.parameters),
+        running,
+    })
+}
+
+/// The inner plugin object (without the `{"plugin": …}` wrapper).
+pub fn plugin(entry: &CheckEntry) -> Map<String, Value> {
+    match with_plugin(entry, |p| serde_json::to_value(p)) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    }
 }
 
 /// The plugin object as compact JSON, from the entry's cache when nothing changed
@@ -176,8 +292,7 @@ pub fn plugin_json(entry: &CheckEntry) -> std::sync::Arc<str> {
     }
     let version = entry.version();
     let mut out = Vec::with_capacity(1024);
-    let value = Value::Object(plugin(entry));
-    if write_json(&mut out, &value).is_err() {
+    if with_plugin(entry, |p| write_json(&mut out, p)).is_err() {
         return std::sync::Arc::from("null");
     }
     let text: std::sync::Arc<str> = std::sync::Arc::from(String::from_utf8_lossy(&out).as_ref());
@@ -188,9 +303,9 @@ pub fn plugin_json(entry: &CheckEntry) -> std::sync::Arc<str> {
 }
 
 /// Appends `value` as Python-style compact JSON.
-pub fn write_json(out: &mut Vec<u8>, value: &Value) -> serde_json::Result<()> {
+pub fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> serde_json::Result<()> {
     let mut ser = serde_json::Serializer::with_formatter(out, PythonFormatter);
-    serde::Serialize::serialize(value, &mut ser)
+    value.serialize(&mut ser)
 }
 
 struct PythonFormatter;
@@ -233,6 +348,75 @@ mod tests {
 
     use super::*;
     use crate::check::CheckSpec;
+
+    #[test]
+    fn iso_is_chronos_format() {
+        use chrono::TimeZone;
+        for (secs, nanos) in [(0, 0), (1_700_000_000, 123_456_789), (1_700_000_000, 999)] {
+            let at = Local.timestamp_opt(secs, nanos).unwrap();
+            let chrono = if nanos / 1000 == 0 {
+                at.format("%Y-%m-%dT%H:%M:%S").to_string()
+            } else {
+                at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+            };
+            assert_eq!(iso(&at), chrono);
+        }
+    }
+
+    #[test]
+    fn a_result_writes_as_its_value() {
+        let mut r = CheckResult::synthetic(crate::check::State::Warning, "W", Local::now());
+        r.long_output = Some("long\n\"quoted\"".into());
+        r.perfdata = smoker_compat::output::parse_perfdata("a=1.5s;1;2;0;3 'b c'=U");
+        r.exit_code = Some(1);
+        r.duration = std::time::Duration::from_micros(1_234_567);
+        let mut components = indexmap::IndexMap::new();
+        components.insert(
+            "db".to_string(),
+            ComponentResult {
+                state: crate::check::State::Ok,
+                messages: Some(Messages::default()),
+            },
+        );
+        r.component_results = Some(components);
+        r.action = Some(Box::new(CheckResult::synthetic(
+            crate::check::State::Ok,
+            "queued",
+            Local::now(),
+        )));
+        for rendered in [false, true] {
+            let mut direct = Vec::new();
+            write_result(&mut direct, &r, rendered).unwrap();
+            let mut via_value = Vec::new();
+            write_json(&mut via_value, &result(&r, rendered)).unwrap();
+            assert_eq!(String::from_utf8(direct), String::from_utf8(via_value));
+        }
+        let v = result(&r, false);
+        assert_eq!(v["perfdata"][0]["text"], "a=1.5s;1;2;0;3");
+        assert_eq!(v["perfdata"][1]["value"], Value::Null);
+        assert_eq!(v["duration"], 1.234567);
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "status",
+                "messages",
+                "lastRun",
+                "componentResults",
+                "action",
+                "forced",
+                "state",
+                "output",
+                "longOutput",
+                "perfdata",
+                "exitCode",
+                "signal",
+                "duration",
+                "truncated",
+                "catchUp"
+            ]
+        );
+    }
 
     #[test]
     fn running_shows_once_the_process_exists() {

@@ -47,10 +47,11 @@ pub fn plugin_items(
                 // A plugin object always has keys: `forcedResult` follows a comma.
                 body.extend_from_slice(open.as_bytes());
                 body.extend_from_slice(b", \"forcedResult\": ");
-                let result = entry
-                    .forced_result()
-                    .map_or(Value::Null, |r| render::result(&r, false));
-                if write_json(&mut body, &result).is_err() {
+                let written = match entry.forced_result() {
+                    Some(r) => render::write_result(&mut body, &r, false),
+                    None => write_json(&mut body, &Value::Null),
+                };
+                if written.is_err() {
                     return StatusCode::INTERNAL_SERVER_ERROR.into_response();
                 }
                 body.push(b'}');

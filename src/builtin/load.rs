@@ -1,8 +1,6 @@
 //! `check_load`: `-w`, `-c` (one value or three), `-r` (divide by the CPU count),
 //! as monitoring-plugins 2.3 gives them.
 
-use procfs::Current;
-
 use super::{
     args::{self, Flag, flag},
     common::{self, BuiltinError, Output, State},
@@ -74,15 +72,13 @@ impl Load {
     }
 
     pub fn run(&self) -> Output {
-        let avg = match procfs::LoadAverage::current() {
-            Ok(a) => a,
+        let total = match load_average() {
+            Ok(t) => t,
             Err(e) => return Output::new(State::Unknown, format!("LOAD UNKNOWN - {e}")),
         };
-        // Through the text /proc gives, so values print as the plugin prints them.
-        let exact = |v: f32| v.to_string().parse::<f64>().unwrap_or(f64::from(v));
-        let total = [exact(avg.one), exact(avg.five), exact(avg.fifteen)];
-        let cpus = cpu_count();
+        // Only `-r` needs the CPU count (glibc reads it from /sys on each call).
         let judged = if self.per_cpu {
+            let cpus = cpu_count();
             total.map(|v| v / cpus)
         } else {
             total
@@ -126,6 +122,24 @@ impl Load {
     }
 }
 
+/// The three load averages as /proc/loadavg prints them (the plugin's `getloadavg`
+/// reads that file), from one `sysinfo(2)` call: no file to open per run.
+fn load_average() -> nix::Result<[f64; 3]> {
+    let (one, five, fifteen) = nix::sys::sysinfo::sysinfo()?.load_average();
+    Ok([one, five, fifteen].map(as_proc_prints))
+}
+
+/// A `sysinfo` load (fixed point, 16 fraction bits) as /proc/loadavg prints it: the
+/// kernel's 11-bit value plus 1/200, then two truncated decimals (`LOAD_INT.LOAD_FRAC`).
+fn as_proc_prints(load: f64) -> f64 {
+    const FSHIFT: u32 = 11;
+    let fixed = (load * 65536.0) as u64 >> (16 - FSHIFT);
+    let x = fixed + (1 << FSHIFT) / 200;
+    let int = x >> FSHIFT;
+    let frac = ((x & ((1 << FSHIFT) - 1)) * 100) >> FSHIFT;
+    format!("{int}.{frac:02}").parse().unwrap_or(load)
+}
+
 /// The CPUs the plugin divides by (`sysconf(_SC_NPROCESSORS_CONF)`).
 fn cpu_count() -> f64 {
     use nix::unistd::{SysconfVar, sysconf};
@@ -150,6 +164,30 @@ mod tests {
         assert!(load("-w 1").is_err());
         assert!(load("-w 3 -c 2").is_err());
         assert!(load("-w x -c 2").is_err());
+    }
+
+    #[test]
+    fn loads_are_the_values_proc_prints() {
+        // The kernel's avenrun 1065/2048 prints as 0.52, 2047 as 1.00 (rounded up).
+        assert_eq!(as_proc_prints(1065.0 * 32.0 / 65536.0), 0.52);
+        assert_eq!(as_proc_prints(2047.0 * 32.0 / 65536.0), 1.0);
+        assert_eq!(as_proc_prints(0.0), 0.0);
+        // And the same as /proc/loadavg now (it changes every 5 s: a few tries).
+        let proc_prints = || -> [f64; 3] {
+            let text = std::fs::read_to_string("/proc/loadavg").unwrap();
+            let v: Vec<f64> = text
+                .split_whitespace()
+                .take(3)
+                .map(|v| v.parse().unwrap())
+                .collect();
+            [v[0], v[1], v[2]]
+        };
+        let same = (0..5).any(|_| {
+            let before = proc_prints();
+            let ours = load_average().unwrap();
+            before == ours && proc_prints() == ours
+        });
+        assert!(same, "{:?} vs {:?}", load_average(), proc_prints());
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub mod sink;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::config::Icinga2Settings;
 
@@ -64,24 +64,44 @@ impl Queued {
     /// The `process-check-result` body. A host takes 0 (UP) or 1 (DOWN) only:
     /// OK and WARNING are UP, CRITICAL and UNKNOWN are DOWN.
     pub fn body(&self) -> Value {
-        let mut body = json!({
-            "exit_status": self.state,
-            "plugin_output": self.output,
-            "performance_data": self.perfdata,
-            "check_source": self.host_name,
-        });
-        if self.start > 0.0 {
-            body["execution_start"] = json!(self.start);
-            body["execution_end"] = json!(self.end.max(self.start));
-        }
-        if self.service.is_empty() {
-            body["host"] = json!(self.host_name);
-            body["exit_status"] = json!(u8::from(self.state >= 2));
-        } else {
-            body["service"] = json!(self.object());
-        }
-        body
+        serde_json::to_value(self.request()).unwrap_or(Value::Null)
     }
+
+    /// [`Queued::body`] as it is serialized into the request, without a `Value`.
+    fn request(&self) -> Body<'_> {
+        let host = self.service.is_empty();
+        Body {
+            exit_status: if host {
+                u8::from(self.state >= 2)
+            } else {
+                self.state
+            },
+            plugin_output: &self.output,
+            performance_data: &self.perfdata,
+            check_source: &self.host_name,
+            execution_start: (self.start > 0.0).then_some(self.start),
+            execution_end: (self.start > 0.0).then(|| self.end.max(self.start)),
+            host: host.then_some(self.host_name.as_str()),
+            service: (!host).then(|| self.object()),
+        }
+    }
+}
+
+/// The body of one `process-check-result` request.
+#[derive(Serialize)]
+struct Body<'a> {
+    exit_status: u8,
+    plugin_output: &'a str,
+    performance_data: &'a [String],
+    check_source: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    execution_start: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    execution_end: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service: Option<String>,
 }
 
 /// Why the client cannot be built.
@@ -93,6 +113,8 @@ pub enum ClientError {
     Identity(reqwest::Error),
     #[error("cannot set up HTTPS: {0}")]
     Build(reqwest::Error),
+    #[error("bad url: {0}")]
+    Url(String),
 }
 
 /// Where and as whom to post.
@@ -100,6 +122,8 @@ pub enum ClientError {
 pub struct Client {
     http: reqwest::Client,
     endpoint: String,
+    /// `endpoint`, parsed once.
+    url: reqwest::Url,
     auth: Option<(String, String)>,
 }
 
@@ -133,9 +157,11 @@ impl Client {
             .user
             .clone()
             .map(|u| (u, settings.password.clone().unwrap_or_default()));
+        let endpoint = format!("{}/v1/actions/process-check-result", settings.url);
         Ok(Client {
             http: b.build().map_err(ClientError::Build)?,
-            endpoint: format!("{}/v1/actions/process-check-result", settings.url),
+            url: reqwest::Url::parse(&endpoint).map_err(|e| ClientError::Url(e.to_string()))?,
+            endpoint,
             auth,
         })
     }
@@ -148,9 +174,9 @@ impl Client {
     pub async fn post(&self, q: &Queued) -> Answer {
         let mut req = self
             .http
-            .post(&self.endpoint)
+            .post(self.url.clone())
             .header(reqwest::header::ACCEPT, "application/json")
-            .json(&q.body());
+            .json(&q.request());
         if let Some((user, password)) = &self.auth {
             req = req.basic_auth(user, Some(password));
         }
@@ -179,6 +205,9 @@ pub enum Answer {
 
 /// The answer to one request with `code` and body `text`.
 pub fn judge(code: u16, text: &str) -> Answer {
+    if (200..=299).contains(&code) {
+        return Answer::Accepted;
+    }
     let status = serde_json::from_str::<Value>(text)
         .ok()
         .and_then(|v| {

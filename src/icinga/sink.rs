@@ -10,6 +10,7 @@ use std::{
 };
 
 use futures_util::{StreamExt, stream};
+use indexmap::IndexMap;
 use tracing::{debug, warn};
 
 use super::{Answer, Client, IN_FLIGHT, Queued};
@@ -123,18 +124,15 @@ impl Sink for Icinga {
 
     async fn send(&mut self, entries: &[SpoolEntry]) -> Sent {
         let mut sent = Sent::default();
-        let mut groups: Vec<Group> = Vec::new();
+        // By object, in order of first appearance.
+        let mut groups: IndexMap<String, Vec<(u64, Queued)>> = IndexMap::new();
         for e in entries {
             let Some(q) = Queued::from_payload(&e.payload) else {
                 warn!(action = %self.action, id = e.id, "Dropping an unreadable Icinga2 spool entry.");
                 sent.done.push(e.id);
                 continue;
             };
-            let object = q.object();
-            match groups.iter_mut().find(|(o, _)| *o == object) {
-                Some((_, list)) => list.push((e.id, q)),
-                None => groups.push((object, vec![(e.id, q)])),
-            }
+            groups.entry(q.object()).or_default().push((e.id, q));
         }
         let this = &*self;
         let mut results = stream::iter(groups)

@@ -216,12 +216,17 @@ impl Metrics {
     pub fn observe_result(&self, spec: &CheckSpec, result: &CheckResult, trigger: Trigger) {
         let category = param_label(spec, "Category");
         let component = param_label(spec, "Component");
-        self.record(&spec.name, &category, &component, result);
-        self.checks
-            .update(&spec.name, |series| series.triggers[trigger.slot()] += 1);
+        self.record(&spec.name, &category, &component, result, Some(trigger));
     }
 
-    fn record(&self, name: &str, category: &str, component: &str, result: &CheckResult) {
+    fn record(
+        &self,
+        name: &str,
+        category: &str,
+        component: &str,
+        result: &CheckResult,
+        trigger: Option<Trigger>,
+    ) {
         let (perfdata, dropped) = perfdata::to_series(&result.perfdata, MAX_PERFDATA_PER_CHECK);
         let last = LastRun {
             state: result.state,
@@ -240,6 +245,9 @@ impl Metrics {
             series.timeouts += u64::from(result.timed_out);
             series.perfdata = perfdata;
             series.perfdata_dropped += dropped;
+            if let Some(trigger) = trigger {
+                series.triggers[trigger.slot()] += 1;
+            }
         });
     }
 
@@ -465,11 +473,11 @@ fn spool_dropped(stats: &SpoolStats) -> u64 {
 }
 
 /// A metadata parameter (`Category`, `Component`) as a label value; `""` when absent.
-fn param_label(spec: &CheckSpec, key: &str) -> String {
+fn param_label<'a>(spec: &'a CheckSpec, key: &str) -> std::borrow::Cow<'a, str> {
     match spec.parameters.get(key) {
-        None | Some(serde_json::Value::Null) => String::new(),
-        Some(serde_json::Value::String(text)) => text.clone(),
-        Some(other) => other.to_string(),
+        None | Some(serde_json::Value::Null) => "".into(),
+        Some(serde_json::Value::String(text)) => text.as_str().into(),
+        Some(other) => other.to_string().into(),
     }
 }
 
@@ -579,7 +587,7 @@ pub fn bench_render(n_checks: usize, n_perf: usize) -> Duration {
                 in_long_output: false,
             })
             .collect();
-        metrics.record(&format!("check_{check_idx:05}"), "bench", "", &result);
+        metrics.record(&format!("check_{check_idx:05}"), "bench", "", &result, None);
     }
     std::hint::black_box(metrics.render(false));
     let start = Instant::now();
