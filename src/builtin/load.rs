@@ -122,22 +122,14 @@ impl Load {
     }
 }
 
-/// The three load averages as /proc/loadavg prints them (the plugin's `getloadavg`
-/// reads that file), from one `sysinfo(2)` call: no file to open per run.
-fn load_average() -> nix::Result<[f64; 3]> {
-    let (one, five, fifteen) = nix::sys::sysinfo::sysinfo()?.load_average();
-    Ok([one, five, fifteen].map(as_proc_prints))
-}
-
-/// A `sysinfo` load (fixed point, 16 fraction bits) as /proc/loadavg prints it: the
-/// kernel's 11-bit value plus 1/200, then two truncated decimals (`LOAD_INT.LOAD_FRAC`).
-fn as_proc_prints(load: f64) -> f64 {
-    const FSHIFT: u32 = 11;
-    let fixed = (load * 65536.0) as u64 >> (16 - FSHIFT);
-    let x = fixed + (1 << FSHIFT) / 200;
-    let int = x >> FSHIFT;
-    let frac = ((x & ((1 << FSHIFT) - 1)) * 100) >> FSHIFT;
-    format!("{int}.{frac:02}").parse().unwrap_or(load)
+/// The three load averages from /proc/loadavg, as the plugin's `getloadavg` reads
+/// them (in an LXCFS container that file is the container's; `sysinfo(2)` would give
+/// the host's), through its text so values print as the plugin prints them.
+fn load_average() -> procfs::ProcResult<[f64; 3]> {
+    use procfs::Current;
+    let avg = procfs::LoadAverage::current()?;
+    let exact = |v: f32| v.to_string().parse::<f64>().unwrap_or(f64::from(v));
+    Ok([exact(avg.one), exact(avg.five), exact(avg.fifteen)])
 }
 
 /// The CPUs the plugin divides by (`sysconf(_SC_NPROCESSORS_CONF)`).
@@ -164,30 +156,6 @@ mod tests {
         assert!(load("-w 1").is_err());
         assert!(load("-w 3 -c 2").is_err());
         assert!(load("-w x -c 2").is_err());
-    }
-
-    #[test]
-    fn loads_are_the_values_proc_prints() {
-        // The kernel's avenrun 1065/2048 prints as 0.52, 2047 as 1.00 (rounded up).
-        assert_eq!(as_proc_prints(1065.0 * 32.0 / 65536.0), 0.52);
-        assert_eq!(as_proc_prints(2047.0 * 32.0 / 65536.0), 1.0);
-        assert_eq!(as_proc_prints(0.0), 0.0);
-        // And the same as /proc/loadavg now (it changes every 5 s: a few tries).
-        let proc_prints = || -> [f64; 3] {
-            let text = std::fs::read_to_string("/proc/loadavg").unwrap();
-            let v: Vec<f64> = text
-                .split_whitespace()
-                .take(3)
-                .map(|v| v.parse().unwrap())
-                .collect();
-            [v[0], v[1], v[2]]
-        };
-        let same = (0..5).any(|_| {
-            let before = proc_prints();
-            let ours = load_average().unwrap();
-            before == ours && proc_prints() == ours
-        });
-        assert!(same, "{:?} vs {:?}", load_average(), proc_prints());
     }
 
     #[test]
