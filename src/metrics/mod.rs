@@ -271,8 +271,8 @@ impl Metrics {
             let category = param_label(spec, "Category");
             let component = param_label(spec, "Component");
             self.checks.update(&spec.name, |series| {
-                series.category = category;
-                series.component = component;
+                series.category = category.into_owned();
+                series.component = component.into_owned();
             });
         }
     }
