@@ -22,5 +22,6 @@ mod python;
 mod serial_cli;
 mod serial_python;
 mod serial_ui;
+mod spawn;
 mod tidy;
 mod ui;
