@@ -670,6 +670,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn children_start_with_an_empty_signal_mask() {
+        // The runtime runs on this thread: block a signal here, as a parent might have.
+        let mut blocked = SigSet::empty();
+        blocked.add(Signal::SIGUSR1);
+        pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&blocked), None).unwrap();
+        let exec = Executor::new(None);
+        // Argv: a shell would clear its mask itself.
+        let mut grep = shell("", 5000);
+        grep.program = Program::Argv(
+            ["grep", "SigBlk", "/proc/self/status"]
+                .map(String::from)
+                .to_vec(),
+        );
+        let out = exec.run(grep).await;
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "SigBlk:\t0000000000000000\n"
+        );
+    }
+
+    #[tokio::test]
     async fn limit_bounds_concurrency() {
         let exec = Arc::new(Executor::new(Some(2)));
         let start = Instant::now();
