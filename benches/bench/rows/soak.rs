@@ -313,6 +313,21 @@ fn growth(after: &[Sample], f: impl Fn(&Sample) -> f64) -> (f64, f64) {
     (median(&first), median(&last) - median(&first))
 }
 
+/// The first reading of each minute, rounded to 0.1.
+fn by_minute(samples: &[Sample], f: impl Fn(&Sample) -> f64) -> Vec<f64> {
+    let mut minute = -1.0;
+    samples
+        .iter()
+        .filter(|s| {
+            let m = (s.at / 60.0).floor();
+            let first = m > minute;
+            minute = m;
+            first
+        })
+        .map(|s| (f(s) * 10.0).round() / 10.0)
+        .collect()
+}
+
 fn verdicts(
     after: &[Sample],
     all: &[Sample],
@@ -345,7 +360,12 @@ fn verdicts(
         .ours(rss_slope)
         .reference(&format!("mean RSS {:.1} MiB", mean_kib / 1024.0), None)
         .met(Some(rss_slope * minutes <= 0.02 * mean_kib))
-        .note(format!("{note}; max RSS {:.1} MiB", max_rss / 1024.0)),
+        .note(format!(
+            "{note}; max RSS {:.1} MiB; RSS by minute {:?} MiB; store by minute {:?} MiB",
+            max_rss / 1024.0,
+            by_minute(all, |s| s.rss_kib / 1024.0),
+            by_minute(all, |s| s.store_bytes as f64 / 1048576.0),
+        )),
         Row::new(
             13,
             "soak fds growth (threads in note)",
