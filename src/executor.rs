@@ -6,6 +6,13 @@
 //! the global concurrency bound (`nr_concurrent_plugins`). It knows nothing of
 //! checks or Nagios states: [`crate::runner`] turns a [`ProcessOutcome`] into a
 //! result.
+//!
+//! Spawns take std's `posix_spawn` fast path (one `clone3(CLONE_VM|CLONE_VFORK)` and
+//! exec; issue 18): no `pre_exec` unless a check switches uid/gid, which needs the
+//! fork path. `posix_spawn` as std drives it keeps the spawning thread's signal mask
+//! and every ignored signal except SIGPIPE, so children start clean because the
+//! executor cleans those first: ignored signals go back to their default when an
+//! [`Executor`] is made, and each thread that spawns empties its own mask once.
 
 use std::{
     collections::HashSet,
@@ -21,7 +28,7 @@ use std::{
 
 use chrono::{DateTime, Local};
 use nix::{
-    sys::signal::{Signal, killpg},
+    sys::signal::{SigSet, SigmaskHow, Signal, killpg, pthread_sigmask},
     unistd::Pid,
 };
 use tokio::{
@@ -125,6 +132,9 @@ pub struct Executor {
 
 impl Executor {
     pub fn new(limit: Option<usize>) -> Executor {
+        // Children inherit ignored signals through exec (SIGQUIT from a shell's
+        // background job, SIGHUP from nohup, …): they start with the defaults.
+        crate::sys::reset_ignored_signals();
         Executor {
             limit: Mutex::new(limit.map(|n| Arc::new(Semaphore::new(n.max(1))))),
             running: AtomicUsize::new(0),
@@ -301,9 +311,23 @@ async fn run_process(
     ended(exit, captured, pid)
 }
 
+/// Empties the calling thread's signal mask, once per thread: a child inherits the
+/// mask of the thread that spawns it, and the daemon's threads inherit whatever mask
+/// its parent left (the runtime's workers exist before any [`Executor`]).
+fn clear_thread_signal_mask() {
+    thread_local!(static CLEARED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+    CLEARED.with(|cleared| {
+        if !cleared.get() {
+            let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+            cleared.set(true);
+        }
+    });
+}
+
 /// Starts the process `request` describes: its program, environment, ids, stdio and
 /// own process group. `Err` is the reason it could not start.
 fn spawn(request: &ProcessRequest, run_as_root: bool) -> Result<Child, String> {
+    clear_thread_signal_mask();
     let mut command = match &request.program {
         Program::Shell(text) => {
             let mut c = Command::new("/bin/sh");
@@ -654,6 +678,27 @@ mod tests {
         req.program = Program::Argv(vec!["/nonexistent/plugin".to_string()]);
         let out = exec.run(req).await;
         assert!(matches!(out.exit, Exit::SpawnFailed(_)), "{:?}", out.exit);
+    }
+
+    #[tokio::test]
+    async fn children_start_with_an_empty_signal_mask() {
+        // The runtime runs on this thread: block a signal here, as a parent might have.
+        let mut blocked = SigSet::empty();
+        blocked.add(Signal::SIGUSR1);
+        pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&blocked), None).unwrap();
+        let exec = Executor::new(None);
+        // Argv: a shell would clear its mask itself.
+        let mut grep = shell("", 5000);
+        grep.program = Program::Argv(
+            ["grep", "SigBlk", "/proc/self/status"]
+                .map(String::from)
+                .to_vec(),
+        );
+        let out = exec.run(grep).await;
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "SigBlk:\t0000000000000000\n"
+        );
     }
 
     #[tokio::test]

@@ -5,7 +5,8 @@
 //! `setgroups` is no longer permitted, and has no stable way to set supplementary
 //! groups. So the switch is done here, in this order: supplementary groups, gid,
 //! uid. Everything is computed in the parent ([`crate::privileges::Switch`]); the
-//! child only makes three raw system calls.
+//! child only makes three raw system calls. Also: resetting inherited ignored
+//! signals (children start with default dispositions) and counting utmp sessions.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -32,6 +33,32 @@ pub fn switch_ids_before_exec(
     // from a plain errno value (no allocation) and make the spawn fail.
     unsafe {
         command.pre_exec(switch);
+    }
+}
+
+/// Sets every signal this process inherited as ignored (`SIG_IGN`: SIGQUIT and SIGINT
+/// of a shell's background job, SIGHUP of nohup, SIGCHLD of some supervisors) back to
+/// its default, so children do not inherit it. SIGPIPE stays ignored: the Rust
+/// runtime ignores it on purpose and std restores its default in each child.
+/// Handlers are left alone (exec resets them in children).
+pub fn reset_ignored_signals() {
+    use nix::sys::signal::Signal;
+    for signal in Signal::iterator() {
+        if matches!(signal, Signal::SIGKILL | Signal::SIGSTOP | Signal::SIGPIPE) {
+            continue;
+        }
+        let number = signal as libc::c_int;
+        // SAFETY: `sigaction` with a null new action only reads the disposition into
+        // a zeroed, owned struct; `signal(…, SIG_DFL)` installs no handler code. Only
+        // a disposition that is SIG_IGN is touched, never a handler someone installed.
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(number, std::ptr::null(), &mut old) == 0
+                && old.sa_sigaction == libc::SIG_IGN
+            {
+                libc::signal(number, libc::SIG_DFL);
+            }
+        }
     }
 }
 

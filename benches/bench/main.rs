@@ -44,6 +44,8 @@ pub enum Status {
 #[derive(Debug, Clone)]
 pub struct Row {
     pub id: u8,
+    /// Sub-row letter (`1a`, `1b`), empty for most rows.
+    pub sub: &'static str,
     pub row: String,
     pub ours: Option<f64>,
     pub reference: Option<f64>,
@@ -62,6 +64,7 @@ impl Row {
     pub fn new(id: u8, row: &str, unit: &'static str, goal: &str) -> Row {
         Row {
             id,
+            sub: "",
             row: row.to_string(),
             ours: None,
             reference: None,
@@ -73,6 +76,16 @@ impl Row {
             note: String::new(),
             status: Status::Measured,
         }
+    }
+
+    pub fn sub_row(mut self, sub: &'static str) -> Row {
+        self.sub = sub;
+        self
+    }
+
+    /// `1a`: the id and the sub-row letter.
+    pub fn label(&self) -> String {
+        format!("{}{}", self.id, self.sub)
     }
 
     pub fn ours(mut self, v: f64) -> Row {
@@ -135,7 +148,7 @@ const ROWS: &[RowDef] = &[
     RowDef {
         id: 1,
         name: "throughput",
-        titles: &["check throughput"],
+        titles: &["check throughput Command:", "check throughput Argv:"],
         run: rows::throughput::run,
     },
     RowDef {
@@ -216,6 +229,18 @@ const ROWS: &[RowDef] = &[
         run: rows::history::run,
     },
     RowDef {
+        id: 13,
+        name: "soak",
+        titles: &[
+            "soak RSS slope",
+            "soak fds and threads",
+            "soak store file",
+            "soak zombies",
+            "soak NSCA results lost",
+        ],
+        run: rows::soak::run,
+    },
+    RowDef {
         id: 22,
         name: "builtin",
         titles: &["built-in check_load"],
@@ -225,9 +250,9 @@ const ROWS: &[RowDef] = &[
 
 fn usage() -> &'static str {
     "usage: scripts/bench [--quick] [--only N[,N…]] [--concurrency N]\n\
-     rows: 1 throughput, 2 scheduler, 3 REST + 4 memory, 5 metrics, 6 NRPE, 7 NSCA, 8 fan-out,\n\
-     9 Icinga 2, 10 status page in chromium, 11 Python, 12 RSS with history,\n\
-     22 built-in check_load"
+     rows: 1 throughput (1a Command:, 1b Argv:), 2 scheduler, 3 REST + 4 memory, 5 metrics, 6 NRPE,\n\
+     7 NSCA, 8 fan-out, 9 Icinga 2, 10 status page in chromium, 11 Python, 12 RSS with history,\n\
+     13 soak, 22 built-in check_load"
 }
 
 fn main() -> ExitCode {
@@ -297,6 +322,9 @@ fn main() -> ExitCode {
                 for (i, title) in def.titles.iter().enumerate() {
                     let id = if def.id == 3 && i >= 2 { 4 } else { def.id };
                     let mut r = Row::new(id, title, "", "");
+                    if def.id == 1 {
+                        r.sub = ["a", "b"][i.min(1)];
+                    }
                     r.status = status.clone();
                     table.push(r);
                 }
@@ -380,7 +408,7 @@ fn print_table(rows: &[Row], ctx: &Ctx, secs: f64) {
             ),
         };
         cells.push([
-            r.id.to_string(),
+            r.label(),
             r.row.clone(),
             ours,
             reference,
@@ -423,12 +451,12 @@ fn print_table(rows: &[Row], ctx: &Ctx, secs: f64) {
         .iter()
         .filter_map(|r| match &r.status {
             Status::Measured if !r.note.is_empty() => {
-                Some(format!("  {} {}: {}", r.id, r.row, r.note))
+                Some(format!("  {} {}: {}", r.label(), r.row, r.note))
             }
-            Status::NotBuilt(why) => Some(format!("  {} {}: {why}", r.id, r.row)),
+            Status::NotBuilt(why) => Some(format!("  {} {}: {why}", r.label(), r.row)),
             Status::Failed(e) => Some(format!(
                 "  {} {}: {}",
-                r.id,
+                r.label(),
                 r.row,
                 e.replace('\n', "\n      ")
             )),
@@ -461,7 +489,7 @@ fn write_report(rows: &[Row], ctx: &Ctx, secs: f64) -> anyhow::Result<()> {
                 Status::Failed(e) => ("failed", Some(e.clone())),
             };
             json!({
-                "id": r.id, "row": r.row, "unit": r.unit,
+                "id": r.id, "sub": r.sub, "row": r.row, "unit": r.unit,
                 "ours": r.ours, "reference": r.reference, "referenceLabel": r.ref_label,
                 "ratio": r.ratio, "goal": r.goal, "met": r.met,
                 "status": status, "reason": reason, "note": r.note,

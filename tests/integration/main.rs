@@ -23,6 +23,7 @@ mod python;
 mod serial_cli;
 mod serial_python;
 mod serial_ui;
+mod spawn;
 mod store_faults;
 mod tidy;
 mod ui;

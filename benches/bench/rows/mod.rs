@@ -11,5 +11,6 @@ pub mod nsca;
 pub mod python;
 pub mod rest;
 pub mod scheduler;
+pub mod soak;
 pub mod throughput;
 pub mod ui;

@@ -22,14 +22,14 @@ use crate::{
     util::{self, Proc, count_lines, median},
 };
 
-const PASSWORD: &str = "benchpass";
+pub(crate) const PASSWORD: &str = "benchpass";
 
 /// A real nsca in the foreground, single-process mode.
-struct Nsca {
+pub(crate) struct Nsca {
     /// Stopped on drop.
     proc: Proc,
     port: u16,
-    cmd_file: PathBuf,
+    pub(crate) cmd_file: PathBuf,
 }
 
 fn nsca_config(dir: &Path, tag: &str, port: u16, method: u8) -> Result<(PathBuf, PathBuf)> {
@@ -52,7 +52,7 @@ fn nsca_config(dir: &Path, tag: &str, port: u16, method: u8) -> Result<(PathBuf,
     Ok((cfg, cmd_file))
 }
 
-fn start_nsca(dir: &Path, tag: &str, port: u16, method: u8) -> Result<Nsca> {
+pub(crate) fn start_nsca(dir: &Path, tag: &str, port: u16, method: u8) -> Result<Nsca> {
     let bin = util::which("nsca").ok_or_else(|| anyhow!("nsca not installed"))?;
     let (cfg, cmd_file) = nsca_config(dir, tag, port, method)?;
     let mut proc = Proc::spawn(

@@ -1,0 +1,115 @@
+//! Children start with default signal dispositions and an empty signal mask (issue 18),
+//! whatever smokerd inherited, on std's `posix_spawn` path (`Argv:` and `Command:`).
+
+use std::{
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
+
+use crate::common::{bin, free_port, http, temp_dir, wait_until};
+
+/// `SigBlk` and `SigIgn` of a status file, as `SigBlk:HEX SigIgn:HEX`.
+const AWK: &str = "/^Sig(Blk|Ign)/ { x = x $1 $2 FS } END { print x }";
+
+/// smokerd started the way a careless parent would: SIGUSR1 blocked in its mask,
+/// SIGQUIT and SIGUSR2 ignored (a shell's `trap ''`, kept across exec).
+fn spawn_with_dirty_signals(config: &std::path::Path) -> Child {
+    let config = config.to_path_buf();
+    std::thread::spawn(move || {
+        let mut blocked = SigSet::empty();
+        blocked.add(Signal::SIGUSR1);
+        pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&blocked), None).expect("sigmask");
+        Command::new("/bin/sh")
+            .arg("-c")
+            .arg(r#"trap '' QUIT USR2; exec "$0" -c "$1""#)
+            .arg(bin("smokerd"))
+            .arg(&config)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn smokerd")
+    })
+    .join()
+    .expect("spawner thread")
+}
+
+/// The `SigBlk`/`SigIgn` fields of `/proc/PID/status`.
+fn status_signals(pid: u32) -> String {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    text.lines()
+        .filter(|l| l.starts_with("SigBlk") || l.starts_with("SigIgn"))
+        .map(|l| l.split_whitespace().collect::<String>())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn children_start_with_default_signals_and_an_empty_mask() {
+    let dir = temp_dir();
+    let port = free_port();
+    let config = dir.path().join("smokerd.yaml");
+    let yaml = format!(
+        "bind_host: 127.0.0.1\nbind_port: {port}\nstate_dir: {}/state\n\
+         templates:\n  BasePlugin: {{Interval: 0, Timeout: 20}}\nplugins:\n\
+         \x20 argv: {{Argv: [/usr/bin/awk, '{AWK}', /proc/self/status]}}\n\
+         \x20 shell: {{Command: \"/usr/bin/awk '{AWK}' /proc/self/status\"}}\n",
+        dir.path().display()
+    );
+    std::fs::write(&config, yaml).expect("config");
+    let mut daemon = spawn_with_dirty_signals(&config);
+    let up = wait_until(Duration::from_secs(20), || {
+        http(port, "GET", "/", None).is_ok_and(|r| r.status == 200)
+    });
+    // The setup holds: the daemon's main thread did inherit the blocked SIGUSR1.
+    let inherited = status_signals(daemon.id());
+    let outputs = up.then(|| {
+        let body = r#"{"process": {"plugins": ["argv", "shell"]}}"#;
+        let r = http(port, "POST", "/processes", Some(body)).expect("POST /processes");
+        assert_eq!(r.status, 202, "{}", r.body);
+        let poll = r.json()["asyncTask"]["link"]["poll"]
+            .as_str()
+            .expect("poll link")
+            .to_string();
+        let done = wait_until(Duration::from_secs(60), || {
+            http(port, "GET", &poll, None).is_ok_and(|r| r.status == 200)
+        });
+        assert!(done, "forced run did not finish");
+        ["argv", "shell"].map(|name| {
+            let r = http(port, "GET", &format!("/plugins/{name}"), None).expect("GET");
+            r.json()["plugin"]["lastResult"]["output"].to_string()
+        })
+    });
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    assert!(up, "smokerd did not come up");
+    assert!(
+        inherited.contains("SigBlk:0000000000000200"),
+        "the test's parent state did not reach smokerd: {inherited}"
+    );
+    for output in outputs.expect("outputs") {
+        let field = |name: &str| {
+            let hex = output.split(&format!("{name}:")).nth(1).unwrap_or("");
+            u64::from_str_radix(&hex[..hex.len().min(16)], 16)
+                .unwrap_or_else(|_| panic!("no {name} in {output}"))
+        };
+        assert_eq!(
+            field("SigBlk"),
+            0,
+            "a child inherited a blocked signal: {output}"
+        );
+        // glibc's posix_spawn leaves its own internal signals (32 SIGCANCEL, 33 SIGSETXID)
+        // ignored in every child it starts; a program's signals are all at their default.
+        assert_eq!(
+            field("SigIgn") & !GLIBC_INTERNAL,
+            0,
+            "a child inherited an ignored signal: {output}"
+        );
+    }
+}
+
+/// Signals 32 and 33 as `SigIgn` bits.
+const GLIBC_INTERNAL: u64 = (1 << 31) | (1 << 32);
