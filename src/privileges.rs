@@ -10,25 +10,69 @@ use nix::unistd::{
 
 use crate::check::Principal;
 
-pub fn resolve_uid(principal: &Principal) -> Result<u32, String> {
-    match principal {
-        Principal::Id(id) => Ok(*id),
-        Principal::Name(name) => match User::from_name(name) {
-            Ok(Some(user)) => Ok(user.uid.as_raw()),
-            Ok(None) => Err(format!("unknown user {name}")),
-            Err(e) => Err(format!("cannot look up user {name}: {e}")),
-        },
+/// Why ids cannot be resolved or switched to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrivilegeError {
+    #[error("unknown user {0}")]
+    UnknownUser(String),
+    #[error("cannot look up user {name}: {source}")]
+    LookupUser { name: String, source: nix::Error },
+    #[error("unknown group {0}")]
+    UnknownGroup(String),
+    #[error("cannot look up group {name}: {source}")]
+    LookupGroup { name: String, source: nix::Error },
+    #[error("refusing to run a check as root (run_as_root: false)")]
+    RootRefused,
+    #[error("cannot switch to uid {uid} gid {gid}: smokerd is not running as root")]
+    NotRoot { uid: Uid, gid: Gid },
+    #[error("bad user name {0:?}")]
+    BadUserName(String),
+    #[error("cannot read the groups of {name}: {source}")]
+    Groups { name: String, source: nix::Error },
+    #[error("cannot {what}: {source}")]
+    Set {
+        what: &'static str,
+        source: nix::Error,
+    },
+}
+
+/// The executor reports spawn failures as text (its own error type is its own).
+impl From<PrivilegeError> for String {
+    fn from(e: PrivilegeError) -> String {
+        e.to_string()
     }
 }
 
-pub fn resolve_gid(principal: &Principal) -> Result<u32, String> {
+pub fn resolve_uid(principal: &Principal) -> Result<u32, PrivilegeError> {
+    match principal {
+        Principal::Id(id) => Ok(*id),
+        Principal::Name(name) => user(name).map(|u| u.uid.as_raw()),
+    }
+}
+
+pub fn resolve_gid(principal: &Principal) -> Result<u32, PrivilegeError> {
     match principal {
         Principal::Id(id) => Ok(*id),
         Principal::Name(name) => match Group::from_name(name) {
             Ok(Some(group)) => Ok(group.gid.as_raw()),
-            Ok(None) => Err(format!("unknown group {name}")),
-            Err(e) => Err(format!("cannot look up group {name}: {e}")),
+            Ok(None) => Err(PrivilegeError::UnknownGroup(name.clone())),
+            Err(source) => Err(PrivilegeError::LookupGroup {
+                name: name.clone(),
+                source,
+            }),
         },
+    }
+}
+
+/// The user called `name`.
+fn user(name: &str) -> Result<User, PrivilegeError> {
+    match User::from_name(name) {
+        Ok(Some(user)) => Ok(user),
+        Ok(None) => Err(PrivilegeError::UnknownUser(name.to_string())),
+        Err(source) => Err(PrivilegeError::LookupUser {
+            name: name.to_string(),
+            source,
+        }),
     }
 }
 
@@ -51,28 +95,25 @@ pub fn plan_switch(
     uid: Option<&Principal>,
     gid: Option<&Principal>,
     run_as_root: bool,
-) -> Result<Option<Switch>, String> {
+) -> Result<Option<Switch>, PrivilegeError> {
     let (euid, egid) = (geteuid(), getegid());
     let mut user = None;
     let target_uid = match uid {
         None => euid,
         Some(Principal::Id(id)) => Uid::from_raw(*id),
-        Some(Principal::Name(name)) => match User::from_name(name) {
-            Ok(Some(u)) => {
-                let id = u.uid;
-                user = Some(u);
-                id
-            }
-            Ok(None) => return Err(format!("unknown user {name}")),
-            Err(e) => return Err(format!("cannot look up user {name}: {e}")),
-        },
+        Some(Principal::Name(name)) => {
+            let u = self::user(name)?;
+            let id = u.uid;
+            user = Some(u);
+            id
+        }
     };
     let target_gid = match gid {
         Some(g) => Gid::from_raw(resolve_gid(g)?),
         None => user.as_ref().map_or(egid, |u| u.gid),
     };
     if target_uid.is_root() && !run_as_root {
-        return Err("refusing to run a check as root (run_as_root: false)".into());
+        return Err(PrivilegeError::RootRefused);
     }
     if uid.is_none() && gid.is_none() {
         return Ok(None);
@@ -81,16 +122,19 @@ pub fn plan_switch(
         if target_uid == euid && target_gid == egid {
             return Ok(None);
         }
-        return Err(format!(
-            "cannot switch to uid {target_uid} gid {target_gid}: smokerd is not running as root"
-        ));
+        return Err(PrivilegeError::NotRoot {
+            uid: target_uid,
+            gid: target_gid,
+        });
     }
     let groups = match &user {
         Some(u) => {
             let name = std::ffi::CString::new(u.name.as_bytes())
-                .map_err(|_| format!("bad user name {:?}", u.name))?;
-            getgrouplist(&name, target_gid)
-                .map_err(|e| format!("cannot read the groups of {}: {e}", u.name))?
+                .map_err(|_| PrivilegeError::BadUserName(u.name.clone()))?;
+            getgrouplist(&name, target_gid).map_err(|source| PrivilegeError::Groups {
+                name: u.name.clone(),
+                source,
+            })?
         }
         None => Vec::new(),
     };
@@ -103,11 +147,11 @@ pub fn plan_switch(
 
 /// Drops the daemon itself to the top-level `uid`/`gid` (after binding its ports).
 /// Sets groups, gid, then uid; an unprivileged daemon asked for other ids fails.
-pub fn drop_daemon(uid: Option<&Principal>, gid: Option<&Principal>) -> Result<(), String> {
+pub fn drop_daemon(uid: Option<&Principal>, gid: Option<&Principal>) -> Result<(), PrivilegeError> {
     let Some(switch) = plan_switch(uid, gid, true)? else {
         return Ok(());
     };
-    let e = |what: &str, e: nix::Error| format!("cannot {what}: {e}");
+    let e = |what, source| PrivilegeError::Set { what, source };
     setgroups(&switch.groups).map_err(|x| e("set groups", x))?;
     setgid(switch.gid).map_err(|x| e("set gid", x))?;
     setuid(switch.uid).map_err(|x| e("set uid", x))?;
@@ -151,6 +195,35 @@ mod tests {
                 true
             )
             .is_err()
+        );
+    }
+
+    #[test]
+    fn privilege_errors_read_as_before() {
+        let name = Principal::Name("no-such-user-xyz".into());
+        let e = resolve_uid(&name).unwrap_err();
+        assert_eq!(e.to_string(), "unknown user no-such-user-xyz");
+        let e = resolve_gid(&name).unwrap_err();
+        assert_eq!(e.to_string(), "unknown group no-such-user-xyz");
+        assert_eq!(
+            PrivilegeError::RootRefused.to_string(),
+            "refusing to run a check as root (run_as_root: false)"
+        );
+        let e = PrivilegeError::NotRoot {
+            uid: Uid::from_raw(65534),
+            gid: Gid::from_raw(65534),
+        };
+        assert_eq!(
+            e.to_string(),
+            "cannot switch to uid 65534 gid 65534: smokerd is not running as root"
+        );
+        let e = PrivilegeError::Set {
+            what: "set uid",
+            source: nix::Error::EPERM,
+        };
+        assert_eq!(
+            e.to_string(),
+            "cannot set uid: EPERM: Operation not permitted"
         );
     }
 }

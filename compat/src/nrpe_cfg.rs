@@ -47,10 +47,10 @@ pub struct DirEntry {
 
 /// The caller's access to files. Errors are messages (e.g. the OS error).
 pub trait Loader {
-    /// Contents of a file.
-    fn read(&mut self, path: &str) -> Result<Vec<u8>, String>;
+    /// Contents of a file (the error's text goes into the report).
+    fn read(&mut self, path: &str) -> Result<Vec<u8>, std::io::Error>;
     /// Entries of a directory, in any order.
-    fn list_dir(&mut self, path: &str) -> Result<Vec<DirEntry>, String>;
+    fn list_dir(&mut self, path: &str) -> Result<Vec<DirEntry>, std::io::Error>;
     /// A canonical name for cycle detection (e.g. `realpath`). Default: the path.
     fn canonical(&mut self, path: &str) -> String {
         path.to_string()
@@ -282,7 +282,7 @@ pub fn load(path: &str, loader: &mut dyn Loader) -> Result<Loaded, CfgErrors> {
             state.stack.push(canonical);
             state.parse_file(path, &bytes, loader);
         }
-        Err(e) => state.error(path, 0, CfgErrorKind::Read(e)),
+        Err(e) => state.error(path, 0, CfgErrorKind::Read(e.to_string())),
     }
     if state.errors.is_empty() {
         Ok(Loaded {
@@ -299,23 +299,23 @@ pub fn load(path: &str, loader: &mut dyn Loader) -> Result<Loaded, CfgErrors> {
 pub fn parse_str(name: &str, text: &str) -> Result<Loaded, CfgErrors> {
     struct NoFiles;
     impl Loader for NoFiles {
-        fn read(&mut self, _: &str) -> Result<Vec<u8>, String> {
-            Err("no loader".into())
+        fn read(&mut self, _: &str) -> Result<Vec<u8>, std::io::Error> {
+            Err(std::io::Error::other("no loader"))
         }
-        fn list_dir(&mut self, _: &str) -> Result<Vec<DirEntry>, String> {
-            Err("no loader".into())
+        fn list_dir(&mut self, _: &str) -> Result<Vec<DirEntry>, std::io::Error> {
+            Err(std::io::Error::other("no loader"))
         }
     }
     struct One<'a>(&'a str, &'a str);
     impl Loader for One<'_> {
-        fn read(&mut self, path: &str) -> Result<Vec<u8>, String> {
+        fn read(&mut self, path: &str) -> Result<Vec<u8>, std::io::Error> {
             if path == self.0 {
                 Ok(self.1.as_bytes().to_vec())
             } else {
                 NoFiles.read(path)
             }
         }
-        fn list_dir(&mut self, path: &str) -> Result<Vec<DirEntry>, String> {
+        fn list_dir(&mut self, path: &str) -> Result<Vec<DirEntry>, std::io::Error> {
             NoFiles.list_dir(path)
         }
     }

@@ -30,8 +30,16 @@ pub struct ClientConfig {
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
-    #[error("Invalid config file {path}: {reason}")]
-    Invalid { path: String, reason: String },
+    #[error("Invalid config file {path}: {source}")]
+    Unreadable {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("Invalid config file {path}: {source}")]
+    Invalid {
+        path: String,
+        source: Box<serde_saphyr::Error>,
+    },
 }
 
 impl ClientConfig {
@@ -56,20 +64,22 @@ impl ClientConfig {
     }
 
     pub fn read(path: &Path) -> Result<ClientConfig, ConfigError> {
-        let invalid = |reason: String| ConfigError::Invalid {
-            path: path.display().to_string(),
-            reason,
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| invalid(e.to_string()))?;
-        ClientConfig::parse(&text).map_err(invalid)
+        let path_text = || path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
+            path: path_text(),
+            source,
+        })?;
+        ClientConfig::parse(&text).map_err(|source| ConfigError::Invalid {
+            path: path_text(),
+            source,
+        })
     }
 
-    pub fn parse(text: &str) -> Result<ClientConfig, String> {
+    pub fn parse(text: &str) -> Result<ClientConfig, Box<serde_saphyr::Error>> {
         if text.trim().is_empty() {
             return Ok(ClientConfig::default());
         }
-        let config: Option<ClientConfig> =
-            serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
+        let config: Option<ClientConfig> = serde_saphyr::from_str(text)?;
         Ok(config.unwrap_or_default())
     }
 }

@@ -38,14 +38,14 @@ pub enum NrpeConfigError {
 pub struct FsLoader;
 
 impl nrpe_cfg::Loader for FsLoader {
-    fn read(&mut self, path: &str) -> Result<Vec<u8>, String> {
-        std::fs::read(path).map_err(|e| e.to_string())
+    fn read(&mut self, path: &str) -> Result<Vec<u8>, std::io::Error> {
+        std::fs::read(path)
     }
 
-    fn list_dir(&mut self, path: &str) -> Result<Vec<DirEntry>, String> {
+    fn list_dir(&mut self, path: &str) -> Result<Vec<DirEntry>, std::io::Error> {
         let mut out = Vec::new();
-        for entry in std::fs::read_dir(path).map_err(|e| e.to_string())? {
-            let entry = entry.map_err(|e| e.to_string())?;
+        for entry in std::fs::read_dir(path)? {
+            let entry = entry?;
             // Like nrpe's stat(): follow symlinks.
             let kind = match std::fs::metadata(entry.path()) {
                 Ok(m) if m.is_file() => EntryKind::File,

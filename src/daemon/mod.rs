@@ -56,7 +56,7 @@ pub enum DaemonError {
     #[error("cannot open the store: {0}")]
     StoreTask(#[from] tokio::task::JoinError),
     #[error("cannot drop privileges: {0}")]
-    Privileges(String),
+    Privileges(#[from] crate::privileges::PrivilegeError),
 }
 
 /// What the event loop reacts to.
@@ -255,7 +255,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn privileges_after_binding(plan: &Plan) -> Result<(), DaemonError> {
     if plan.uid.is_some() || plan.gid.is_some() {
         crate::privileges::drop_daemon(plan.uid.as_ref(), plan.gid.as_ref())
-            .map_err(|e| DaemonError::Privileges(e.to_string()))?;
+            .map_err(DaemonError::Privileges)?;
         info!(uid = %nix::unistd::getuid(), gid = %nix::unistd::getgid(), "Dropped privileges.");
     }
     if nix::unistd::geteuid().is_root() && plan.run_as_root && !plan.run_as_root_set {

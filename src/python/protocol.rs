@@ -152,24 +152,35 @@ fn last_line(text: &str) -> &str {
         .unwrap_or("")
 }
 
-/// The one reply object, or why there is none (`exit N` / `signal S` / …).
-pub fn reply(outcome: &ProcessOutcome) -> Result<Map<String, Value>, String> {
+/// Why a shim run gave no usable reply; `how` is `exit N` / `signal S` / `no exit`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ReplyError {
+    #[error("{how}, reply over the output cap")]
+    OverCap { how: String },
+    #[error("{how}, no single reply line")]
+    NotOneLine { how: String },
+    #[error("{how}, reply is not a v1 object")]
+    NotV1 { how: String },
+}
+
+/// The one reply object, or why there is none.
+pub fn reply(outcome: &ProcessOutcome) -> Result<Map<String, Value>, ReplyError> {
     let how = match outcome.exit {
         Exit::Code(c) => format!("exit {c}"),
         Exit::Signal(s) => format!("signal {s}"),
         _ => "no exit".to_string(),
     };
     if outcome.stdout_truncated {
-        return Err(format!("{how}, reply over the output cap"));
+        return Err(ReplyError::OverCap { how });
     }
     let text = String::from_utf8_lossy(&outcome.stdout);
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let (Some(line), None) = (lines.next(), lines.next()) else {
-        return Err(format!("{how}, no single reply line"));
+        return Err(ReplyError::NotOneLine { how });
     };
     match serde_json::from_str::<Value>(line) {
         Ok(Value::Object(map)) if map.get("v") == Some(&json!(1)) => Ok(map),
-        _ => Err(format!("{how}, reply is not a v1 object")),
+        _ => Err(ReplyError::NotV1 { how }),
     }
 }
 

@@ -20,6 +20,7 @@ mod nrpe;
 mod nsca;
 mod packaging;
 mod python;
+mod python_load;
 mod serial_cli;
 mod serial_python;
 mod serial_ui;

@@ -11,7 +11,7 @@ use crate::common::{
 };
 
 /// Debian's python3 (not a per-user pyenv shim, which `uid: nobody` cannot run).
-const PYTHON3: &str = "/usr/bin/python3";
+pub(crate) const PYTHON3: &str = "/usr/bin/python3";
 
 /// Whether python3 is installed; the tests skip (saying so) without it.
 pub(crate) fn python3() -> bool {
@@ -57,7 +57,7 @@ fn results(d: &TestDaemon, names: &[&str]) -> Vec<Value> {
     names.iter().map(|n| d.last_result(n)).collect()
 }
 
-fn info(r: &Value) -> Vec<String> {
+pub(crate) fn info(r: &Value) -> Vec<String> {
     strings(&r["messages"]["info"])
 }
 
@@ -75,7 +75,7 @@ fn strings(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn component<'a>(r: &'a Value, name: &str) -> &'a Value {
+pub(crate) fn component<'a>(r: &'a Value, name: &str) -> &'a Value {
     r["componentResults"]
         .as_array()
         .and_then(|items| {

@@ -31,17 +31,21 @@ impl Mem {
 }
 
 impl Loader for Mem {
-    fn read(&mut self, path: &str) -> Result<Vec<u8>, String> {
+    fn read(&mut self, path: &str) -> Result<Vec<u8>, std::io::Error> {
         self.files
             .get(path)
             .map(|t| t.as_bytes().to_vec())
-            .ok_or_else(|| "No such file or directory".into())
+            .ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory")
+            })
     }
-    fn list_dir(&mut self, path: &str) -> Result<Vec<DirEntry>, String> {
+    fn list_dir(&mut self, path: &str) -> Result<Vec<DirEntry>, std::io::Error> {
         self.dirs
             .get(path.trim_end_matches('/'))
             .cloned()
-            .ok_or_else(|| "No such file or directory".into())
+            .ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory")
+            })
     }
 }
 
@@ -304,10 +308,10 @@ fn include_cycles_are_errors() {
 fn include_dir_cycle_through_canonical_names() {
     struct Loop;
     impl Loader for Loop {
-        fn read(&mut self, _: &str) -> Result<Vec<u8>, String> {
-            Err("none".into())
+        fn read(&mut self, _: &str) -> Result<Vec<u8>, std::io::Error> {
+            Err(std::io::Error::other("none"))
         }
-        fn list_dir(&mut self, _: &str) -> Result<Vec<DirEntry>, String> {
+        fn list_dir(&mut self, _: &str) -> Result<Vec<DirEntry>, std::io::Error> {
             Ok(vec![DirEntry {
                 name: "self".into(),
                 kind: EntryKind::Dir,
@@ -324,10 +328,10 @@ fn include_dir_cycle_through_canonical_names() {
     assert!(e.is_ok());
     struct Wrap(Mem, Loop);
     impl Loader for Wrap {
-        fn read(&mut self, p: &str) -> Result<Vec<u8>, String> {
+        fn read(&mut self, p: &str) -> Result<Vec<u8>, std::io::Error> {
             self.0.read(p)
         }
-        fn list_dir(&mut self, p: &str) -> Result<Vec<DirEntry>, String> {
+        fn list_dir(&mut self, p: &str) -> Result<Vec<DirEntry>, std::io::Error> {
             self.1.list_dir(p)
         }
         fn canonical(&mut self, p: &str) -> String {
@@ -417,10 +421,10 @@ fn allowed_hosts_entries() {
 
 struct Anything(String);
 impl Loader for Anything {
-    fn read(&mut self, _: &str) -> Result<Vec<u8>, String> {
+    fn read(&mut self, _: &str) -> Result<Vec<u8>, std::io::Error> {
         Ok(self.0.as_bytes().to_vec())
     }
-    fn list_dir(&mut self, _: &str) -> Result<Vec<DirEntry>, String> {
+    fn list_dir(&mut self, _: &str) -> Result<Vec<DirEntry>, std::io::Error> {
         Ok(vec![DirEntry {
             name: "x.cfg".into(),
             kind: EntryKind::File,

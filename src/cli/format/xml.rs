@@ -73,12 +73,34 @@ struct XmlConfigFile {
     case_attrs: Option<BTreeMap<String, serde_json::Value>>,
 }
 
+/// Why a `--junit-config-file` cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum XmlConfigError {
+    #[error("{path}: {source}")]
+    Unreadable {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Invalid {
+        path: String,
+        source: Box<serde_saphyr::Error>,
+    },
+}
+
 impl XmlConfig {
     /// Read a `--junit-config-file`; maps it leaves out keep their defaults.
-    pub fn read(path: &Path) -> Result<XmlConfig, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    pub fn read(path: &Path) -> Result<XmlConfig, XmlConfigError> {
+        let shown = || path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| XmlConfigError::Unreadable {
+            path: shown(),
+            source,
+        })?;
         let file: XmlConfigFile =
-            serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            serde_saphyr::from_str(&text).map_err(|source| XmlConfigError::Invalid {
+                path: shown(),
+                source: Box::new(source),
+            })?;
         let strings = |map: BTreeMap<String, serde_json::Value>| {
             map.into_iter()
                 .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned)))

@@ -15,8 +15,8 @@ pub enum IdError {
     #[error("must be a user/group name or an id 0-4294967295, got {0}")]
     Range(i64),
     /// The name does not resolve (the message of `privileges`).
-    #[error("{0}")]
-    Unknown(String),
+    #[error(transparent)]
+    Unknown(#[from] crate::privileges::PrivilegeError),
 }
 
 /// `"default"` (keep the daemon's), a numeric id, or a name.
@@ -44,7 +44,7 @@ pub fn check_principal(
         } else {
             crate::privileges::resolve_gid(p)
         };
-        resolved.map_err(IdError::Unknown)?;
+        resolved?;
     }
     Ok(principal)
 }
