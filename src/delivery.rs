@@ -58,12 +58,14 @@ pub trait Sink: Sized + Send + 'static {
     const KIND: &'static str;
     /// The sender settings when `kind` is this kind.
     fn settings(kind: &ActionKind) -> Option<Self::Settings>;
+    /// Why the sender cannot be made.
+    type OpenError: std::error::Error + Send + Sync + 'static;
     /// Makes the sender of `action`; an error is logged and retried later.
     fn open(
         action: &str,
         settings: &Self::Settings,
         metrics: Option<Arc<Metrics>>,
-    ) -> Result<Self, String>;
+    ) -> Result<Self, Self::OpenError>;
     /// Where it sends to, for the start log line.
     fn peer(&self) -> String;
     /// Sends `entries` (in spool order).

@@ -301,7 +301,13 @@ async fn run_process(
     }
     let mut child = match spawn(&request, run_as_root) {
         Ok(child) => child,
-        Err(reason) => return ended(Exit::SpawnFailed(reason), Captured::default(), None),
+        Err(reason) => {
+            return ended(
+                Exit::SpawnFailed(reason.to_string()),
+                Captured::default(),
+                None,
+            );
+        }
     };
     let pid = child.id();
     if let Some(pid) = pid {
@@ -324,9 +330,20 @@ fn clear_thread_signal_mask() {
     });
 }
 
+/// Why a process could not start (its text is the run's `Can't execute` reason).
+#[derive(Debug, thiserror::Error)]
+enum SpawnError {
+    #[error("empty argv")]
+    EmptyArgv,
+    #[error(transparent)]
+    Privileges(#[from] crate::privileges::PrivilegeError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
 /// Starts the process `request` describes: its program, environment, ids, stdio and
-/// own process group. `Err` is the reason it could not start.
-fn spawn(request: &ProcessRequest, run_as_root: bool) -> Result<Child, String> {
+/// own process group.
+fn spawn(request: &ProcessRequest, run_as_root: bool) -> Result<Child, SpawnError> {
     clear_thread_signal_mask();
     let mut command = match &request.program {
         Program::Shell(text) => {
@@ -336,7 +353,7 @@ fn spawn(request: &ProcessRequest, run_as_root: bool) -> Result<Child, String> {
         }
         Program::Argv(argv) => {
             let Some((program, args)) = argv.split_first() else {
-                return Err("empty argv".to_string());
+                return Err(SpawnError::EmptyArgv);
             };
             let mut c = Command::new(program);
             c.args(args);
@@ -363,7 +380,7 @@ fn spawn(request: &ProcessRequest, run_as_root: bool) -> Result<Child, String> {
         })
         .process_group(0)
         .kill_on_drop(true);
-    command.spawn().map_err(|e| e.to_string())
+    Ok(command.spawn()?)
 }
 
 /// The child's environment, without the daemon's systemd channels.

@@ -36,13 +36,6 @@ pub enum PrivilegeError {
     },
 }
 
-/// The executor reports spawn failures as text (its own error type is its own).
-impl From<PrivilegeError> for String {
-    fn from(e: PrivilegeError) -> String {
-        e.to_string()
-    }
-}
-
 pub fn resolve_uid(principal: &Principal) -> Result<u32, PrivilegeError> {
     match principal {
         Principal::Id(id) => Ok(*id),

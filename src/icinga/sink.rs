@@ -104,12 +104,14 @@ impl Sink for Icinga {
         }
     }
 
+    type OpenError = super::ClientError;
+
     fn open(
         action: &str,
         settings: &Icinga2Settings,
         metrics: Option<Arc<Metrics>>,
-    ) -> Result<Icinga, String> {
-        let client = Client::new(settings).map_err(|e| e.to_string())?;
+    ) -> Result<Icinga, super::ClientError> {
+        let client = Client::new(settings)?;
         Ok(Icinga {
             action: action.to_string(),
             client,

@@ -140,11 +140,13 @@ impl Sink for Nsca {
         }
     }
 
+    type OpenError = std::convert::Infallible;
+
     fn open(
         _action: &str,
         target: &Settings,
         metrics: Option<Arc<Metrics>>,
-    ) -> Result<Nsca, String> {
+    ) -> Result<Nsca, std::convert::Infallible> {
         Ok(Nsca {
             target: target.clone(),
             metrics,
