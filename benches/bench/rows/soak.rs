@@ -53,7 +53,13 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
         rotating: 20,
         // Quick mode: rings of 5, so they are full (5 × 5 s) before its 30 s warm-up ends.
         history: ctx.pick(5, 20),
-        run: Duration::from_secs(ctx.pick(60, 600)),
+        // `SMOKER_BENCH_SOAK_SECS` makes a longer (or shorter) run by hand.
+        run: Duration::from_secs(
+            std::env::var("SMOKER_BENCH_SOAK_SECS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(ctx.pick(60, 600)),
+        ),
         // The rings fill after History × the longest interval (5 s).
         warm_up: Duration::from_secs(ctx.pick(30, 120)),
     };
