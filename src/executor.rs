@@ -155,8 +155,8 @@ impl Executor {
             limit.map(|n| Arc::new(Semaphore::new(n.max(1))));
     }
 
-    /// A permit of the concurrency bound (`nr_concurrent_plugins`) for a run that
-    /// starts no process (a built-in that may block); `None` when unbounded.
+    /// A permit of the concurrency bound (`nr_concurrent_plugins`), held by every
+    /// process run and by a built-in that may block; `None` when unbounded.
     pub async fn permit(&self) -> Option<OwnedSemaphorePermit> {
         let semaphore = self
             .limit
@@ -217,11 +217,7 @@ impl Executor {
         on_spawn: &(dyn Fn(u32) + Sync),
         cancel: Option<watch::Receiver<bool>>,
     ) -> ProcessOutcome {
-        let semaphore = self.limit.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let _permit = match &semaphore {
-            Some(s) => s.acquire().await.ok(),
-            None => None,
-        };
+        let _permit = self.permit().await;
         self.running.fetch_add(1, Ordering::Relaxed);
         let _guard = RunningGuard(&self.running);
         let root_ok = self.run_as_root.load(Ordering::Relaxed);

@@ -42,9 +42,10 @@ pub async fn run_check_cancellable(
     if let Command::Builtin(_, check) = &spec.command {
         // A built-in that can block (statvfs, connect, TLS) counts against
         // `nr_concurrent_plugins` like a process; /proc reads do not wait.
-        let _permit = match check.may_block() {
-            true => executor.permit().await,
-            false => None,
+        let _permit = if check.may_block() {
+            executor.permit().await
+        } else {
+            None
         };
         return run_builtin(spec, check).await;
     }
