@@ -133,6 +133,8 @@ fn plural(n: usize, word: &str) -> String {
 }
 
 fn run(args: RunArgs) -> ExitCode {
+    // Before any thread starts (see `sys::MALLOC_ARENAS`).
+    let arenas = smoker::sys::cap_malloc_arenas();
     let plan = match load(&args, false) {
         Ok(plan) => plan,
         Err(code) => return code,
@@ -142,6 +144,9 @@ fn run(args: RunArgs) -> ExitCode {
         plan.log_level.as_deref(),
         plan.log_format,
     );
+    if let Some(arenas) = arenas {
+        tracing::debug!(arenas, "Capped glibc malloc arenas.");
+    }
     let source = source(&args);
     let pidfile = args.pidfile.clone();
     let loader: Loader = Arc::new(move || -> Result<Plan, Vec<String>> {
