@@ -10,7 +10,6 @@ mod schedule;
 
 use std::{collections::HashSet, sync::Arc};
 
-use indexmap::IndexMap;
 use serde_json::Value;
 
 use self::{
@@ -27,7 +26,7 @@ use super::{
     values::expected,
 };
 use crate::{
-    check::{CheckSpec, PythonPart},
+    check::{CheckSpec, Params, PythonPart},
     config::yaml::{Kind, Node},
     python::settings::PythonSettings,
 };
@@ -151,11 +150,10 @@ pub fn finish_plugin(
     let output = read_output(ctx, &f);
     let schedule_keys = read_schedule(ctx, &f);
     // Effective parameters (JSON) for the API and for substitution.
-    let parameters: IndexMap<String, Value> = d
-        .params
-        .iter()
-        .map(|(k, e)| (k.clone(), e.value.clone()))
-        .collect();
+    let parameters = Params::new(
+        d.params.iter().map(|(k, e)| (k, e.value.clone())),
+        &mut ctx.strings,
+    );
     let command = build_command(ctx, &f, &command_keys, &parameters)?;
     if ctx.error_count() != before {
         return None;
