@@ -30,7 +30,8 @@ enum Repr {
 static NULL: Param = Param(Repr::Null);
 
 impl Param {
-    fn new(value: Value, strings: &mut Interner) -> Param {
+    /// `value`, its strings shared through `strings`.
+    pub fn new(value: Value, strings: &mut Interner) -> Param {
         Param(match value {
             Value::Null => Repr::Null,
             Value::Bool(b) => Repr::Bool(b),
@@ -54,6 +55,14 @@ impl Param {
     pub fn as_str(&self) -> Option<&str> {
         match &self.0 {
             Repr::Str(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// A list or a map.
+    pub fn as_json(&self) -> Option<&Value> {
+        match &self.0 {
+            Repr::Other(value) => Some(value),
             _ => None,
         }
     }
@@ -89,6 +98,17 @@ impl Param {
             Repr::PosInt(_) | Repr::NegInt(_) | Repr::Float(_) => {
                 self.number().map_or(Value::Null, Value::Number)
             }
+        }
+    }
+}
+
+/// `param == 0` as for a [`Value`]: an integer equal to it.
+impl PartialEq<i32> for Param {
+    fn eq(&self, other: &i32) -> bool {
+        match self.0 {
+            Repr::PosInt(u) => i64::try_from(u).is_ok_and(|u| u == i64::from(*other)),
+            Repr::NegInt(i) => i == i64::from(*other),
+            _ => false,
         }
     }
 }
@@ -162,6 +182,11 @@ impl Params {
             }
         }
         Params(out.into_boxed_slice())
+    }
+
+    /// Parameters from entries whose keys are distinct (a map's), in order.
+    pub fn from_unique(entries: impl IntoIterator<Item = (Arc<str>, Param)>) -> Params {
+        Params(entries.into_iter().collect())
     }
 
     pub fn get(&self, key: &str) -> Option<&Param> {
@@ -273,6 +298,7 @@ mod tests {
         }
         assert_eq!(params["missing"], Value::Null);
         assert!(params["f"] != json!(1.6) && params["a"] != json!(-2.0));
+        assert!(params["b"] == 1 && params["a"] == -2 && params["f"] != 1 && params["s"] != 0);
         let keys: Vec<&str> = params.keys().collect();
         assert_eq!(keys, ["b", "a", "f", "big", "s", "t", "n", "l", "m"]);
     }

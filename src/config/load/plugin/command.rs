@@ -212,7 +212,7 @@ fn shell_command(
             let pos = f
                 .draft
                 .params
-                .get(&key)
+                .get(key.as_str())
                 .and_then(|e| e.node)
                 .map_or(&n.pos, |v| &v.pos);
             let message = "contains a newline, which cannot be substituted into Command";
