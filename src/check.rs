@@ -10,6 +10,10 @@ use chrono::{DateTime, Local};
 use indexmap::IndexMap;
 use smoker_compat::output::PerfDatum;
 
+mod params;
+
+pub use params::{Interner, Param, Params};
+
 /// Nagios state of a result. Internal truth; the smoker API derives `status` from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum State {
@@ -262,7 +266,7 @@ pub struct CheckSpec {
     pub action_on: Vec<ActionTrigger>,
     /// Effective parameters as the API shows them (`parameters`), in the original's key order,
     /// not yet redacted.
-    pub parameters: IndexMap<String, serde_json::Value>,
+    pub parameters: Params,
     /// Jobs: `CatchUp`.
     pub catch_up: bool,
     /// Jobs: `Overlap`.
@@ -282,7 +286,7 @@ pub struct PythonPart {
 
 impl CheckSpec {
     pub fn param_str(&self, key: &str) -> Option<&str> {
-        self.parameters.get(key).and_then(|v| v.as_str())
+        self.parameters.get(key).and_then(Param::as_str)
     }
 
     /// Unit tests: an on-demand `true` with the loader's defaults; override
@@ -304,7 +308,7 @@ impl CheckSpec {
             working_dir: None,
             actions: Vec::new(),
             action_on: Vec::new(),
-            parameters: IndexMap::new(),
+            parameters: Params::default(),
             catch_up: false,
             overlap: Overlap::Skip,
             python: None,

@@ -79,7 +79,7 @@ pub fn service_name(template: &str, spec: &CheckSpec) -> String {
         if key == "name" {
             Some(serde_json::Value::String(spec.name.clone()))
         } else {
-            spec.parameters.get(key).cloned()
+            spec.parameters.get_json(key)
         }
     };
     subst::substitute_raw(template, &lookup).unwrap_or_else(|e| {

@@ -172,7 +172,7 @@ pub fn write_result(out: &mut Vec<u8>, r: &CheckResult, rendered: bool) -> serde
 }
 
 /// `parameters` with secrets shown as `***` (D3).
-pub fn parameters(parameters: &indexmap::IndexMap<String, Value>) -> Value {
+pub fn parameters(parameters: &crate::check::Params) -> Value {
     Value::Object(
         parameters
             .iter()
@@ -184,7 +184,7 @@ pub fn parameters(parameters: &indexmap::IndexMap<String, Value>) -> Value {
                 {
                     Value::String("***".into())
                 } else if key == "Env" {
-                    match value {
+                    match value.to_json() {
                         Value::Object(env) => Value::Object(
                             env.keys()
                                 .map(|k| (k.clone(), Value::String("***".into())))
@@ -194,11 +194,11 @@ pub fn parameters(parameters: &indexmap::IndexMap<String, Value>) -> Value {
                         _ => Value::String("***".into()),
                     }
                 } else if key == "Action" {
-                    redact_object(value)
+                    redact_object(&value.to_json())
                 } else {
-                    value.clone()
+                    value.to_json()
                 };
-                (key.clone(), shown)
+                (key.to_string(), shown)
             })
             .collect(),
     )

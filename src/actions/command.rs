@@ -26,7 +26,7 @@ pub async fn run(
         fields
             .get(key)
             .cloned()
-            .or_else(|| spec.parameters.get(key).cloned())
+            .or_else(|| spec.parameters.get_json(key))
     };
     match subst::substitute(template, &lookup) {
         Ok(command) => {

@@ -146,7 +146,7 @@ pub async fn force(State(ctx): State<AppState>, body: Bytes) -> Response {
             let spec = entry.spec();
             let matches = filter
                 .iter()
-                .all(|(k, v)| spec.parameters.get(k) == Some(v));
+                .all(|(k, v)| spec.parameters.get(k).is_some_and(|p| p == v));
             if matches && seen.insert(Arc::as_ptr(entry)) {
                 selected.push(entry.clone());
             }

@@ -10,7 +10,6 @@ use std::{
     time::Duration,
 };
 
-use indexmap::IndexMap;
 use serde_json::{Value, json};
 use smoker_compat::{
     nrpe_cfg::{self, AddressFamily, CfgErrors, DirEntry, EntryKind, NrpeConfig},
@@ -19,7 +18,9 @@ use smoker_compat::{
 
 pub use super::settings::NrpeBridge;
 use super::{error::ConfigError, plan::Plan, settings::NrpeSettings, yaml::Pos};
-use crate::check::{CheckSpec, Command, ExitCodes, Overlap, Principal, Schedule, State};
+use crate::check::{
+    CheckSpec, Command, ExitCodes, Interner, Overlap, Params, Principal, Schedule, State,
+};
 
 /// Why the `nrpe:` section cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -220,6 +221,7 @@ pub fn checks(bridge: &NrpeBridge) -> Vec<CheckSpec> {
     let root = nix::unistd::geteuid().is_root();
     let user = c.nrpe_user.as_deref().filter(|_| root);
     let group = c.nrpe_group.as_deref().filter(|_| root);
+    let mut strings = Interner::default();
     c.commands
         .iter()
         .map(|cmd| {
@@ -237,24 +239,25 @@ pub fn checks(bridge: &NrpeBridge) -> Vec<CheckSpec> {
                 Some(_) => (None, None),
                 None => (user, group),
             };
-            let mut parameters = IndexMap::new();
-            parameters.insert("Command".to_string(), json!(line));
-            parameters.insert("Module".to_string(), Value::Null);
-            parameters.insert("Parser".to_string(), Value::Null);
             let interval = match schedule {
                 Schedule::Interval { every, .. } => every.as_secs(),
                 _ => 0,
             };
-            parameters.insert("Interval".to_string(), json!(interval));
-            parameters.insert("Timeout".to_string(), json!(c.command_timeout));
-            parameters.insert("History".to_string(), json!(NRPE_CHECK_HISTORY));
-            parameters.insert("uid".to_string(), json!(user.unwrap_or("default")));
-            parameters.insert("gid".to_string(), json!(group.unwrap_or("default")));
-            parameters.insert("Template".to_string(), Value::Null);
-            parameters.insert("Action".to_string(), Value::Null);
-            parameters.insert(
-                "Source".to_string(),
-                json!(format!("{}:{}", cmd.file, cmd.line_no)),
+            let parameters = Params::new(
+                [
+                    ("Command", json!(line)),
+                    ("Module", Value::Null),
+                    ("Parser", Value::Null),
+                    ("Interval", json!(interval)),
+                    ("Timeout", json!(c.command_timeout)),
+                    ("History", json!(NRPE_CHECK_HISTORY)),
+                    ("uid", json!(user.unwrap_or("default"))),
+                    ("gid", json!(group.unwrap_or("default"))),
+                    ("Template", Value::Null),
+                    ("Action", Value::Null),
+                    ("Source", json!(format!("{}:{}", cmd.file, cmd.line_no))),
+                ],
+                &mut strings,
             );
             CheckSpec {
                 name: cmd.name.clone(),

@@ -25,7 +25,8 @@ impl Daemon {
             Ok(report) => {
                 self.config_errors.send_replace(None);
                 info!(added = ?report.added, removed = ?report.removed, changed = ?report.changed, "Configuration reloaded.");
-                self.events.publish(Event::Reload(report.clone()));
+                self.events
+                    .publish(|| Event::Reload(Arc::new(report.clone())));
             }
             Err(e) => {
                 let errors = e.errors();

@@ -214,19 +214,11 @@ impl Metrics {
     /// Records a finished run of `spec`: status, state, last run, duration, runs, timeouts
     /// and the perfdata series (which replace those of the previous result).
     pub fn observe_result(&self, spec: &CheckSpec, result: &CheckResult, trigger: Trigger) {
-        let category = param_label(spec, "Category");
-        let component = param_label(spec, "Component");
-        self.record(&spec.name, &category, &component, result, Some(trigger));
+        let labels = Labels::of(spec);
+        self.record(&spec.name, labels, result, Some(trigger));
     }
 
-    fn record(
-        &self,
-        name: &str,
-        category: &str,
-        component: &str,
-        result: &CheckResult,
-        trigger: Option<Trigger>,
-    ) {
+    fn record(&self, name: &str, labels: Labels, result: &CheckResult, trigger: Option<Trigger>) {
         let (perfdata, dropped) = perfdata::to_series(&result.perfdata, MAX_PERFDATA_PER_CHECK);
         let last = LastRun {
             state: result.state,
@@ -234,19 +226,15 @@ impl Metrics {
             duration: result.duration.as_secs_f64(),
         };
         self.checks.update(name, |series| {
-            if series.category != category {
-                category.clone_into(&mut series.category);
-            }
-            if series.component != component {
-                component.clone_into(&mut series.component);
-            }
-            series.last = Some(last);
-            series.runs[usize::from(result.state.code())] += 1;
-            series.timeouts += u64::from(result.timed_out);
-            series.perfdata = perfdata;
-            series.perfdata_dropped += dropped;
+            labels.set(series);
+            let runs = series.runs_mut();
+            runs.last = Some(last);
+            runs.runs[usize::from(result.state.code())] += 1;
+            runs.timeouts += u64::from(result.timed_out);
+            runs.perfdata = perfdata;
+            runs.perfdata_dropped += dropped;
             if let Some(trigger) = trigger {
-                series.triggers[trigger.slot()] += 1;
+                runs.triggers[trigger.slot()] += 1;
             }
         });
     }
@@ -254,13 +242,15 @@ impl Metrics {
     /// Counts a scheduled run of `spec` that did not start (`reason`: a fixed word such as
     /// `overlap` or `shutdown`, never free text).
     pub fn skipped(&self, spec: &CheckSpec, reason: &str) {
-        self.checks
-            .update(&spec.name, |series| match series.skipped.get_mut(reason) {
-                Some(skipped) => *skipped += 1,
+        self.checks.update(&spec.name, |series| {
+            let skipped = &mut series.runs_mut().skipped;
+            match skipped.get_mut(reason) {
+                Some(n) => *n += 1,
                 None => {
-                    series.skipped.insert(reason.to_string(), 1);
+                    skipped.insert(reason.to_string(), 1);
                 }
-            });
+            }
+        });
     }
 
     /// Gives every check of `specs` its series from the start (counters at 0 for every
@@ -268,12 +258,8 @@ impl Metrics {
     /// a check known already keeps its series (its labels follow the spec).
     pub fn checks_known(&self, specs: &[Arc<CheckSpec>]) {
         for spec in specs {
-            let category = param_label(spec, "Category");
-            let component = param_label(spec, "Component");
-            self.checks.update(&spec.name, |series| {
-                series.category = category.into_owned();
-                series.component = component.into_owned();
-            });
+            let labels = Labels::of(spec);
+            self.checks.update(&spec.name, |series| labels.set(series));
         }
     }
 
@@ -472,13 +458,39 @@ fn spool_dropped(stats: &SpoolStats) -> u64 {
     stats.actions.values().map(|action| action.dropped).sum()
 }
 
-/// A metadata parameter (`Category`, `Component`) as a label value; `""` when absent.
-fn param_label<'a>(spec: &'a CheckSpec, key: &str) -> std::borrow::Cow<'a, str> {
-    match spec.parameters.get(key) {
-        None | Some(serde_json::Value::Null) => "".into(),
-        Some(serde_json::Value::String(text)) => text.as_str().into(),
-        Some(other) => other.to_string().into(),
+/// A check's `category` and `component` label values.
+struct Labels {
+    category: Option<Arc<str>>,
+    component: Option<Arc<str>>,
+}
+
+impl Labels {
+    fn of(spec: &CheckSpec) -> Labels {
+        Labels {
+            category: param_label(spec, "Category"),
+            component: param_label(spec, "Component"),
+        }
     }
+
+    /// Gives `series` these labels (keeping its own text where equal).
+    fn set(self, series: &mut checks::CheckSeries) {
+        if series.category != self.category {
+            series.category = self.category;
+        }
+        if series.component != self.component {
+            series.component = self.component;
+        }
+    }
+}
+
+/// A metadata parameter (`Category`, `Component`) as a label value, the text shared
+/// with the spec; `None` (`""`) when absent.
+fn param_label(spec: &CheckSpec, key: &str) -> Option<Arc<str>> {
+    let value = spec.parameters.get(key).filter(|v| !v.is_null())?;
+    Some(match value.shared_str() {
+        Some(text) => text.clone(),
+        None => Arc::from(value.to_json().to_string()),
+    })
 }
 
 fn unix_seconds(time: DateTime<Local>) -> f64 {
@@ -571,6 +583,7 @@ pub async fn track_api(
 pub fn bench_render(n_checks: usize, n_perf: usize) -> Duration {
     let metrics = Metrics::new();
     let started_at = Local::now();
+    let bench: Arc<str> = Arc::from("bench");
     for check_idx in 0..n_checks {
         let mut result = CheckResult::synthetic(crate::check::State::Ok, "OK", started_at);
         result.duration = Duration::from_millis(12);
@@ -587,7 +600,11 @@ pub fn bench_render(n_checks: usize, n_perf: usize) -> Duration {
                 in_long_output: false,
             })
             .collect();
-        metrics.record(&format!("check_{check_idx:05}"), "bench", "", &result, None);
+        let labels = Labels {
+            category: Some(bench.clone()),
+            component: None,
+        };
+        metrics.record(&format!("check_{check_idx:05}"), labels, &result, None);
     }
     std::hint::black_box(metrics.render(false));
     let start = Instant::now();

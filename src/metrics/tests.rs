@@ -1,7 +1,6 @@
 use std::{process::Stdio, sync::Arc, time::Duration};
 
 use chrono::{Local, TimeZone};
-use indexmap::IndexMap;
 use smoker_compat::output::PerfDatum;
 
 use super::*;
@@ -12,7 +11,7 @@ fn spec(name: &str, parameters: &[(&str, &str)]) -> CheckSpec {
         parameters: parameters
             .iter()
             .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
-            .collect::<IndexMap<_, _>>(),
+            .collect(),
         ..CheckSpec::for_test(name)
     }
 }

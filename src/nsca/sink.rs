@@ -204,7 +204,6 @@ pub fn spawn(
 #[cfg(test)]
 mod tests {
     use crate::check::State;
-    use indexmap::IndexMap;
 
     use super::*;
 
@@ -212,7 +211,7 @@ mod tests {
         CheckSpec {
             parameters: [("Team".to_string(), serde_json::Value::from("ops"))]
                 .into_iter()
-                .collect::<IndexMap<_, _>>(),
+                .collect(),
             ..CheckSpec::for_test(name)
         }
     }

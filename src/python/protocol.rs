@@ -294,7 +294,7 @@ mod tests {
     fn the_request_carries_params_only_in_its_line() {
         let mut spec = CheckSpec::for_test("py");
         spec.parameters
-            .insert("Password".into(), serde_json::json!("s3cret"));
+            .insert("Password", serde_json::json!("s3cret"));
         let line = request(
             Op::Run,
             &spec,

@@ -123,11 +123,13 @@ impl Pipeline {
             .append_result(&spec.name, spec.history, &result);
         let recorded = self.store.record(entry, result, done);
         log_state_change(&spec.name, recorded.previous.as_deref(), &recorded.result);
-        self.events.publish(Event::Result(ResultEvent {
-            spec,
-            result: recorded.result.clone(),
-            previous: recorded.previous,
-        }));
+        self.events.publish(|| {
+            Event::Result(Arc::new(ResultEvent {
+                spec,
+                result: recorded.result.clone(),
+                previous: recorded.previous,
+            }))
+        });
         recorded.result
     }
 }

@@ -7,9 +7,12 @@ use std::fmt;
 use indexmap::IndexMap;
 
 use super::keys::{self, Section};
-use crate::config::{
-    error::ConfigError,
-    yaml::{Kind, Node, Pos},
+use crate::{
+    check::Interner,
+    config::{
+        error::ConfigError,
+        yaml::{Kind, Node, Pos},
+    },
 };
 
 /// Errors and warnings of one load.
@@ -20,6 +23,8 @@ pub struct Ctx {
     /// Where Python is used: (position, key path, module) of each `Module:`/`Parser:`,
     /// for the load-time probe.
     pub python_uses: Vec<(Pos, String, String)>,
+    /// Shares parameter keys and string values between the checks of this load.
+    pub strings: Interner,
 }
 
 /// A mapping entry: key name, key node, value node.

@@ -10,7 +10,6 @@ mod schedule;
 
 use std::{collections::HashSet, sync::Arc};
 
-use indexmap::IndexMap;
 use serde_json::Value;
 
 use self::{
@@ -27,7 +26,7 @@ use super::{
     values::expected,
 };
 use crate::{
-    check::{CheckSpec, PythonPart},
+    check::{CheckSpec, Params, PythonPart},
     config::yaml::{Kind, Node},
     python::settings::PythonSettings,
 };
@@ -134,7 +133,7 @@ fn is_scheduled(d: &PluginDraft<'_>) -> bool {
     SCHEDULE_KEYS.iter().any(|key| {
         d.params
             .get(*key)
-            .is_some_and(|e| !matches!(e.value, Value::Null | Value::Bool(false)) && e.value != 0)
+            .is_some_and(|e| !e.value.is_null() && e.value != Value::Bool(false) && e.value != 0)
     })
 }
 
@@ -151,11 +150,8 @@ pub fn finish_plugin(
     let output = read_output(ctx, &f);
     let schedule_keys = read_schedule(ctx, &f);
     // Effective parameters (JSON) for the API and for substitution.
-    let parameters: IndexMap<String, Value> = d
-        .params
-        .iter()
-        .map(|(k, e)| (k.clone(), e.value.clone()))
-        .collect();
+    let parameters =
+        Params::from_unique(d.params.iter().map(|(k, e)| (k.clone(), e.value.clone())));
     let command = build_command(ctx, &f, &command_keys, &parameters)?;
     if ctx.error_count() != before {
         return None;

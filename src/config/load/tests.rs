@@ -48,7 +48,7 @@ fn compat_example_loads() {
     assert_eq!(echo.actions, vec!["Notify"]);
     assert_eq!(echo.history, 3);
     assert_eq!(echo.timeout, Duration::from_secs(30));
-    let keys: Vec<&str> = echo.parameters.keys().map(String::as_str).collect();
+    let keys: Vec<&str> = echo.parameters.keys().collect();
     assert_eq!(
         keys,
         [

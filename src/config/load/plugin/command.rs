@@ -3,12 +3,11 @@
 //! `Parser` (Python, through the shim), their combinations, and the `%(Name)s`
 //! substitution into the final [`Command`].
 
-use indexmap::IndexMap;
 use serde_json::Value;
 
 use super::draft::Fields;
 use crate::{
-    check::{Command, State},
+    check::{Command, Params, State},
     config::{
         load::{
             ctx::Ctx,
@@ -154,9 +153,9 @@ pub fn build_command(
     ctx: &mut Ctx,
     f: &Fields<'_, '_>,
     k: &CommandKeys<'_>,
-    parameters: &IndexMap<String, Value>,
+    parameters: &Params,
 ) -> Option<Command> {
-    let lookup = |key: &str| parameters.get(key).cloned();
+    let lookup = |key: &str| parameters.get_json(key);
     let mut command = Command::Invalid {
         state: State::Unknown,
         text: String::new(),
@@ -213,7 +212,7 @@ fn shell_command(
             let pos = f
                 .draft
                 .params
-                .get(&key)
+                .get(key.as_str())
                 .and_then(|e| e.node)
                 .map_or(&n.pos, |v| &v.pos);
             let message = "contains a newline, which cannot be substituted into Command";

@@ -71,7 +71,7 @@ plugins:
     )
     .unwrap();
     let p = check(&loaded, "p");
-    let keys: Vec<&str> = p.parameters.keys().map(String::as_str).collect();
+    let keys: Vec<&str> = p.parameters.keys().collect();
     assert_eq!(
         keys,
         [
