@@ -87,64 +87,121 @@ pub fn utmp_user_sessions() -> u64 {
     users
 }
 
-/// How many malloc arenas smokerd lets glibc create (issue 18, the soak).
+/// The malloc settings smokerd makes (issue 18, the soak), each unless the operator
+/// chose it (glibc reads `MALLOC_ARENA_MAX`, `MALLOC_MMAP_THRESHOLD_` and
+/// `GLIBC_TUNABLES` itself, and those win).
 ///
-/// glibc gives threads up to 8 arenas per core. Results, history rings and redb's
-/// page cache are allocated on the tokio workers and the store's writer, and freed
-/// on others; each arena then keeps its own free holes. In the 10-minute soak that
-/// was 20 MB in use against 44 MB taken from the system, and the RSS grew in steps
-/// for as long as the run lasted. Two arenas held it near what is in use, flat.
-pub const MALLOC_ARENAS: i32 = 2;
-
-/// The arena cap to set: [`MALLOC_ARENAS`], unless the operator chose one through
-/// `MALLOC_ARENA_MAX` or `glibc.malloc.arena_max` in `GLIBC_TUNABLES` (glibc reads
-/// those itself, and they win).
-pub fn malloc_arena_cap(env: impl Fn(&str) -> Option<String>) -> Option<i32> {
-    let chosen = env("MALLOC_ARENA_MAX").is_some()
-        || env("GLIBC_TUNABLES").is_some_and(|t| t.contains("glibc.malloc.arena_max"));
-    (!chosen).then_some(MALLOC_ARENAS)
+/// In the soak (1000 checks, `/plugins` and `/metrics` read every second, a reload
+/// every 20 s) glibc's defaults held 20 MB in use against 44–49 MB taken from the
+/// system, and the RSS climbed in steps for as long as the run lasted:
+/// - up to 8 arenas per core: results, history rings and redb's pages are allocated
+///   on the tokio workers and the store's writer and freed on other threads, and
+///   every arena keeps its own holes;
+/// - a threshold for `mmap` that glibc raises (up to 32 MiB) each time a large block
+///   is freed: response bodies of hundreds of KiB then come from the arenas, and the
+///   small long-lived allocations made between two of them pin the holes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MallocTuning {
+    /// `M_ARENA_MAX`.
+    pub arenas: Option<i32>,
+    /// `M_MMAP_THRESHOLD` in bytes (a fixed value also stops glibc's raising it).
+    pub mmap_threshold: Option<i32>,
 }
 
-/// Caps glibc's malloc arenas (see [`malloc_arena_cap`]). Call before the runtime
-/// starts its threads: an arena a thread already has stays. Returns the cap set.
+/// Two arenas: the main one and one the runtime's threads share.
+pub const MALLOC_ARENAS: i32 = 2;
+/// glibc's own starting value, kept fixed.
+pub const MALLOC_MMAP_THRESHOLD: i32 = 128 * 1024;
+
+/// What to set, given the environment `env`.
+pub fn malloc_tuning(env: impl Fn(&str) -> Option<String>) -> MallocTuning {
+    let tunables = env("GLIBC_TUNABLES").unwrap_or_default();
+    let chosen = |var: &str, tunable: &str| env(var).is_some() || tunables.contains(tunable);
+    MallocTuning {
+        arenas: (!chosen("MALLOC_ARENA_MAX", "glibc.malloc.arena_max")).then_some(MALLOC_ARENAS),
+        mmap_threshold: (!chosen("MALLOC_MMAP_THRESHOLD_", "glibc.malloc.mmap_threshold"))
+            .then_some(MALLOC_MMAP_THRESHOLD),
+    }
+}
+
+/// Makes the settings of [`malloc_tuning`]. Call before the runtime starts its
+/// threads: an arena a thread already has stays. Returns what was set.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-pub fn cap_malloc_arenas() -> Option<i32> {
-    let cap = malloc_arena_cap(|key| std::env::var(key).ok())?;
+pub fn tune_malloc() -> MallocTuning {
+    let wanted = malloc_tuning(|key| std::env::var(key).ok());
     // SAFETY: mallopt only sets a tunable of the allocator; it takes no pointers.
-    (unsafe { libc::mallopt(libc::M_ARENA_MAX, cap) } == 1).then_some(cap)
+    let set =
+        |param, value: Option<i32>| value.filter(|&v| unsafe { libc::mallopt(param, v) } == 1);
+    MallocTuning {
+        arenas: set(libc::M_ARENA_MAX, wanted.arenas),
+        mmap_threshold: set(libc::M_MMAP_THRESHOLD, wanted.mmap_threshold),
+    }
 }
 
 /// Other C libraries have their own allocator policy; nothing to set.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub fn cap_malloc_arenas() -> Option<i32> {
-    None
+pub fn tune_malloc() -> MallocTuning {
+    MallocTuning {
+        arenas: None,
+        mmap_threshold: None,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        |key| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
     #[test]
-    fn arenas_are_capped_unless_the_operator_chose() {
-        assert_eq!(malloc_arena_cap(|_| None), Some(MALLOC_ARENAS));
-        let arena_max = |key: &str| (key == "MALLOC_ARENA_MAX").then(|| "8".to_string());
-        assert_eq!(malloc_arena_cap(arena_max), None);
-        let tunables =
-            |key: &str| (key == "GLIBC_TUNABLES").then(|| "glibc.malloc.arena_max=4".to_string());
-        assert_eq!(malloc_arena_cap(tunables), None);
-        let other = |key: &str| {
-            (key == "GLIBC_TUNABLES").then(|| "glibc.malloc.tcache_count=0".to_string())
+    fn malloc_is_tuned_where_the_operator_did_not_choose() {
+        let ours = MallocTuning {
+            arenas: Some(MALLOC_ARENAS),
+            mmap_threshold: Some(MALLOC_MMAP_THRESHOLD),
         };
-        assert_eq!(malloc_arena_cap(other), Some(MALLOC_ARENAS));
+        assert_eq!(malloc_tuning(env(&[])), ours);
+        let arena_max = malloc_tuning(env(&[("MALLOC_ARENA_MAX", "8")]));
+        assert_eq!(
+            arena_max,
+            MallocTuning {
+                arenas: None,
+                ..ours
+            }
+        );
+        let threshold = malloc_tuning(env(&[("MALLOC_MMAP_THRESHOLD_", "65536")]));
+        assert_eq!(
+            threshold,
+            MallocTuning {
+                mmap_threshold: None,
+                ..ours
+            }
+        );
+        let both = env(&[(
+            "GLIBC_TUNABLES",
+            "glibc.malloc.arena_max=4:glibc.malloc.mmap_threshold=1048576",
+        )]);
+        assert_eq!(
+            malloc_tuning(both),
+            MallocTuning {
+                arenas: None,
+                mmap_threshold: None
+            }
+        );
+        let other = env(&[("GLIBC_TUNABLES", "glibc.malloc.tcache_count=0")]);
+        assert_eq!(malloc_tuning(other), ours);
     }
 
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[test]
-    fn the_cap_is_accepted_by_glibc() {
-        if std::env::var_os("MALLOC_ARENA_MAX").is_none()
-            && std::env::var_os("GLIBC_TUNABLES").is_none()
-        {
-            assert_eq!(cap_malloc_arenas(), Some(MALLOC_ARENAS));
-        }
+    fn glibc_takes_the_settings() {
+        let wanted = malloc_tuning(|key| std::env::var(key).ok());
+        assert_eq!(tune_malloc(), wanted);
     }
 }

@@ -133,8 +133,8 @@ fn plural(n: usize, word: &str) -> String {
 }
 
 fn run(args: RunArgs) -> ExitCode {
-    // Before any thread starts (see `sys::MALLOC_ARENAS`).
-    let arenas = smoker::sys::cap_malloc_arenas();
+    // Before any thread starts (see `sys::MallocTuning`).
+    let malloc = smoker::sys::tune_malloc();
     let plan = match load(&args, false) {
         Ok(plan) => plan,
         Err(code) => return code,
@@ -144,9 +144,11 @@ fn run(args: RunArgs) -> ExitCode {
         plan.log_level.as_deref(),
         plan.log_format,
     );
-    if let Some(arenas) = arenas {
-        tracing::debug!(arenas, "Capped glibc malloc arenas.");
-    }
+    tracing::debug!(
+        arenas = ?malloc.arenas,
+        mmap_threshold = ?malloc.mmap_threshold,
+        "Tuned glibc malloc."
+    );
     let source = source(&args);
     let pidfile = args.pidfile.clone();
     let loader: Loader = Arc::new(move || -> Result<Plan, Vec<String>> {
