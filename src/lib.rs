@@ -6,6 +6,7 @@
 
 pub mod actions;
 pub mod api;
+pub mod body;
 pub mod builtin;
 pub mod check;
 pub mod cli;

@@ -15,6 +15,7 @@ use super::{
     reply::{json_response, message},
 };
 use crate::{
+    body::Pieces,
     render::{self, write_json},
     store::CheckEntry,
 };
@@ -34,37 +35,40 @@ pub fn plugin_items(
     entries: impl ExactSizeIterator<Item = Arc<CheckEntry>>,
     forced: bool,
 ) -> Response {
-    let mut body = Vec::with_capacity(entries.len() * if forced { 1536 } else { 1024 } + 32);
-    body.extend_from_slice(b"{\"plugins\": {\"items\": [");
+    let mut body = Pieces::new();
+    body.extend(b"{\"plugins\": {\"items\": [");
+    let mut forced_json = Vec::new();
     for (i, entry) in entries.enumerate() {
         if i > 0 {
-            body.extend_from_slice(b", ");
+            body.extend(b", ");
         }
-        body.extend_from_slice(b"{\"plugin\": ");
+        body.extend(b"{\"plugin\": ");
         let plugin = render::plugin_json(&entry);
         match plugin.strip_suffix('}').filter(|_| forced) {
             Some(open) => {
                 // A plugin object always has keys: `forcedResult` follows a comma.
-                body.extend_from_slice(open.as_bytes());
-                body.extend_from_slice(b", \"forcedResult\": ");
+                body.extend(open.as_bytes());
+                body.extend(b", \"forcedResult\": ");
+                forced_json.clear();
                 let written = match entry.forced_result() {
-                    Some(r) => render::write_result(&mut body, &r, false),
-                    None => write_json(&mut body, &Value::Null),
+                    Some(r) => render::write_result(&mut forced_json, &r, false),
+                    None => write_json(&mut forced_json, &Value::Null),
                 };
                 if written.is_err() {
                     return StatusCode::INTERNAL_SERVER_ERROR.into_response();
                 }
-                body.push(b'}');
+                body.extend(&forced_json);
+                body.extend(b"}");
             }
-            None => body.extend_from_slice(plugin.as_bytes()),
+            None => body.extend(plugin.as_bytes()),
         }
-        body.push(b'}');
+        body.extend(b"}");
     }
-    body.extend_from_slice(b"]}}\n");
+    body.extend(b"]}}\n");
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
-        body,
+        body.into_body(),
     )
         .into_response()
 }

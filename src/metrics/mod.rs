@@ -414,18 +414,37 @@ impl Metrics {
 
     /// The exposition: OpenMetrics text (with `# EOF`) or Prometheus text 0.0.4.
     pub fn render(&self, openmetrics: bool) -> String {
-        self.refresh();
         let mut out = String::with_capacity(self.last_render_len.load(Ordering::Relaxed) + 1024);
+        self.render_into(&mut out, openmetrics);
+        out
+    }
+
+    /// Writes the exposition to `out` (`GET /metrics` writes it in pieces, `crate::body`).
+    pub fn render_into<W: fmt::Write>(&self, out: &mut W, openmetrics: bool) {
+        self.refresh();
+        let mut counted = Counted { out, len: 0 };
         let encoded = if openmetrics {
-            text::encode(&mut out, &self.registry)
+            text::encode(&mut counted, &self.registry)
         } else {
-            prometheus_text::encode(&mut out, &self.registry)
+            prometheus_text::encode(&mut counted, &self.registry)
         };
         if let Err(error) = encoded {
             warn!(%error, "Metrics encoding failed.");
         }
-        self.last_render_len.store(out.len(), Ordering::Relaxed);
-        out
+        self.last_render_len.store(counted.len, Ordering::Relaxed);
+    }
+}
+
+/// A writer that counts what passes through it.
+struct Counted<'a, W> {
+    out: &'a mut W,
+    len: usize,
+}
+
+impl<W: fmt::Write> fmt::Write for Counted<'_, W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.len += s.len();
+        self.out.write_str(s)
     }
 }
 
@@ -525,10 +544,11 @@ pub async fn handler(State(metrics): State<Arc<Metrics>>, headers: HeaderMap) ->
     } else {
         TEXT_CONTENT_TYPE
     };
-    let body = metrics.render(openmetrics);
+    let mut body = crate::body::Pieces::new();
+    metrics.render_into(&mut body, openmetrics);
     (
         [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
-        body,
+        body.into_body(),
     )
         .into_response()
 }
