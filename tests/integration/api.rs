@@ -609,3 +609,52 @@ fn older_results_read_back_as_they_were_shown() {
         }
     }
 }
+
+/// Issue 18: `GET /plugins` and `GET /metrics` are written in 64 KiB pieces; on the
+/// wire they stay one body with an exact `Content-Length` (no chunked encoding), as the
+/// original's clients expect.
+#[test]
+fn large_answers_come_in_one_body_with_their_length() {
+    let mut yaml = String::from("plugins:\n");
+    for i in 0..400 {
+        yaml.push_str(&format!(
+            "  c{i:03}: {{Command: 'echo OK - {i} {}', Interval: 0}}\n",
+            "x".repeat(40)
+        ));
+    }
+    let d = TestDaemon::start(&yaml);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], d.port));
+    for path in ["/plugins", "/metrics"] {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let raw = crate::common::exchange(addr, req.as_bytes());
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or_else(|| panic!("{path}: no header end in {} bytes", raw.len()));
+        let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+        let body = &raw[split + 4..];
+        assert!(head.starts_with("http/1.1 200"), "{path}: {head}");
+        assert!(!head.contains("transfer-encoding"), "{path}: {head}");
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{path}: no content-length in {head}"));
+        assert_eq!(length, body.len(), "{path}");
+        assert!(
+            length > 64 * 1024,
+            "{path}: {length} bytes is one piece only"
+        );
+        if path == "/plugins" {
+            let json: Value = serde_json::from_slice(body).expect("JSON");
+            assert_eq!(plugin_names(&json).len(), 400);
+        } else {
+            let text = String::from_utf8_lossy(body);
+            assert_eq!(
+                text.matches("smoker_check_runs_total{").count(),
+                400 * 4,
+                "{text}"
+            );
+        }
+    }
+}
