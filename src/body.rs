@@ -1,85 +1,103 @@
-//! Large response bodies written in pieces of [`PIECE`] bytes (issue 18, the soak).
+//! Large answers written into buffers kept in a small pool (issue 18, the soak).
 //!
 //! `GET /plugins` (about 330 KiB for 1000 checks) and `GET /metrics` (up to a few MiB)
-//! used to be written into one buffer. With malloc's `mmap` threshold fixed at 128 KiB
-//! (`sys::MallocTuning`) every such buffer became a fresh mapping, faulted in page by
-//! page and unmapped after the answer, which halved the throughput of `GET /plugins`;
-//! with glibc's raising threshold instead, the buffers came from the arenas and left
-//! holes there that kept the RSS climbing. Pieces of 64 KiB are neither: they come from
-//! the arenas and are reused by the next answer. Hyper writes them in one `writev` and
-//! sends the exact `Content-Length`.
+//! used to be written into a new buffer each time:
+//! - with glibc's raising `mmap` threshold the buffers came from the arenas, and the
+//!   small long-lived allocations made between two answers pinned the holes they left:
+//!   the RSS climbed in steps through the soak;
+//! - with the threshold fixed at 128 KiB (`sys::MallocTuning`) each buffer became a new
+//!   mapping, faulted in page by page and unmapped after the answer, which halved the
+//!   throughput of `GET /plugins`. Writing answers in 64 KiB pieces instead cost a
+//!   third of it (hyper wrote the pieces with more wake-ups of the reader).
+//!
+//! So an answer takes a buffer from the pool and gives it back once hyper has sent it:
+//! the memory of answers is mapped once, reused, and never split by malloc. The pool
+//! keeps at most [`POOL_MAX`] buffers of at most [`KEEP_MAX`] bytes each.
 
 use std::{
-    convert::Infallible,
     fmt, io,
-    pin::Pin,
-    task::{Context, Poll},
+    sync::{Mutex, PoisonError},
 };
 
 use bytes::Bytes;
-use http_body::{Frame, SizeHint};
 
-/// The size of a piece: well under malloc's 128 KiB `mmap` threshold.
-pub const PIECE: usize = 64 * 1024;
+/// Spare buffers kept (answers served at the same time beyond this allocate their own).
+pub const POOL_MAX: usize = 4;
+/// Largest buffer kept (`GET /metrics` of 1000 checks with 5 perfdata values is 2.6 MiB).
+pub const KEEP_MAX: usize = 16 << 20;
 
-/// A body being written: full pieces plus the one being filled.
-#[derive(Debug, Default)]
-pub struct Pieces {
-    done: Vec<Bytes>,
-    current: Vec<u8>,
-    len: usize,
+/// Spare buffers, empty.
+static POOL: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+
+/// Puts `buffer` back in the pool, when there is room and it is not too large.
+fn give_back(mut buffer: Vec<u8>) {
+    if buffer.capacity() == 0 || buffer.capacity() > KEEP_MAX {
+        return;
+    }
+    buffer.clear();
+    let mut pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);
+    if pool.len() < POOL_MAX {
+        pool.push(buffer);
+    }
 }
 
-impl Pieces {
-    pub fn new() -> Pieces {
-        Pieces::default()
+/// Spare buffers in the pool now.
+pub fn spare_buffers() -> usize {
+    POOL.lock().unwrap_or_else(PoisonError::into_inner).len()
+}
+
+/// An answer being written.
+#[derive(Debug)]
+pub struct Answer {
+    buffer: Vec<u8>,
+}
+
+impl Default for Answer {
+    fn default() -> Self {
+        Answer::new()
+    }
+}
+
+impl Answer {
+    /// An empty answer on a buffer from the pool (the largest spare), or a new one.
+    pub fn new() -> Answer {
+        let mut pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);
+        let largest = (0..pool.len()).max_by_key(|&i| pool[i].capacity());
+        let buffer = largest.map(|i| pool.swap_remove(i)).unwrap_or_default();
+        Answer { buffer }
     }
 
-    /// Appends `data`, starting a new piece whenever one is full.
-    pub fn extend(&mut self, mut data: &[u8]) {
-        self.len += data.len();
-        while !data.is_empty() {
-            if self.current.capacity() == 0 {
-                self.current = Vec::with_capacity(PIECE);
-            }
-            let take = (PIECE - self.current.len()).min(data.len());
-            self.current.extend_from_slice(&data[..take]);
-            data = &data[take..];
-            if self.current.len() == PIECE {
-                self.done
-                    .push(Bytes::from(std::mem::take(&mut self.current)));
-            }
-        }
+    pub fn extend(&mut self, data: &[u8]) {
+        self.buffer.extend_from_slice(data);
     }
 
-    /// Bytes written so far.
     pub fn len(&self) -> usize {
-        self.len
+        self.buffer.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.buffer.is_empty()
     }
 
-    /// The pieces in order.
-    pub fn into_pieces(mut self) -> Vec<Bytes> {
-        if !self.current.is_empty() {
-            self.done.push(Bytes::from(self.current));
-        }
-        self.done
+    /// The written bytes; their buffer goes back to the pool when they are dropped.
+    pub fn into_bytes(mut self) -> Bytes {
+        Bytes::from_owner(Pooled(std::mem::take(&mut self.buffer)))
     }
 
-    /// The body to answer with (its size is exact, so hyper sends `Content-Length`).
+    /// The body to answer with (one piece of known length: `Content-Length`).
     pub fn into_body(self) -> axum::body::Body {
-        let left = self.len as u64;
-        axum::body::Body::new(PiecesBody {
-            pieces: self.into_pieces().into_iter(),
-            left,
-        })
+        axum::body::Body::from(self.into_bytes())
     }
 }
 
-impl io::Write for Pieces {
+/// An answer dropped before it was sent gives its buffer back too.
+impl Drop for Answer {
+    fn drop(&mut self) {
+        give_back(std::mem::take(&mut self.buffer));
+    }
+}
+
+impl io::Write for Answer {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.extend(buf);
         Ok(buf.len())
@@ -90,40 +108,25 @@ impl io::Write for Pieces {
     }
 }
 
-impl fmt::Write for Pieces {
+impl fmt::Write for Answer {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         self.extend(s.as_bytes());
         Ok(())
     }
 }
 
-/// The pieces as an `http_body::Body` of known length.
-struct PiecesBody {
-    pieces: std::vec::IntoIter<Bytes>,
-    left: u64,
+/// Sent bytes whose buffer returns to the pool.
+struct Pooled(Vec<u8>);
+
+impl AsRef<[u8]> for Pooled {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
 }
 
-impl http_body::Body for PiecesBody {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        let next = self.pieces.next();
-        if let Some(piece) = &next {
-            self.left -= piece.len() as u64;
-        }
-        Poll::Ready(next.map(|piece| Ok(Frame::data(piece))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.left == 0
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.left)
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        give_back(std::mem::take(&mut self.0));
     }
 }
 
@@ -135,36 +138,63 @@ mod tests {
 
     use super::*;
 
+    /// The pool is global: these tests take turns.
+    static TURN: Mutex<()> = Mutex::new(());
+
     #[test]
-    fn pieces_hold_the_bytes_in_order_and_none_is_larger_than_a_piece() {
-        let mut pieces = Pieces::new();
-        let mut expected = Vec::new();
+    fn an_answer_holds_its_bytes_and_its_buffer_is_reused() {
+        let _turn = TURN.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut answer = Answer::new();
+        let mut expected = String::new();
         for i in 0..20_000 {
             let line = format!("line {i} {}\n", "x".repeat(i % 17));
-            write!(pieces, "{line}").unwrap();
-            expected.extend_from_slice(line.as_bytes());
+            write!(answer, "{line}").unwrap();
+            expected.push_str(&line);
         }
-        io::Write::write_all(&mut pieces, &vec![b'y'; 3 * PIECE + 5]).unwrap();
-        expected.extend(std::iter::repeat_n(b'y', 3 * PIECE + 5));
-        assert_eq!(pieces.len(), expected.len());
-        let all = pieces.into_pieces();
-        assert!(all.iter().all(|p| !p.is_empty() && p.len() <= PIECE));
-        assert!(all.len() > 4);
-        assert_eq!(all.concat(), expected);
+        assert_eq!(answer.len(), expected.len());
+        let bytes = answer.into_bytes();
+        assert_eq!(&bytes[..], expected.as_bytes());
+        let address = bytes.as_ptr();
+        drop(bytes);
+        assert!(spare_buffers() >= 1);
+        let mut again = Answer::new();
+        again.extend(b"short");
+        assert!(
+            again.buffer.capacity() >= expected.len(),
+            "the large spare is taken"
+        );
+        assert_eq!(again.buffer.as_ptr(), address);
+        assert_eq!(&again.into_bytes()[..], b"short");
     }
 
-    #[tokio::test]
-    async fn the_body_has_an_exact_length_and_the_same_bytes() {
-        let mut pieces = Pieces::new();
-        pieces.extend(&vec![b'a'; PIECE + 10]);
-        let body = pieces.into_body();
-        assert_eq!(
-            http_body::Body::size_hint(&body).exact(),
-            Some(PIECE as u64 + 10)
-        );
-        let bytes = body.collect().await.unwrap().to_bytes();
-        assert_eq!(&bytes[..], &vec![b'a'; PIECE + 10][..]);
-        let empty = Pieces::new().into_body();
-        assert!(http_body::Body::is_end_stream(&empty));
+    #[test]
+    fn the_pool_keeps_a_few_buffers_of_bounded_size() {
+        let _turn = TURN.lock().unwrap_or_else(PoisonError::into_inner);
+        let answers: Vec<Bytes> = (0..POOL_MAX + 3)
+            .map(|_| {
+                let mut a = Answer::new();
+                a.extend(&[b'a'; 1000]);
+                a.into_bytes()
+            })
+            .collect();
+        drop(answers);
+        assert_eq!(spare_buffers(), POOL_MAX);
+        let mut huge = Answer::new();
+        huge.extend(&vec![b'h'; KEEP_MAX + 1]);
+        let before = spare_buffers();
+        drop(huge.into_bytes());
+        assert_eq!(spare_buffers(), before, "a buffer over KEEP_MAX is freed");
+    }
+
+    #[test]
+    fn the_body_has_an_exact_length_and_the_same_bytes() {
+        use futures_util::FutureExt;
+        let _turn = TURN.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut answer = Answer::new();
+        answer.extend(&[b'b'; 70_000]);
+        let body = answer.into_body();
+        assert_eq!(http_body::Body::size_hint(&body).exact(), Some(70_000));
+        let collected = body.collect().now_or_never().expect("ready").unwrap();
+        assert_eq!(&collected.to_bytes()[..], &[b'b'; 70_000][..]);
     }
 }

@@ -101,25 +101,20 @@ pub fn utmp_user_sessions() -> u64 {
 ///   is freed: response bodies of hundreds of KiB then come from the arenas, and the
 ///   small long-lived allocations made between two of them pin the holes.
 ///
-/// Large answers are written in 64 KiB pieces (`crate::body`), under the fixed
-/// threshold, and a heap keeps up to 1 MiB free at its top, so an answer does not
-/// give its memory back and fault it in again for the next one.
+/// Large answers are written into buffers kept in a pool (`crate::body`): they are
+/// mapped once and reused, so no answer maps fresh pages or leaves holes in an arena.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MallocTuning {
     /// `M_ARENA_MAX`.
     pub arenas: Option<i32>,
     /// `M_MMAP_THRESHOLD` in bytes (a fixed value also stops glibc's raising it).
     pub mmap_threshold: Option<i32>,
-    /// `M_TRIM_THRESHOLD` in bytes.
-    pub trim_threshold: Option<i32>,
 }
 
 /// Two arenas: the main one and one the runtime's threads share.
 pub const MALLOC_ARENAS: i32 = 2;
 /// glibc's own starting value, kept fixed.
 pub const MALLOC_MMAP_THRESHOLD: i32 = 128 * 1024;
-/// Free memory a heap keeps at its top before giving it back.
-pub const MALLOC_TRIM_THRESHOLD: i32 = 1024 * 1024;
 
 /// What to set, given the environment `env`.
 pub fn malloc_tuning(env: impl Fn(&str) -> Option<String>) -> MallocTuning {
@@ -129,8 +124,6 @@ pub fn malloc_tuning(env: impl Fn(&str) -> Option<String>) -> MallocTuning {
         arenas: (!chosen("MALLOC_ARENA_MAX", "glibc.malloc.arena_max")).then_some(MALLOC_ARENAS),
         mmap_threshold: (!chosen("MALLOC_MMAP_THRESHOLD_", "glibc.malloc.mmap_threshold"))
             .then_some(MALLOC_MMAP_THRESHOLD),
-        trim_threshold: (!chosen("MALLOC_TRIM_THRESHOLD_", "glibc.malloc.trim_threshold"))
-            .then_some(MALLOC_TRIM_THRESHOLD),
     }
 }
 
@@ -145,7 +138,6 @@ pub fn tune_malloc() -> MallocTuning {
     MallocTuning {
         arenas: set(libc::M_ARENA_MAX, wanted.arenas),
         mmap_threshold: set(libc::M_MMAP_THRESHOLD, wanted.mmap_threshold),
-        trim_threshold: set(libc::M_TRIM_THRESHOLD, wanted.trim_threshold),
     }
 }
 
@@ -155,7 +147,6 @@ pub fn tune_malloc() -> MallocTuning {
     MallocTuning {
         arenas: None,
         mmap_threshold: None,
-        trim_threshold: None,
     }
 }
 
@@ -177,7 +168,6 @@ mod tests {
         let ours = MallocTuning {
             arenas: Some(MALLOC_ARENAS),
             mmap_threshold: Some(MALLOC_MMAP_THRESHOLD),
-            trim_threshold: Some(MALLOC_TRIM_THRESHOLD),
         };
         assert_eq!(malloc_tuning(env(&[])), ours);
         let arena_max = malloc_tuning(env(&[("MALLOC_ARENA_MAX", "8")]));
@@ -196,24 +186,15 @@ mod tests {
                 ..ours
             }
         );
-        let trim = malloc_tuning(env(&[("MALLOC_TRIM_THRESHOLD_", "0")]));
-        assert_eq!(
-            trim,
-            MallocTuning {
-                trim_threshold: None,
-                ..ours
-            }
-        );
-        let all = env(&[(
+        let both = env(&[(
             "GLIBC_TUNABLES",
-            "glibc.malloc.arena_max=4:glibc.malloc.mmap_threshold=1048576:glibc.malloc.trim_threshold=0",
+            "glibc.malloc.arena_max=4:glibc.malloc.mmap_threshold=1048576",
         )]);
         assert_eq!(
-            malloc_tuning(all),
+            malloc_tuning(both),
             MallocTuning {
                 arenas: None,
-                mmap_threshold: None,
-                trim_threshold: None,
+                mmap_threshold: None
             }
         );
         let other = env(&[("GLIBC_TUNABLES", "glibc.malloc.tcache_count=0")]);

@@ -15,7 +15,7 @@ use super::{
     reply::{json_response, message},
 };
 use crate::{
-    body::Pieces,
+    body::Answer,
     render::{self, write_json},
     store::CheckEntry,
 };
@@ -35,7 +35,7 @@ pub fn plugin_items(
     entries: impl ExactSizeIterator<Item = Arc<CheckEntry>>,
     forced: bool,
 ) -> Response {
-    let mut body = Pieces::new();
+    let mut body = Answer::new();
     body.extend(b"{\"plugins\": {\"items\": [");
     let mut forced_json = Vec::new();
     for (i, entry) in entries.enumerate() {

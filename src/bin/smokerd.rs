@@ -147,7 +147,6 @@ fn run(args: RunArgs) -> ExitCode {
     tracing::debug!(
         arenas = ?malloc.arenas,
         mmap_threshold = ?malloc.mmap_threshold,
-        trim_threshold = ?malloc.trim_threshold,
         "Tuned glibc malloc."
     );
     let source = source(&args);

@@ -419,7 +419,8 @@ impl Metrics {
         out
     }
 
-    /// Writes the exposition to `out` (`GET /metrics` writes it in pieces, `crate::body`).
+    /// Writes the exposition to `out` (`GET /metrics` writes it into a pooled buffer,
+    /// `crate::body`).
     pub fn render_into<W: fmt::Write>(&self, out: &mut W, openmetrics: bool) {
         self.refresh();
         let mut counted = Counted { out, len: 0 };
@@ -544,7 +545,7 @@ pub async fn handler(State(metrics): State<Arc<Metrics>>, headers: HeaderMap) ->
     } else {
         TEXT_CONTENT_TYPE
     };
-    let mut body = crate::body::Pieces::new();
+    let mut body = crate::body::Answer::new();
     metrics.render_into(&mut body, openmetrics);
     (
         [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
