@@ -167,7 +167,11 @@ pub fn result(r: &CheckResult, rendered: bool) -> Value {
 }
 
 /// Appends [`result`] as Python-style compact JSON, without building its `Value`.
-pub fn write_result(out: &mut Vec<u8>, r: &CheckResult, rendered: bool) -> serde_json::Result<()> {
+pub fn write_result(
+    out: impl std::io::Write,
+    r: &CheckResult,
+    rendered: bool,
+) -> serde_json::Result<()> {
     write_json(out, &ResultJson::new(r, rendered))
 }
 
@@ -303,7 +307,10 @@ pub fn plugin_json(entry: &CheckEntry) -> std::sync::Arc<str> {
 }
 
 /// Appends `value` as Python-style compact JSON.
-pub fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> serde_json::Result<()> {
+pub fn write_json<T: Serialize + ?Sized>(
+    out: impl std::io::Write,
+    value: &T,
+) -> serde_json::Result<()> {
     let mut ser = serde_json::Serializer::with_formatter(out, PythonFormatter);
     value.serialize(&mut ser)
 }

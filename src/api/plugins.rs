@@ -37,7 +37,6 @@ pub fn plugin_items(
 ) -> Response {
     let mut body = Answer::new();
     body.extend(b"{\"plugins\": {\"items\": [");
-    let mut forced_json = Vec::new();
     for (i, entry) in entries.enumerate() {
         if i > 0 {
             body.extend(b", ");
@@ -49,15 +48,13 @@ pub fn plugin_items(
                 // A plugin object always has keys: `forcedResult` follows a comma.
                 body.extend(open.as_bytes());
                 body.extend(b", \"forcedResult\": ");
-                forced_json.clear();
                 let written = match entry.forced_result() {
-                    Some(r) => render::write_result(&mut forced_json, &r, false),
-                    None => write_json(&mut forced_json, &Value::Null),
+                    Some(r) => render::write_result(&mut body, &r, false),
+                    None => write_json(&mut body, &Value::Null),
                 };
                 if written.is_err() {
                     return StatusCode::INTERNAL_SERVER_ERROR.into_response();
                 }
-                body.extend(&forced_json);
                 body.extend(b"}");
             }
             None => body.extend(plugin.as_bytes()),

@@ -53,10 +53,7 @@ impl Param {
 
     /// The text of a string value.
     pub fn as_str(&self) -> Option<&str> {
-        match &self.0 {
-            Repr::Str(text) => Some(text),
-            _ => None,
-        }
+        self.shared_str().map(|text| &**text)
     }
 
     /// A list or a map.

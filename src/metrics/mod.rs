@@ -416,6 +416,7 @@ impl Metrics {
     pub fn render(&self, openmetrics: bool) -> String {
         let mut out = String::with_capacity(self.last_render_len.load(Ordering::Relaxed) + 1024);
         self.render_into(&mut out, openmetrics);
+        self.last_render_len.store(out.len(), Ordering::Relaxed);
         out
     }
 
@@ -423,29 +424,14 @@ impl Metrics {
     /// `crate::body`).
     pub fn render_into<W: fmt::Write>(&self, out: &mut W, openmetrics: bool) {
         self.refresh();
-        let mut counted = Counted { out, len: 0 };
         let encoded = if openmetrics {
-            text::encode(&mut counted, &self.registry)
+            text::encode(out, &self.registry)
         } else {
-            prometheus_text::encode(&mut counted, &self.registry)
+            prometheus_text::encode(out, &self.registry)
         };
         if let Err(error) = encoded {
             warn!(%error, "Metrics encoding failed.");
         }
-        self.last_render_len.store(counted.len, Ordering::Relaxed);
-    }
-}
-
-/// A writer that counts what passes through it.
-struct Counted<'a, W> {
-    out: &'a mut W,
-    len: usize,
-}
-
-impl<W: fmt::Write> fmt::Write for Counted<'_, W> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.len += s.len();
-        self.out.write_str(s)
     }
 }
 
