@@ -90,3 +90,34 @@ async fn results_persist_and_reloads_restore_or_refuse() {
     );
     assert!(metrics.contains("smoker_store_persistent 1"), "{metrics}");
 }
+
+#[tokio::test]
+async fn a_run_that_ends_after_its_check_was_removed_leaves_no_series() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let yaml = |names: &[&str]| {
+        let mut text = format!("state_dir: {}\nplugins:\n", dir.path().display());
+        for name in names {
+            text.push_str(&format!("  {name}: {{Command: 'true'}}\n"));
+        }
+        text
+    };
+    let first = plan(&yaml(&["gone", "kept"]));
+    let state = StateStore::open(&first).expect("open");
+    let (mut daemon, _requests) = Daemon::new(first, state, RunOptions::default());
+    let mut edge = Edge::default();
+    let gone = daemon.store.get("gone").expect("gone");
+    let (_, starter) = gone.begin_run();
+    let (done, _) = starter.expect("not running");
+
+    let next = plan(&yaml(&["kept"]));
+    daemon.options.loader = Some(Arc::new(move || Ok(next.clone())));
+    let report = daemon.reload(&mut edge).await.expect("reload");
+    assert_eq!(report.removed, ["gone"]);
+    assert!(gone.is_retired());
+
+    let result = CheckResult::synthetic(State::Critical, "late", chrono::Local::now());
+    daemon.runs.record(&gone, result, &done);
+    let metrics = daemon.metrics.render(false);
+    assert!(!metrics.contains("\"gone\""), "{metrics}");
+    assert!(metrics.contains("check=\"kept\""), "{metrics}");
+}

@@ -104,6 +104,22 @@ impl CheckTable {
         }
         update(checks.entry(name.to_string()).or_default())
     }
+
+    /// As [`CheckTable::update`], but a missing entry is not created when `gone`
+    /// says so (read under the lock).
+    pub fn update_unless(
+        &self,
+        name: &str,
+        gone: impl FnOnce() -> bool,
+        update: impl FnOnce(&mut CheckSeries),
+    ) {
+        let mut checks = self.lock();
+        if let Some(series) = checks.get_mut(name) {
+            update(series);
+        } else if !gone() {
+            update(checks.entry(name.to_string()).or_default());
+        }
+    }
 }
 
 /// Starts the family `desc` in the output.

@@ -41,7 +41,7 @@ use crate::{
     check::{CheckResult, CheckSpec, Trigger},
     store::durable::SpoolStats,
 };
-use checks::{CheckTable, LastRun};
+use checks::{CheckSeries, CheckTable, LastRun};
 pub use perfdata::MAX_PERFDATA_PER_CHECK;
 
 /// `Content-Type` of the OpenMetrics text answer.
@@ -218,25 +218,51 @@ impl Metrics {
         self.record(&spec.name, labels, result, Some(trigger));
     }
 
+    /// As [`Metrics::observe_result`], for a run that may end after a reload removed its
+    /// check: `retired` is read under the series lock, and a retired check whose series
+    /// are gone does not get them back ([`Metrics::check_removed`] runs after the flag).
+    pub fn observe_result_unless(
+        &self,
+        spec: &CheckSpec,
+        result: &CheckResult,
+        trigger: Trigger,
+        retired: impl FnOnce() -> bool,
+    ) {
+        let labels = Labels::of(spec);
+        let update = Self::series_update(labels, result, Some(trigger));
+        self.checks.update_unless(&spec.name, retired, update);
+    }
+
     fn record(&self, name: &str, labels: Labels, result: &CheckResult, trigger: Option<Trigger>) {
+        let update = Self::series_update(labels, result, trigger);
+        self.checks.update(name, update);
+    }
+
+    /// What a result changes in its check's series.
+    fn series_update(
+        labels: Labels,
+        result: &CheckResult,
+        trigger: Option<Trigger>,
+    ) -> impl FnOnce(&mut CheckSeries) + use<> {
         let (perfdata, dropped) = perfdata::to_series(&result.perfdata, MAX_PERFDATA_PER_CHECK);
         let last = LastRun {
             state: result.state,
             started_at: unix_seconds(result.started_at),
             duration: result.duration.as_secs_f64(),
         };
-        self.checks.update(name, |series| {
+        let (state, timed_out) = (result.state, result.timed_out);
+        move |series: &mut CheckSeries| {
             labels.set(series);
             let runs = series.runs_mut();
             runs.last = Some(last);
-            runs.runs[usize::from(result.state.code())] += 1;
-            runs.timeouts += u64::from(result.timed_out);
+            runs.runs[usize::from(state.code())] += 1;
+            runs.timeouts += u64::from(timed_out);
             runs.perfdata = perfdata;
             runs.perfdata_dropped += dropped;
             if let Some(trigger) = trigger {
                 runs.triggers[trigger.slot()] += 1;
             }
-        });
+        }
     }
 
     /// Counts a scheduled run of `spec` that did not start (`reason`: a fixed word such as
@@ -479,7 +505,7 @@ impl Labels {
     }
 
     /// Gives `series` these labels (keeping its own text where equal).
-    fn set(self, series: &mut checks::CheckSeries) {
+    fn set(self, series: &mut CheckSeries) {
         if series.category != self.category {
             series.category = self.category;
         }

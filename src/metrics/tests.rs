@@ -490,6 +490,26 @@ fn removed_checks_lose_all_their_series() {
 }
 
 #[test]
+fn a_retired_check_does_not_get_its_series_back() {
+    let metrics = Metrics::new();
+    let (web, ok) = (spec("web", &[]), result(State::Ok, "OK", vec![]));
+    let runs = "smoker_check_runs_total{check=\"web\",state=\"OK\"}";
+    // Series still there (the reload has not dropped them yet): the result counts.
+    metrics.checks_known(&[Arc::new(web.clone())]);
+    metrics.observe_result_unless(&web, &ok, crate::check::Trigger::Scheduled, || true);
+    let text = own(metrics.render(false));
+    assert!(text.contains(&format!("{runs} 1\n")), "{text}");
+    // Dropped by the reload: a run that ends afterwards does not bring them back.
+    metrics.check_removed("web");
+    metrics.observe_result_unless(&web, &ok, crate::check::Trigger::Scheduled, || true);
+    assert!(!own(metrics.render(false)).contains("\"web\""));
+    // A live check without series yet gets them.
+    metrics.observe_result_unless(&web, &ok, crate::check::Trigger::Scheduled, || false);
+    let text = own(metrics.render(false));
+    assert!(text.contains(&format!("{runs} 1\n")), "{text}");
+}
+
+#[test]
 fn skipped_before_any_result_exports_counters_only() {
     let metrics = Metrics::new();
     metrics.skipped(&spec("busy", &[]), "overlap");

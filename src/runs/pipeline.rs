@@ -117,7 +117,8 @@ impl Pipeline {
         trigger: Trigger,
     ) -> Arc<CheckResult> {
         let spec = entry.spec();
-        self.metrics.observe_result(&spec, &result, trigger);
+        self.metrics
+            .observe_result_unless(&spec, &result, trigger, || entry.is_retired());
         result.run_id = self
             .durable
             .append_result(&spec.name, spec.history, &result);

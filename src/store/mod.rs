@@ -57,6 +57,9 @@ pub struct CheckEntry {
     run_cancel: Mutex<Option<watch::Sender<bool>>>,
     /// A run is due once the one in progress ends (`Overlap: queue|kill`; coalesced).
     queued: AtomicBool,
+    /// The check left the configuration (set by [`Store::apply`]); a run still in
+    /// flight finishes, but must not bring back what the reload dropped.
+    retired: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -77,7 +80,13 @@ impl CheckEntry {
             rendered: Mutex::new(None),
             run_cancel: Mutex::new(None),
             queued: AtomicBool::new(false),
+            retired: AtomicBool::new(false),
         }
+    }
+
+    /// Whether a reload removed this check (a run of it may still be finishing).
+    pub fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::SeqCst)
     }
 
     /// Marks the rendered JSON stale.
@@ -280,9 +289,12 @@ impl Store {
             }
         }
         let removed = old
-            .keys()
-            .filter(|k| !next.contains_key(*k))
-            .cloned()
+            .iter()
+            .filter(|(k, _)| !next.contains_key(*k))
+            .map(|(k, entry)| {
+                entry.retired.store(true, Ordering::SeqCst);
+                k.clone()
+            })
             .collect();
         *guard = Arc::new(next);
         (added, removed, changed)

@@ -61,6 +61,14 @@ impl RunIds {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 
+    /// Drops the counters of `checks` (pruned: their stored counters are gone too).
+    pub(super) fn forget(&self, checks: &[String]) {
+        let mut run_ids = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        for check in checks {
+            run_ids.remove(check);
+        }
+    }
+
     /// The next run id of `check`: 1 for a check never seen.
     pub(super) fn next(&self, check: &str) -> u64 {
         let mut run_ids = self.0.lock().unwrap_or_else(PoisonError::into_inner);

@@ -245,7 +245,9 @@ impl Durable {
             grace,
             reply,
         });
-        answer.await.map_err(|_| StoreError::Closed)?
+        let dropped = answer.await.map_err(|_| StoreError::Closed)??;
+        self.inner.run_ids.forget(&dropped);
+        Ok(dropped)
     }
 
     /// Sets the spool bounds (`spool:`), applied from the next commit on.

@@ -335,6 +335,8 @@ async fn prune_drops_checks_missing_for_the_grace() {
     assert_eq!(store.job_slot("gone").await.expect("slot"), None);
     assert_eq!(store.load_history("kept", 10).await.expect("load").len(), 1);
     assert_eq!(store.load_history("back", 10).await.expect("load").len(), 1);
+    // Nothing stays in memory about a dropped check (names come and go for years).
+    assert_eq!(store.inner.run_ids.len(), 2);
 
     // "back" was cleared from the missing list, so this prune only marks it again.
     let removed = store.prune(["kept"], Duration::ZERO).await.expect("prune");
