@@ -543,7 +543,7 @@ mod tests {
             "plugins:\n  a: {Command: 'true', Interval: 10, Splay: 0}\n  b: {Command: 'true', Interval: 4}\n",
         );
         let store = Arc::new(Store::new());
-        store.apply(&first.checks);
+        store.apply(&mut first.checks.clone());
         let (plan_tx, plan_rx) = watch::channel(first);
         let recorder = Arc::new(Recorder {
             t0: Instant::now(),
@@ -577,7 +577,7 @@ mod tests {
         let next = plan(
             "plugins:\n  b: {Command: 'true', Interval: 4}\n  c: {Command: 'true', Interval: 5, Splay: 0}\n",
         );
-        store.apply(&next.checks);
+        store.apply(&mut next.checks.clone());
         plan_tx.send_replace(next);
         tokio::time::sleep(Duration::from_millis(10_020)).await;
         assert_eq!(recorder.of("a").len(), 3, "a is gone");

@@ -86,9 +86,9 @@ impl Daemon {
 
     /// Swaps in a validated plan: the store's checks first (kept names keep their
     /// history), then the limits, then the plan every component follows.
-    pub fn apply(&self, plan: Plan) -> ReloadReport {
+    pub fn apply(&self, mut plan: Plan) -> ReloadReport {
         self.durable().set_spool_limits(plan.spool);
-        let (added, removed, changed) = self.store.apply(&plan.checks);
+        let (added, removed, changed) = self.store.apply(&mut plan.checks);
         for name in &removed {
             self.metrics.check_removed(name);
         }

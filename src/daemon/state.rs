@@ -63,14 +63,14 @@ impl Daemon {
     /// Builds every component's handle on `plan`; the receiver carries the
     /// components' requests to the event loop.
     pub fn new(
-        plan: Plan,
+        mut plan: Plan,
         state: StateStore,
         options: RunOptions,
     ) -> (Daemon, mpsc::Receiver<Request>) {
         let executor = Arc::new(Executor::new(plan.nr_concurrent_plugins));
         executor.set_run_as_root(plan.run_as_root);
         let store = Arc::new(Store::new());
-        store.apply(&plan.checks);
+        store.apply(&mut plan.checks);
         let metrics = Arc::new(Metrics::new());
         metrics.checks_known(&plan.checks);
         let plan = watch::channel(Arc::new(plan)).0;

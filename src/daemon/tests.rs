@@ -114,6 +114,9 @@ async fn a_run_that_ends_after_its_check_was_removed_leaves_no_series() {
     let report = daemon.reload(&mut edge).await.expect("reload");
     assert_eq!(report.removed, ["gone"]);
     assert!(gone.is_retired());
+    // The unchanged check is kept once: the plan holds the store's spec.
+    let kept = daemon.store.get("kept").expect("kept").spec();
+    assert!(Arc::ptr_eq(&daemon.plan.borrow().checks[0], &kept));
 
     let result = CheckResult::synthetic(State::Critical, "late", chrono::Local::now());
     daemon.runs.record(&gone, result, &done);

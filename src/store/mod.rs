@@ -267,8 +267,9 @@ impl Store {
     }
 
     /// Replaces the set of checks: kept names keep their entry (and history),
-    /// with the new spec. Returns (added, removed, changed) names.
-    pub fn apply(&self, specs: &[Arc<CheckSpec>]) -> (Vec<String>, Vec<String>, Vec<String>) {
+    /// with the new spec; an unchanged spec in `specs` becomes the store's own (one
+    /// copy). Returns (added, removed, changed) names.
+    pub fn apply(&self, specs: &mut [Arc<CheckSpec>]) -> (Vec<String>, Vec<String>, Vec<String>) {
         let mut guard = self.checks.write().unwrap_or_else(|e| e.into_inner());
         let old = guard.clone();
         let mut next = IndexMap::new();
@@ -276,9 +277,14 @@ impl Store {
         for spec in specs {
             match old.get(&spec.name) {
                 Some(entry) => {
-                    if *entry.spec() != **spec {
+                    let kept = entry.spec();
+                    if *kept != **spec {
                         changed.push(spec.name.clone());
                         entry.set_spec(spec.clone());
+                    } else {
+                        // One copy of an unchanged check: the new load's is freed now,
+                        // instead of living beside the store's until the next reload.
+                        *spec = kept;
                     }
                     next.insert(spec.name.clone(), entry.clone());
                 }
