@@ -6,8 +6,8 @@
 //! groups. So the switch is done here, in this order: supplementary groups, gid,
 //! uid. Everything is computed in the parent ([`crate::privileges::Switch`]); the
 //! child only makes three raw system calls. Also: resetting inherited ignored
-//! signals (children start with default dispositions), counting utmp sessions, and
-//! capping glibc's malloc arenas.
+//! signals (children start with default dispositions), counting utmp sessions,
+//! capping glibc's malloc arenas, and handing freed heap pages back.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -150,6 +150,23 @@ pub fn tune_malloc() -> MallocTuning {
     }
 }
 
+/// Hands the free pages inside glibc's heaps back to the system (`malloc_trim(0)`).
+/// glibc gives back only the top of a heap by itself; pages freed in the middle (the
+/// store's page churn, answers, a reload's old configuration) stay resident until
+/// reused. In the soak (row 13) a call every 10 s took 0.15–0.5 ms and lowered the
+/// RSS by about 2.7 MiB. Returns whether memory was given back.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub fn release_free_memory() -> bool {
+    // SAFETY: malloc_trim takes no pointers; it locks each arena while it walks it.
+    unsafe { libc::malloc_trim(0) == 1 }
+}
+
+/// Other C libraries return memory by their own policy; nothing to do.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn release_free_memory() -> bool {
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +216,33 @@ mod tests {
         );
         let other = env(&[("GLIBC_TUNABLES", "glibc.malloc.tcache_count=0")]);
         assert_eq!(malloc_tuning(other), ours);
+    }
+
+    /// Resident bytes of this process.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    fn rss() -> usize {
+        let statm = std::fs::read_to_string("/proc/self/statm").expect("statm");
+        let pages: usize = statm
+            .split(' ')
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .expect("rss");
+        pages * 4096
+    }
+
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[test]
+    fn freed_pages_in_the_middle_of_a_heap_go_back_to_the_system() {
+        // 32 MiB in 4 KiB blocks (from an arena, far below the mmap threshold), all
+        // freed but the last one, which keeps the heap's top where it is.
+        let mut blocks: Vec<Box<[u8]>> = (0..8192).map(|_| vec![1u8; 4096].into()).collect();
+        let top = blocks.pop();
+        let before = rss();
+        drop(blocks);
+        assert!(release_free_memory());
+        let given_back = before.saturating_sub(rss());
+        assert!(given_back > 16 << 20, "{given_back} bytes given back");
+        drop(top);
     }
 
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

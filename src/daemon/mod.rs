@@ -41,6 +41,8 @@ mod tests;
 
 /// Longest wait for the listeners to finish their requests at the end of shutdown.
 const LISTENER_GRACE: Duration = Duration::from_secs(2);
+/// How often freed heap pages go back to the system (issue 18, the soak).
+const RELEASE_EVERY: Duration = Duration::from_secs(10);
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -173,6 +175,7 @@ impl Background {
             daemon.plan.subscribe(),
             scheduling.clone(),
         ));
+        tasks.spawn(release_memory(scheduling.clone()));
         tasks.spawn(delivery::follow::<crate::nsca::sink::Nsca>(
             daemon.plan.subscribe(),
             daemon.durable().clone(),
@@ -191,6 +194,23 @@ impl Background {
             delivering,
             tasks,
             watchdog: tokio::spawn(systemd::run_watchdog()),
+        }
+    }
+}
+
+/// Every [`RELEASE_EVERY`], the heap pages freed meanwhile go back to the system
+/// ([`crate::sys::release_free_memory`]), so the RSS follows what is in use.
+async fn release_memory(shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(RELEASE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = shutdown.cancelled() => return,
+        }
+        let released = tokio::task::spawn_blocking(crate::sys::release_free_memory).await;
+        if released.is_err() {
+            return;
         }
     }
 }
