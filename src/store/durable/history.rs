@@ -4,7 +4,7 @@
 //! bound, prune of checks missing from the config for longer than the grace).
 
 use std::{
-    collections::{BTreeSet, HashMap, HashSet},
+    collections::{BTreeMap, BTreeSet, HashMap, HashSet},
     sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
@@ -254,6 +254,9 @@ pub(super) fn append(
 /// Marks the stored checks not in `alive` as missing (from now) and drops everything
 /// kept about those missing for at least `grace`: history, outputs, run-id counter,
 /// job slot. Returns the dropped names.
+///
+/// Only names whose mark changes are written: with nothing removed, a prune reads
+/// the tables and writes nothing (it runs after every reload and periodically).
 pub(super) fn prune(
     tables: &mut WriteTables<'_>,
     alive: &HashSet<String>,
@@ -261,41 +264,54 @@ pub(super) fn prune(
 ) -> Result<Vec<String>, redb::Error> {
     let now = Utc::now().timestamp();
     let grace = i64::try_from(grace.as_secs()).unwrap_or(i64::MAX);
+    let missing = missing_since(tables)?;
     let mut removed = Vec::new();
-    for name in known_names(tables)? {
-        let key = name.as_str();
-        if alive.contains(&name) {
-            tables.missing.remove(key)?;
-            continue;
+    for (name, since) in &missing {
+        if alive.contains(name) {
+            tables.missing.remove(name.as_str())?;
+        } else if now.saturating_sub(*since) >= grace {
+            forget(tables, name)?;
+            removed.push(name.clone());
         }
-        let since = tables.missing.get(key)?.map(|since| since.value());
-        match since {
-            None => {
-                tables.missing.insert(key, now)?;
-            }
-            Some(since) if now.saturating_sub(since) >= grace => {
-                forget(tables, key)?;
-                removed.push(name);
-            }
-            Some(_) => {}
-        }
+    }
+    for name in newly_missing(tables, alive, &missing)? {
+        tables.missing.insert(name.as_str(), now)?;
     }
     Ok(removed)
 }
 
-/// Every name the store keeps something about: run-id counters, missing marks, job slots.
-fn known_names(tables: &WriteTables<'_>) -> Result<BTreeSet<String>, redb::Error> {
-    let mut known = BTreeSet::new();
-    for entry in tables.run_ids.iter()? {
-        known.insert(entry?.0.value().to_string());
-    }
+/// The names marked missing, with the time (Unix seconds) since when.
+fn missing_since(tables: &WriteTables<'_>) -> Result<BTreeMap<String, i64>, redb::Error> {
+    let mut missing = BTreeMap::new();
     for entry in tables.missing.iter()? {
-        known.insert(entry?.0.value().to_string());
+        let (name, since) = entry?;
+        missing.insert(name.value().to_string(), since.value());
+    }
+    Ok(missing)
+}
+
+/// Names with a run-id counter or a job slot that are neither in `alive` nor marked
+/// missing yet.
+fn newly_missing(
+    tables: &WriteTables<'_>,
+    alive: &HashSet<String>,
+    missing: &BTreeMap<String, i64>,
+) -> Result<BTreeSet<String>, redb::Error> {
+    let gone = |name: &str| !alive.contains(name) && !missing.contains_key(name);
+    let mut names = BTreeSet::new();
+    for entry in tables.run_ids.iter()? {
+        let name = entry?.0;
+        if gone(name.value()) {
+            names.insert(name.value().to_string());
+        }
     }
     for entry in tables.job_slots.iter()? {
-        known.insert(entry?.0.value().to_string());
+        let name = entry?.0;
+        if gone(name.value()) {
+            names.insert(name.value().to_string());
+        }
     }
-    Ok(known)
+    Ok(names)
 }
 
 /// Drops everything kept about `name`.
