@@ -41,11 +41,13 @@ struct Plan {
     warm_up: Duration,
 }
 
-/// One reading of the daemon, every 5 s.
+/// An RSS reading: seconds since the start, KiB.
+type RssReading = (f64, f64);
+
+/// One reading of the daemon, every 5 s (its RSS is read every second, see [`drive`]).
 #[derive(Debug, Clone)]
 struct Sample {
     at: f64,
-    rss_kib: f64,
     fds: usize,
     threads: usize,
     store_bytes: u64,
@@ -92,7 +94,7 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
     let stop = AtomicBool::new(false);
     let poll_errors = AtomicUsize::new(0);
     let polls = AtomicUsize::new(0);
-    let (samples, reloads) = thread::scope(|s| {
+    let (samples, rss, reloads) = thread::scope(|s| {
         s.spawn(|| poll(api, mport, &stop, &polls, &poll_errors));
         let res = drive(&plan, pid, &state, dir.path(), &yaml);
         stop.store(true, Ordering::Relaxed);
@@ -111,12 +113,16 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
         polls.load(Ordering::Relaxed),
         poll_errors.load(Ordering::Relaxed),
     );
-    let after: Vec<Sample> = samples
-        .iter()
-        .filter(|s| s.at >= plan.warm_up.as_secs_f64())
-        .cloned()
-        .collect();
-    Ok(verdicts(&after, &samples, lost, produced, &note))
+    let warm = plan.warm_up.as_secs_f64();
+    let after: Vec<Sample> = samples.iter().filter(|s| s.at >= warm).cloned().collect();
+    let rss_after: Vec<RssReading> = rss.iter().filter(|p| p.0 >= warm).copied().collect();
+    let readings = Readings {
+        after: &after,
+        all: &samples,
+        rss_after: &rss_after,
+        rss_all: &rss,
+    };
+    Ok(verdicts(&readings, lost, produced, &note))
 }
 
 /// The daemon's config: `checks` checks (the first `nsca_checks` print a sequence number
@@ -180,22 +186,31 @@ fn poll(api: u16, mport: u16, stop: &AtomicBool, polls: &AtomicUsize, errors: &A
     }
 }
 
-/// Runs the soak: a sample every 5 s, a reload every 20 s. Returns the samples and the
-/// number of reloads.
+/// Runs the soak: a sample every 5 s, the RSS every second, a reload every 20 s. Returns
+/// the samples, the RSS readings (seconds, KiB) and the number of reloads.
+///
+/// The RSS is read every second because it moves with the daemon's 10 s heap release:
+/// readings every 5 s see only two phases of that cycle, and which two moves the slope.
 fn drive(
     plan: &Plan,
     pid: u32,
     state: &Path,
     dir: &Path,
     yaml: &dyn Fn(usize) -> String,
-) -> Result<(Vec<Sample>, usize)> {
+) -> Result<(Vec<Sample>, Vec<RssReading>, usize)> {
     let t0 = Instant::now();
     let mut samples: Vec<Sample> = Vec::new();
+    let mut rss: Vec<RssReading> = Vec::new();
+    let mut next_rss = Duration::ZERO;
     let mut generation = 0;
     let mut next_reload = Duration::from_secs(20);
     let mut next_sample = Duration::ZERO;
     while t0.elapsed() < plan.run {
         let now = t0.elapsed();
+        if now >= next_rss {
+            rss.push((now.as_secs_f64(), util::rss_mib(pid)? * 1024.0));
+            next_rss += Duration::from_secs(1);
+        }
         if now >= next_sample {
             samples.push(sample(pid, state, now.as_secs_f64())?);
             next_sample += Duration::from_secs(5);
@@ -206,10 +221,11 @@ fn drive(
             nix::sys::signal::kill(Pid::from_raw(pid as i32), Signal::SIGHUP)?;
             next_reload += Duration::from_secs(20);
         }
-        thread::sleep(Duration::from_millis(200));
+        thread::sleep(Duration::from_millis(100));
     }
     samples.push(sample(pid, state, t0.elapsed().as_secs_f64())?);
-    Ok((samples, generation))
+    rss.push((t0.elapsed().as_secs_f64(), util::rss_mib(pid)? * 1024.0));
+    Ok((samples, rss, generation))
 }
 
 fn sample(pid: u32, state: &Path, at: f64) -> Result<Sample> {
@@ -230,7 +246,6 @@ fn sample(pid: u32, state: &Path, at: f64) -> Result<Sample> {
         .unwrap_or(0);
     Ok(Sample {
         at,
-        rss_kib: util::rss_mib(pid)? * 1024.0,
         fds: fs::read_dir(format!("/proc/{pid}/fd"))?.count(),
         threads,
         store_bytes,
@@ -341,16 +356,42 @@ fn by_minute(samples: &[Sample], f: impl Fn(&Sample) -> f64) -> Vec<f64> {
         .collect()
 }
 
-fn verdicts(
-    after: &[Sample],
-    all: &[Sample],
-    lost: usize,
-    produced: usize,
-    note: &str,
-) -> Vec<Row> {
-    let minutes = after.last().map(|s| s.at).unwrap_or(0.0) / 60.0
-        - after.first().map(|s| s.at).unwrap_or(0.0) / 60.0;
-    let rss: Vec<(f64, f64)> = after.iter().map(|s| (s.at / 60.0, s.rss_kib)).collect();
+/// The mean RSS (MiB, rounded to 0.1) of each minute's readings.
+fn rss_by_minute(rss: &[RssReading]) -> Vec<f64> {
+    let mut minutes: Vec<(f64, usize)> = Vec::new();
+    for &(at, kib) in rss {
+        let m = (at / 60.0) as usize;
+        if minutes.len() <= m {
+            minutes.resize(m + 1, (0.0, 0));
+        }
+        minutes[m].0 += kib;
+        minutes[m].1 += 1;
+    }
+    minutes
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(sum, n)| (sum / *n as f64 / 1024.0 * 10.0).round() / 10.0)
+        .collect()
+}
+
+/// The soak's readings: every 5 s (`after` the warm-up and `all`) and the RSS every second.
+struct Readings<'a> {
+    after: &'a [Sample],
+    all: &'a [Sample],
+    rss_after: &'a [RssReading],
+    rss_all: &'a [RssReading],
+}
+
+fn verdicts(readings: &Readings<'_>, lost: usize, produced: usize, note: &str) -> Vec<Row> {
+    let Readings {
+        after,
+        all,
+        rss_after,
+        rss_all,
+    } = *readings;
+    let minutes = rss_after.last().map(|p| p.0).unwrap_or(0.0) / 60.0
+        - rss_after.first().map(|p| p.0).unwrap_or(0.0) / 60.0;
+    let rss: Vec<(f64, f64)> = rss_after.iter().map(|p| (p.0 / 60.0, p.1)).collect();
     let rss_slope = slope(&rss);
     let mean_kib = rss.iter().map(|p| p.1).sum::<f64>() / rss.len().max(1) as f64;
     let (fd0, fd_growth) = growth(after, |s| s.fds as f64);
@@ -362,7 +403,7 @@ fn verdicts(
         .map(|w| w[0].zombies.intersection(&w[1].zombies).count())
         .max()
         .unwrap_or(0);
-    let max_rss = after.iter().map(|s| s.rss_kib).fold(0.0, f64::max);
+    let max_rss = rss.iter().map(|p| p.1).fold(0.0, f64::max);
     vec![
         Row::new(
             13,
@@ -374,9 +415,10 @@ fn verdicts(
         .reference(&format!("mean RSS {:.1} MiB", mean_kib / 1024.0), None)
         .met(Some(rss_slope * minutes <= 0.02 * mean_kib))
         .note(format!(
-            "{note}; max RSS {:.1} MiB; RSS by minute {:?} MiB; store by minute {:?} MiB",
+            "{note}; max RSS {:.1} MiB; RSS by minute (mean of its 1 s readings) {:?} MiB; \
+             store by minute {:?} MiB",
             max_rss / 1024.0,
-            by_minute(all, |s| s.rss_kib / 1024.0),
+            rss_by_minute(rss_all),
             by_minute(all, |s| s.store_bytes as f64 / 1048576.0),
         )),
         Row::new(
