@@ -113,16 +113,8 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
         polls.load(Ordering::Relaxed),
         poll_errors.load(Ordering::Relaxed),
     );
-    let warm = plan.warm_up.as_secs_f64();
-    let after: Vec<Sample> = samples.iter().filter(|s| s.at >= warm).cloned().collect();
-    let rss_after: Vec<RssReading> = rss.iter().filter(|p| p.0 >= warm).copied().collect();
-    let readings = Readings {
-        after: &after,
-        all: &samples,
-        rss_after: &rss_after,
-        rss_all: &rss,
-    };
-    Ok(verdicts(&readings, lost, produced, &note))
+    let nsca = (lost, produced);
+    Ok(verdicts(&samples, &rss, plan.warm_up, nsca, &note))
 }
 
 /// The daemon's config: `checks` checks (the first `nsca_checks` print a sequence number
@@ -374,29 +366,29 @@ fn rss_by_minute(rss: &[RssReading]) -> Vec<f64> {
         .collect()
 }
 
-/// The soak's readings: every 5 s (`after` the warm-up and `all`) and the RSS every second.
-struct Readings<'a> {
-    after: &'a [Sample],
-    all: &'a [Sample],
-    rss_after: &'a [RssReading],
-    rss_all: &'a [RssReading],
-}
-
-fn verdicts(readings: &Readings<'_>, lost: usize, produced: usize, note: &str) -> Vec<Row> {
-    let Readings {
-        after,
-        all,
-        rss_after,
-        rss_all,
-    } = *readings;
-    let minutes = rss_after.last().map(|p| p.0).unwrap_or(0.0) / 60.0
-        - rss_after.first().map(|p| p.0).unwrap_or(0.0) / 60.0;
-    let rss: Vec<(f64, f64)> = rss_after.iter().map(|p| (p.0 / 60.0, p.1)).collect();
+/// The rows from the samples (every 5 s), the RSS readings (every second), the warm-up
+/// and the NSCA results (lost, produced).
+fn verdicts(
+    all: &[Sample],
+    rss_all: &[RssReading],
+    warm_up: Duration,
+    (lost, produced): (usize, usize),
+    note: &str,
+) -> Vec<Row> {
+    let warm = warm_up.as_secs_f64();
+    let after: Vec<Sample> = all.iter().filter(|s| s.at >= warm).cloned().collect();
+    // (minutes, KiB) after the warm-up.
+    let rss: Vec<(f64, f64)> = rss_all
+        .iter()
+        .filter(|p| p.0 >= warm)
+        .map(|p| (p.0 / 60.0, p.1))
+        .collect();
+    let minutes = rss.last().map(|p| p.0).unwrap_or(0.0) - rss.first().map(|p| p.0).unwrap_or(0.0);
     let rss_slope = slope(&rss);
     let mean_kib = rss.iter().map(|p| p.1).sum::<f64>() / rss.len().max(1) as f64;
-    let (fd0, fd_growth) = growth(after, |s| s.fds as f64);
-    let (th0, th_growth) = growth(after, |s| s.threads as f64);
-    let (store0, store_growth) = growth(after, |s| s.store_bytes as f64);
+    let (fd0, fd_growth) = growth(&after, |s| s.fds as f64);
+    let (th0, th_growth) = growth(&after, |s| s.threads as f64);
+    let (store0, store_growth) = growth(&after, |s| s.store_bytes as f64);
     // A zombie counts when the same pid is still a zombie 5 s later (not reaped yet).
     let lingering = all
         .windows(2)
