@@ -299,19 +299,24 @@ fn newly_missing(
 ) -> Result<BTreeSet<String>, redb::Error> {
     let gone = |name: &str| !alive.contains(name) && !missing.contains_key(name);
     let mut names = BTreeSet::new();
-    for entry in tables.run_ids.iter()? {
-        let name = entry?.0;
-        if gone(name.value()) {
-            names.insert(name.value().to_string());
-        }
-    }
-    for entry in tables.job_slots.iter()? {
-        let name = entry?.0;
-        if gone(name.value()) {
-            names.insert(name.value().to_string());
-        }
-    }
+    names_where(&tables.run_ids, gone, &mut names)?;
+    names_where(&tables.job_slots, gone, &mut names)?;
     Ok(names)
+}
+
+/// Adds the names in `table` for which `keep` holds to `names`.
+fn names_where<V: redb::Value + 'static>(
+    table: &NameTable<'_, V>,
+    keep: impl Fn(&str) -> bool,
+    names: &mut BTreeSet<String>,
+) -> Result<(), redb::Error> {
+    for entry in table.iter()? {
+        let name = entry?.0;
+        if keep(name.value()) {
+            names.insert(name.value().to_string());
+        }
+    }
+    Ok(())
 }
 
 /// Drops everything kept about `name`.
