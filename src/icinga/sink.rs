@@ -1,7 +1,8 @@
 //! The `Icinga2` action's side of the durable spool (D15): [`enqueue`] turns a
 //! result into a [`Queued`] entry; [`Icinga`] is the [`Sink`] that posts a batch,
 //! one request per result, in order per object and [`IN_FLIGHT`] objects at once.
-//! 404 and 400 drop the result (counted, logged once per object); 401/403,
+//! 404 and 400 drop the result (counted, logged once per object until Icinga
+//! accepts one of its results again); 401/403,
 //! 5xx and network errors keep it for the next attempt.
 
 use std::{
@@ -86,8 +87,36 @@ pub struct Icinga {
     action: String,
     client: Client,
     metrics: Option<Arc<Metrics>>,
-    /// Objects whose rejection was logged (once each).
-    logged: Mutex<HashSet<String>>,
+    /// Objects whose rejection was logged.
+    logged: Mutex<Refused>,
+}
+
+/// The objects whose refusal was logged, so a refused object logs once and not once
+/// per result. An accepted result forgets its object (a later refusal is news), and
+/// the set never holds more than [`Refused::MAX`], so objects of checks renamed over
+/// years of reloads cannot grow it without end.
+#[derive(Debug, Default)]
+struct Refused(HashSet<String>);
+
+impl Refused {
+    const MAX: usize = 4096;
+
+    /// Whether `object`'s refusal is the first since it was last accepted.
+    fn first(&mut self, object: &str) -> bool {
+        if self.0.contains(object) {
+            return false;
+        }
+        if self.0.len() >= Self::MAX {
+            self.0.clear();
+        }
+        self.0.insert(object.to_string())
+    }
+
+    fn accepted(&mut self, object: &str) {
+        if !self.0.is_empty() {
+            self.0.remove(object);
+        }
+    }
 }
 
 /// One object's entries, in spool order.
@@ -154,6 +183,10 @@ impl Sink for Icinga {
 }
 
 impl Icinga {
+    fn refused(&self) -> std::sync::MutexGuard<'_, Refused> {
+        self.logged.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Posts one object's results in order; stops at the first that must be retried.
     async fn send_group(&self, (object, list): Group) -> (Vec<u64>, Option<Failure>) {
         let mut done = Vec::with_capacity(list.len());
@@ -161,6 +194,7 @@ impl Icinga {
             let (error, slow) = match self.client.post(&q).await {
                 Answer::Accepted => {
                     self.count(|m| m.icinga_sent(1));
+                    self.refused().accepted(&object);
                     done.push(id);
                     continue;
                 }
@@ -189,12 +223,34 @@ impl Icinga {
     }
 
     fn log_rejected(&self, object: &str, reason: &str, status: &str) {
-        let mut logged = self.logged.lock().unwrap_or_else(|e| e.into_inner());
-        if logged.insert(object.to_string()) {
+        if self.refused().first(object) {
             warn!(action = %self.action, object, reason, status,
-                "Icinga 2 refused a result; it is dropped (logged once per object).");
+                "Icinga 2 refused a result; it is dropped (logged once until one is accepted).");
         } else {
             debug!(action = %self.action, object, reason, "Icinga 2 refused a result again.");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Refused;
+
+    #[test]
+    fn a_refused_object_logs_once_until_it_is_accepted_and_the_set_stays_bounded() {
+        let mut refused = Refused::default();
+        assert!(refused.first("h!a"));
+        assert!(!refused.first("h!a"), "the same refusal again is not news");
+        assert!(refused.first("h!b"));
+        refused.accepted("h!a");
+        assert!(
+            refused.first("h!a"),
+            "refused again after an accepted result"
+        );
+        assert!(!refused.first("h!b"));
+        for n in 0..3 * Refused::MAX {
+            refused.first(&format!("h!renamed{n}"));
+            assert!(refused.0.len() <= Refused::MAX);
         }
     }
 }
