@@ -107,7 +107,7 @@ pub fn utmp_user_sessions() -> u64 {
 /// What is left (issue 18, 10-minute soaks): the RSS rises about 0.5 MiB from minute 2
 /// to minute 10 and levels off within about 20 minutes, while the heap in use is flat
 /// from minute 3 (heaptrack: 8.74–8.75 MiB by minute) and glibc's arenas grow around
-/// it (`mallinfo2`: in use 9.2–9.6 MiB, taken from the system 16.1 → 17.3 MiB), so it
+/// it (`mallinfo2`: in use 8.8–9.2 MiB, taken from the system 15.3 → 16.5 MiB), so it
 /// is where freed blocks lie, not data kept. The same soak with mimalloc (0.1.52) as
 /// the global allocator held 50 MiB and with jemalloc (tikv-jemallocator 0.7) 30 MiB,
 /// with steeper slopes (179 and 157 kB/min against 72–82); one arena
