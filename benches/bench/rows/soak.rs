@@ -376,7 +376,8 @@ fn verdicts(
     note: &str,
 ) -> Vec<Row> {
     let warm = warm_up.as_secs_f64();
-    let after: Vec<Sample> = all.iter().filter(|s| s.at >= warm).cloned().collect();
+    // The samples are in time order.
+    let after = &all[all.partition_point(|s| s.at < warm)..];
     // (minutes, KiB) after the warm-up.
     let rss: Vec<(f64, f64)> = rss_all
         .iter()
@@ -386,9 +387,9 @@ fn verdicts(
     let minutes = rss.last().map(|p| p.0).unwrap_or(0.0) - rss.first().map(|p| p.0).unwrap_or(0.0);
     let rss_slope = slope(&rss);
     let mean_kib = rss.iter().map(|p| p.1).sum::<f64>() / rss.len().max(1) as f64;
-    let (fd0, fd_growth) = growth(&after, |s| s.fds as f64);
-    let (th0, th_growth) = growth(&after, |s| s.threads as f64);
-    let (store0, store_growth) = growth(&after, |s| s.store_bytes as f64);
+    let (fd0, fd_growth) = growth(after, |s| s.fds as f64);
+    let (th0, th_growth) = growth(after, |s| s.threads as f64);
+    let (store0, store_growth) = growth(after, |s| s.store_bytes as f64);
     // A zombie counts when the same pid is still a zombie 5 s later (not reaped yet).
     let lingering = all
         .windows(2)
