@@ -87,8 +87,8 @@ pub struct Icinga {
     action: String,
     client: Client,
     metrics: Option<Arc<Metrics>>,
-    /// Objects whose rejection was logged.
-    logged: Mutex<Refused>,
+    /// Objects whose refusal was logged.
+    refused: Mutex<Refused>,
 }
 
 /// The objects whose refusal was logged, so a refused object logs once and not once
@@ -145,7 +145,7 @@ impl Sink for Icinga {
             action: action.to_string(),
             client,
             metrics,
-            logged: Mutex::default(),
+            refused: Mutex::default(),
         })
     }
 
@@ -184,7 +184,7 @@ impl Sink for Icinga {
 
 impl Icinga {
     fn refused(&self) -> std::sync::MutexGuard<'_, Refused> {
-        self.logged.lock().unwrap_or_else(|e| e.into_inner())
+        self.refused.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Posts one object's results in order; stops at the first that must be retried.
