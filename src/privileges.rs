@@ -89,6 +89,10 @@ pub fn plan_switch(
     gid: Option<&Principal>,
     run_as_root: bool,
 ) -> Result<Option<Switch>, PrivilegeError> {
+    if uid.is_none() && gid.is_none() && run_as_root {
+        // Nothing to switch and nothing to refuse: the common case, once per spawn.
+        return Ok(None);
+    }
     let (euid, egid) = (geteuid(), getegid());
     let mut user = None;
     let target_uid = match uid {

@@ -7,16 +7,17 @@
 //! uid. Everything is computed in the parent ([`crate::privileges::Switch`]); the
 //! child only makes three raw system calls. Also: resetting inherited ignored
 //! signals (children start with default dispositions), counting utmp sessions,
-//! capping glibc's malloc arenas, and handing freed heap pages back.
+//! capping glibc's malloc arenas, handing freed heap pages back, and putting a
+//! child's pidfd on the runtime.
 #![allow(unsafe_code)]
 
-use std::io;
+use std::{io, os::unix::process::CommandExt};
 
 use nix::unistd::{Gid, Uid, setgid, setgroups, setuid};
 
 /// Makes `command`'s child switch to `groups`, `gid`, then `uid` before exec.
 pub fn switch_ids_before_exec(
-    command: &mut tokio::process::Command,
+    command: &mut std::process::Command,
     groups: Vec<Gid>,
     gid: Gid,
     uid: Uid,
@@ -34,6 +35,20 @@ pub fn switch_ids_before_exec(
     // from a plain errno value (no allocation) and make the spawn fail.
     unsafe {
         command.pre_exec(switch);
+    }
+}
+
+/// Puts `fd` (a pidfd, readable once its process has exited) on the runtime's reactor.
+pub fn watch_fd(
+    fd: std::os::fd::OwnedFd,
+) -> io::Result<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>> {
+    // SAFETY: `register_with_interest` needs the raw descriptor to stay open and the
+    // same while registered: an `OwnedFd` owns its descriptor, returns that one from
+    // every `as_raw_fd`, and closes it only when dropped, which the `AsyncFd` does
+    // after deregistering it.
+    unsafe {
+        tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE)
+            .map_err(io::Error::from)
     }
 }
 

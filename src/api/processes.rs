@@ -51,12 +51,7 @@ pub async fn process(State(ctx): State<AppState>, Path(id): Path<String>) -> Res
     let Some(process) = ctx.runs.process(id) else {
         return message(StatusCode::NOT_FOUND, format!("Process id {id} not found"));
     };
-    let pending = process
-        .entries
-        .iter()
-        .filter_map(std::sync::Weak::upgrade)
-        .any(|e| e.forced_result().is_none());
-    if pending {
+    if process.pending() {
         return async_task(id);
     }
     // Entries as they are now: a reload keeps the entry of a kept name, drops removed ones.

@@ -142,6 +142,11 @@ impl CheckEntry {
         lock(&self.forced_result).clone()
     }
 
+    /// Whether the forced run this entry waits for has its result.
+    pub fn has_forced_result(&self) -> bool {
+        lock(&self.forced_result).is_some()
+    }
+
     pub fn next_run(&self) -> Option<DateTime<Local>> {
         *lock(&self.next_run)
     }

@@ -9,16 +9,18 @@
 //!
 //! Spawns take std's `posix_spawn` fast path (one `clone3(CLONE_VM|CLONE_VFORK)` and
 //! exec; issue 18): no `pre_exec` unless a check switches uid/gid, which needs the
-//! fork path. `posix_spawn` as std drives it keeps the spawning thread's signal mask
+//! fork path. The leader is reaped as [`child`] describes. `posix_spawn` as std drives it keeps the spawning thread's signal mask
 //! and every ignored signal except SIGPIPE, so children start clean because the
 //! executor cleans those first: ignored signals go back to their default when an
 //! [`Executor`] is made, and each thread that spawns empties its own mask once.
 
+mod child;
+mod supervise;
+
 use std::{
     collections::HashSet,
-    future::Future,
-    pin::Pin,
-    process::{ExitStatus, Stdio},
+    os::unix::process::CommandExt,
+    process::{Command, Stdio},
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, AtomicUsize, Ordering},
@@ -31,10 +33,12 @@ use nix::{
     sys::signal::{SigSet, SigmaskHow, Signal, killpg, pthread_sigmask},
     unistd::Pid,
 };
-use tokio::{
-    io::{AsyncRead, AsyncReadExt},
-    process::{Child, Command},
-    sync::{OwnedSemaphorePermit, Semaphore, watch},
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+
+pub use self::supervise::Exit;
+use self::{
+    child::{Child, Pipes},
+    supervise::{Captured, Limits, supervise},
 };
 
 use crate::check::Principal;
@@ -73,19 +77,6 @@ pub struct ProcessRequest {
     /// Bytes written to the child's stdin, which is then closed (the Python shim's
     /// request: parameters never travel in argv or the environment). `None` = `/dev/null`.
     pub stdin: Option<Arc<[u8]>>,
-}
-
-/// How the process ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Exit {
-    Code(i32),
-    Signal(i32),
-    /// The timeout hit; the group was terminated.
-    TimedOut,
-    /// The daemon shut down while it ran; the group was terminated.
-    Interrupted,
-    /// It never started.
-    SpawnFailed(String),
 }
 
 /// What happened.
@@ -250,16 +241,6 @@ impl Drop for RunningGuard<'_> {
     }
 }
 
-/// Resolves once `cancel` turns true; never without one (or when its sender is gone).
-async fn cancelled(cancel: &mut Option<watch::Receiver<bool>>) {
-    if let Some(rx) = cancel {
-        if rx.wait_for(|v| *v).await.is_ok() {
-            return;
-        }
-    }
-    std::future::pending().await
-}
-
 /// The daemon's own systemd channels, never handed to a child.
 const SYSTEMD_VARS: [&str; 3] = ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"];
 
@@ -295,8 +276,8 @@ async fn run_process(
     if *interrupt.borrow() || cancel.as_ref().is_some_and(|c| *c.borrow()) {
         return ended(Exit::Interrupted, Captured::default(), None);
     }
-    let mut child = match spawn(&request, run_as_root) {
-        Ok(child) => child,
+    let (mut child, pipes) = match spawn(&request, run_as_root) {
+        Ok(spawned) => spawned,
         Err(reason) => {
             return ended(
                 Exit::SpawnFailed(reason.to_string()),
@@ -306,11 +287,15 @@ async fn run_process(
         }
     };
     let pid = child.id();
-    if let Some(pid) = pid {
-        on_spawn(pid);
-    }
-    let (exit, captured) = supervise(&mut child, &request, interrupt, cancel).await;
-    ended(exit, captured, pid)
+    on_spawn(pid);
+    let limits = Limits {
+        timeout: request.timeout,
+        kill_grace: request.kill_grace,
+        max_output: request.max_output,
+        stdin: request.stdin.clone(),
+    };
+    let (exit, captured) = supervise(&mut child, pipes, limits, interrupt, cancel).await;
+    ended(exit, captured, Some(pid))
 }
 
 /// Empties the calling thread's signal mask, once per thread: a child inherits the
@@ -339,7 +324,7 @@ enum SpawnError {
 
 /// Starts the process `request` describes: its program, environment, ids, stdio and
 /// own process group.
-fn spawn(request: &ProcessRequest, run_as_root: bool) -> Result<Child, SpawnError> {
+fn spawn(request: &ProcessRequest, run_as_root: bool) -> Result<(Child, Pipes), SpawnError> {
     clear_thread_signal_mask();
     let mut command = match &request.program {
         Program::Shell(text) => {
@@ -366,17 +351,33 @@ fn spawn(request: &ProcessRequest, run_as_root: bool) -> Result<Child, SpawnErro
         .stdin(if request.stdin.is_some() {
             Stdio::piped()
         } else {
-            Stdio::null()
+            dev_null()
         })
         .stdout(Stdio::piped())
         .stderr(if request.capture_stderr {
             Stdio::piped()
         } else {
-            Stdio::null()
+            dev_null()
         })
-        .process_group(0)
-        .kill_on_drop(true);
-    Ok(command.spawn()?)
+        .process_group(0);
+    Ok(child::spawn(&mut command)?)
+}
+
+/// `/dev/null` for a child's stream: a duplicate of one descriptor opened once, which
+/// saves the path lookup `Stdio::null()` makes for every spawn (issue 18, row 1).
+fn dev_null() -> Stdio {
+    static DEV_NULL: std::sync::OnceLock<Option<std::fs::File>> = std::sync::OnceLock::new();
+    DEV_NULL
+        .get_or_init(|| {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+                .ok()
+        })
+        .as_ref()
+        .and_then(|file| file.try_clone().ok())
+        .map_or_else(Stdio::null, Stdio::from)
 }
 
 /// The child's environment, without the daemon's systemd channels.
@@ -401,163 +402,6 @@ fn set_environment(command: &mut Command, env: &Environment) {
             command.env_remove(var);
         }
     }
-}
-
-/// Why the first phase of a run ended.
-enum Ended {
-    /// The leader exited (or waiting for it failed).
-    Exited(std::io::Result<ExitStatus>),
-    /// The timeout, shutdown or a cancel: the group must be terminated.
-    By(Exit),
-}
-
-/// Waits for the child while capturing its output, under the timeout, shutdown and
-/// `cancel`; terminates its group when needed and always reaps it.
-async fn supervise(
-    child: &mut Child,
-    request: &ProcessRequest,
-    mut interrupt: watch::Receiver<bool>,
-    mut cancel: Option<watch::Receiver<bool>>,
-) -> (Exit, Captured) {
-    let group = child.id().map(|p| Pid::from_raw(p as i32));
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    let stdin = child.stdin.take().zip(request.stdin.clone());
-    let cap = request.max_output;
-    // Drained concurrently with the wait (in this task) so a full pipe never blocks the child;
-    // the stdin payload is written alongside and then closed.
-    let capture = async move {
-        let ((), out, err) = tokio::join!(
-            write_all_and_close(stdin),
-            read_capped(stdout, cap),
-            read_capped(stderr, cap)
-        );
-        (out, err)
-    };
-    tokio::pin!(capture);
-    let mut captured: Option<Captured> = None;
-    let deadline = tokio::time::sleep(request.timeout);
-    tokio::pin!(deadline);
-
-    // Phase 1: wait for the leader to exit, the timeout, or shutdown.
-    let ended = loop {
-        tokio::select! {
-            res = child.wait() => break Ended::Exited(res),
-            c = &mut capture, if captured.is_none() => captured = Some(c),
-            _ = &mut deadline => break Ended::By(Exit::TimedOut),
-            _ = interrupt.wait_for(|v| *v) => break Ended::By(Exit::Interrupted),
-            _ = cancelled(&mut cancel) => break Ended::By(Exit::Interrupted),
-        }
-    };
-    let exit = match ended {
-        Ended::Exited(status) => {
-            if captured.is_none() {
-                // The leader exited; leftovers in its group may still hold the pipes.
-                tokio::select! {
-                    c = &mut capture => captured = Some(c),
-                    _ = tokio::time::sleep(Duration::from_millis(200)) => {
-                        terminate_group(group, capture.as_mut(), &mut captured, request.kill_grace).await;
-                    }
-                }
-            }
-            exit_of(status)
-        }
-        Ended::By(exit) => {
-            terminate_group(group, capture.as_mut(), &mut captured, request.kill_grace).await;
-            let _ = child.wait().await;
-            exit
-        }
-    };
-    (exit, captured.unwrap_or_default())
-}
-
-/// The [`Exit`] of a wait status.
-fn exit_of(status: std::io::Result<ExitStatus>) -> Exit {
-    use std::os::unix::process::ExitStatusExt;
-    match status {
-        Ok(status) => match (status.code(), status.signal()) {
-            (Some(code), _) => Exit::Code(code),
-            (None, Some(signal)) => Exit::Signal(signal),
-            (None, None) => Exit::SpawnFailed("unknown exit status".to_string()),
-        },
-        Err(e) => Exit::SpawnFailed(e.to_string()),
-    }
-}
-
-type Captured = ((Vec<u8>, bool), (Vec<u8>, bool));
-
-/// SIGTERM to the group, SIGKILL after `grace`, while the capture keeps draining.
-/// Leaves `captured` set: what was read, or nothing when the pipes never closed.
-async fn terminate_group(
-    group: Option<Pid>,
-    mut capture: Pin<&mut impl Future<Output = Captured>>,
-    captured: &mut Option<Captured>,
-    grace: Duration,
-) {
-    if let Some(group) = group {
-        let _ = killpg(group, Signal::SIGTERM);
-        if captured.is_none() {
-            tokio::select! {
-                c = &mut capture => *captured = Some(c),
-                _ = tokio::time::sleep(grace) => {}
-            }
-        }
-        // Always make sure nothing of the group survives, even if the pipes closed.
-        let _ = killpg(group, Signal::SIGKILL);
-    }
-    if captured.is_none() {
-        // Pipes held by processes outside the group (setsid) must not hang us.
-        tokio::select! {
-            c = &mut capture => *captured = Some(c),
-            _ = tokio::time::sleep(Duration::from_secs(1)) => *captured = Some(Captured::default()),
-        }
-    }
-}
-
-/// Writes the payload to the child's stdin and closes it; a child that exits or
-/// closes its stdin early just ends the write.
-async fn write_all_and_close(stdin: Option<(tokio::process::ChildStdin, Arc<[u8]>)>) {
-    use tokio::io::AsyncWriteExt;
-    if let Some((mut pipe, payload)) = stdin {
-        let _ = pipe.write_all(&payload).await;
-        let _ = pipe.shutdown().await;
-    }
-}
-
-/// Reads a stream to EOF, keeping the first `cap` bytes. The buffer grows with the
-/// output (most plugins print one line); bytes past the cap are read and dropped.
-async fn read_capped<R: AsyncRead + Unpin>(stream: Option<R>, cap: usize) -> (Vec<u8>, bool) {
-    let Some(mut stream) = stream else {
-        return (Vec::new(), false);
-    };
-    let mut kept: Vec<u8> = Vec::new();
-    let mut discard: Vec<u8> = Vec::new();
-    let mut truncated = false;
-    loop {
-        let room = cap - kept.len();
-        let read = if room > 0 {
-            if kept.len() == kept.capacity() {
-                kept.reserve(kept.len().clamp(512, 64 * 1024).min(room));
-            }
-            (&mut stream).take(room as u64).read_buf(&mut kept).await
-        } else {
-            if discard.is_empty() {
-                discard = vec![0; 16 * 1024];
-            }
-            match stream.read(&mut discard).await {
-                Ok(n) => {
-                    truncated |= n > 0;
-                    Ok(n)
-                }
-                Err(e) => Err(e),
-            }
-        };
-        match read {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-    }
-    (kept, truncated)
 }
 
 #[cfg(test)]
@@ -622,6 +466,18 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
+    }
+
+    #[tokio::test]
+    async fn a_leader_that_closes_its_output_is_still_waited_for() {
+        let exec = Executor::new(None);
+        let start = Instant::now();
+        let out = exec
+            .run(shell("echo early; exec >&- 2>&-; sleep 0.3; exit 4", 5000))
+            .await;
+        assert_eq!(out.exit, Exit::Code(4));
+        assert_eq!(out.stdout, b"early\n");
+        assert!(start.elapsed() >= Duration::from_millis(300));
     }
 
     #[tokio::test]
