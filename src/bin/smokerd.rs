@@ -133,7 +133,8 @@ fn plural(n: usize, word: &str) -> String {
 }
 
 fn run(args: RunArgs) -> ExitCode {
-    // Before any thread starts (see `sys::MallocTuning`).
+    // Before any thread starts (see `sys::restart_without_tcache` and `sys::MallocTuning`).
+    smoker::sys::restart_without_tcache();
     let malloc = smoker::sys::tune_malloc();
     let plan = match load(&args, false) {
         Ok(plan) => plan,

@@ -513,7 +513,7 @@ fn systemd_notifications_and_watchdog() {
     std::fs::write(
         &config,
         format!(
-            "bind_host: 127.0.0.1\nbind_port: {port}\nstate_dir: {}/state\n{BASE}plugins:\n  env: {{Command: 'echo \"socket=${{NOTIFY_SOCKET:-none}} watchdog=${{WATCHDOG_USEC:-none}}\"'}}\n",
+            "bind_host: 127.0.0.1\nbind_port: {port}\nstate_dir: {}/state\n{BASE}plugins:\n  env: {{Command: 'echo \"socket=${{NOTIFY_SOCKET:-none}} watchdog=${{WATCHDOG_USEC:-none}} tunables=${{GLIBC_TUNABLES-none}} ${{SMOKERD_MALLOC_RESTARTED-none}}\"'}}\n",
             dir.path().display()
         ),
     )
@@ -560,7 +560,19 @@ fn systemd_notifications_and_watchdog() {
 
     // Plugins do not inherit systemd's channel.
     let d = TestDaemonView { port };
-    assert_eq!(d.force_output("env"), "socket=none watchdog=none");
+    // Nor the malloc setting smokerd started itself again with (same pid, see
+    // `sys::restart_without_tcache`), which its own start did get.
+    assert_eq!(
+        d.force_output("env"),
+        "socket=none watchdog=none tunables=none none"
+    );
+    let environ = std::fs::read(format!("/proc/{}/environ", child.0.id())).expect("environ");
+    assert!(
+        environ
+            .split(|b| *b == 0)
+            .any(|v| v == b"GLIBC_TUNABLES=glibc.malloc.tcache_count=0"),
+        "smokerd was not started again with its malloc setting"
+    );
 
     std::process::Command::new("kill")
         .args(["-HUP", &child.0.id().to_string()])
