@@ -119,8 +119,9 @@ pub fn utmp_user_sessions() -> u64 {
 /// Large answers are written into buffers kept in a pool (`crate::body`): they are
 /// mapped once and reused, so no answer maps fresh pages or leaves holes in an arena.
 ///
-/// What is left (issue 18, 10-minute soaks): the RSS rises about 0.5 MiB from minute 2
-/// to minute 10 and levels off within about 20 minutes, while the heap in use is flat
+/// With these alone (issue 18, 10-minute soaks) the RSS still rose about 0.5 MiB from
+/// minute 2 to minute 10, levelling off within about 20 minutes, while the heap in use
+/// was flat
 /// from minute 3 (heaptrack: 8.74–8.75 MiB by minute) and glibc's arenas grow around
 /// it (`mallinfo2`: in use 8.8–9.2 MiB, taken from the system 15.3 → 16.5 MiB), so it
 /// is where freed blocks lie, not data kept. The same soak with mimalloc (0.1.52) as
@@ -128,7 +129,8 @@ pub fn utmp_user_sessions() -> u64 {
 /// with steeper slopes (179 and 157 kB/min against 72–82); one arena
 /// (`MALLOC_ARENA_MAX=1`) held 25.9 MiB and levelled off by minute 5 but rose as much
 /// (80 kB/min); `History: 1` rose as much (87 kB/min), so the kept results are not
-/// what spreads the blocks.
+/// what spreads the blocks. What did remove it: glibc's per-thread caches off, see
+/// [`restart_without_tcache`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MallocTuning {
     /// `M_ARENA_MAX`.
@@ -190,9 +192,10 @@ pub fn tcache_plan(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> TcachePl
 /// The soak (issue 18): with a reload every 20 s, the heap in use stays flat but the
 /// RSS rose 78–131 kB/min over minutes 2–10; without reloads it was flat (26 kB/min),
 /// and with the caches off it stayed within the soak's 2 % with reloads too (10 and
-/// 53 kB/min, 25.4–25.5 MiB against 26.2). A reload parses on a blocking-pool thread (often a new one), and blocks it
-/// allocated and the workers freed went to the workers' caches and were reused for
-/// their own long-lived data, spreading it over the reload's pages.
+/// 53 kB/min, 25.4–25.5 MiB against 26.2). A reload parses on a blocking-pool thread
+/// (often a new one), and blocks it allocated and the workers freed went to the
+/// workers' caches and were reused for their own long-lived data, spreading it over
+/// the reload's pages.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub fn restart_without_tcache() -> TcachePlan {
     let plan = tcache_plan(|key| std::env::var_os(key));
