@@ -11,7 +11,13 @@
 //! freed heap pages back, and putting a child's pidfd on the runtime.
 #![allow(unsafe_code)]
 
-use std::{io, os::unix::process::CommandExt};
+use std::{
+    io,
+    os::unix::{
+        ffi::{OsStrExt, OsStringExt},
+        process::CommandExt,
+    },
+};
 
 use nix::unistd::{Gid, Uid, setgid, setgroups, setuid};
 
@@ -159,7 +165,10 @@ pub fn malloc_tuning(env: impl Fn(&str) -> Option<String>) -> MallocTuning {
 const TUNABLES: &str = "GLIBC_TUNABLES";
 /// glibc's per-thread caches off (issue 18, the soak).
 pub const TCACHE_OFF: &str = "glibc.malloc.tcache_count=0";
-/// Set only for smokerd's second start, so that it does not start itself again.
+/// Set only for smokerd's second start, so that it does not start itself again. Its
+/// value is the first start's name (`/proc/self/comm`), which the second start takes
+/// back: an exec of `/proc/self/exe` would otherwise leave the process named `exe`,
+/// and `pgrep smokerd`, `killall smokerd` and the journal's `_COMM` go by that name.
 const RESTARTED: &str = "SMOKERD_MALLOC_RESTARTED";
 
 /// What [`restart_without_tcache`] does.
@@ -201,6 +210,8 @@ pub fn restart_without_tcache() -> TcachePlan {
     let plan = tcache_plan(|key| std::env::var_os(key));
     match plan {
         TcachePlan::Restart => {
+            let name = std::fs::read("/proc/self/comm").unwrap_or_default();
+            let name = std::ffi::OsStr::from_bytes(name.trim_ascii_end());
             let mut args = std::env::args_os();
             let arg0 = args.next().unwrap_or_default();
             // `exec` returns only when it failed: then glibc's defaults stay.
@@ -208,15 +219,24 @@ pub fn restart_without_tcache() -> TcachePlan {
                 .arg0(arg0)
                 .args(args)
                 .env(TUNABLES, TCACHE_OFF)
-                .env(RESTARTED, "1")
+                .env(RESTARTED, name)
                 .exec();
         }
-        // SAFETY: called first in `main`, before any thread exists, so nothing reads
-        // the environment meanwhile; glibc read `GLIBC_TUNABLES` at exec already.
-        TcachePlan::Forget => unsafe {
-            std::env::remove_var(TUNABLES);
-            std::env::remove_var(RESTARTED);
-        },
+        TcachePlan::Forget => {
+            let name = std::env::var_os(RESTARTED)
+                .and_then(|name| std::ffi::CString::new(name.into_vec()).ok())
+                .filter(|name| !name.is_empty());
+            if let Some(name) = name {
+                // The kernel keeps the first 15 bytes, as it did for the first start.
+                let _ = nix::sys::prctl::set_name(&name);
+            }
+            // SAFETY: called first in `main`, before any thread exists, so nothing
+            // reads the environment meanwhile; glibc read `GLIBC_TUNABLES` at exec.
+            unsafe {
+                std::env::remove_var(TUNABLES);
+                std::env::remove_var(RESTARTED);
+            }
+        }
         TcachePlan::Leave => {}
     }
     plan

@@ -573,6 +573,10 @@ fn systemd_notifications_and_watchdog() {
             .any(|v| v == b"GLIBC_TUNABLES=glibc.malloc.tcache_count=0"),
         "smokerd was not started again with its malloc setting"
     );
+    // The second start took back the first one's name (not `exe`), for pgrep and
+    // the journal.
+    let comm = std::fs::read_to_string(format!("/proc/{}/comm", child.0.id())).expect("comm");
+    assert_eq!(comm.trim_end(), "smokerd");
 
     std::process::Command::new("kill")
         .args(["-HUP", &child.0.id().to_string()])
