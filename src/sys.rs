@@ -6,7 +6,8 @@
 //! groups. So the switch is done here, in this order: supplementary groups, gid,
 //! uid. Everything is computed in the parent ([`crate::privileges::Switch`]); the
 //! child only makes three raw system calls. Also: resetting inherited ignored
-//! signals (children start with default dispositions), counting utmp sessions,
+//! signals (children start with default dispositions) and the mask around a spawn,
+//! counting utmp sessions,
 //! capping glibc's malloc arenas and turning its per-thread caches off, handing
 //! freed heap pages back, and putting a child's pidfd on the runtime.
 #![allow(unsafe_code)]
@@ -82,6 +83,42 @@ pub fn reset_ignored_signals() {
             }
         }
     }
+}
+
+/// Blocks SIGCHLD in the calling thread and unblocks every other signal; call in
+/// `main` before the runtime starts, so every thread inherits this mask. Children are
+/// reaped by `wait4` (at the end of their output, or through a pidfd), never by the
+/// signal, and its default action is to ignore it. But glibc's `posix_spawn` blocks
+/// all signals in the spawning thread until the child has exec'd, and a SIGCHLD
+/// that finds its parent thread blocking it is not dropped: the kernel wakes another
+/// thread for it. Forced runs of 2000 `/bin/true` woke the sleeping main, store and
+/// worker threads about 1500 times that way (issue 18, row 1b). Blocked everywhere,
+/// it waits instead until a spawning thread opens [`spawn_with_empty_mask`]'s window,
+/// and is dropped there. A mask a parent left is not kept: SIGTERM must get through.
+pub fn block_child_signal() {
+    use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
+    let mut mask = SigSet::empty();
+    mask.add(Signal::SIGCHLD);
+    let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&mask), None);
+}
+
+/// Runs `spawn` with the calling thread's signal mask empty and then puts the mask
+/// back: std's `posix_spawn` gives a child the spawning thread's mask, and a plugin
+/// must start with nothing blocked (a shell that waits for its own children needs
+/// SIGCHLD). Every place that starts a process goes through here.
+pub fn spawn_with_empty_mask<T>(spawn: impl FnOnce() -> T) -> T {
+    use nix::sys::signal::{SigSet, SigmaskHow, pthread_sigmask};
+    let mut old = SigSet::empty();
+    let emptied = pthread_sigmask(
+        SigmaskHow::SIG_SETMASK,
+        Some(&SigSet::empty()),
+        Some(&mut old),
+    );
+    let spawned = spawn();
+    if emptied.is_ok() && old != SigSet::empty() {
+        let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+    }
+    spawned
 }
 
 /// Number of `USER_PROCESS` entries in the utmp database (what `check_users` counts).

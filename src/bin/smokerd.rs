@@ -136,6 +136,8 @@ fn run(args: RunArgs) -> ExitCode {
     // Before any thread starts (see `sys::restart_without_tcache` and `sys::MallocTuning`).
     smoker::sys::restart_without_tcache();
     let malloc = smoker::sys::tune_malloc();
+    // Before any thread starts, so that every thread inherits it.
+    smoker::sys::block_child_signal();
     let plan = match load(&args, false) {
         Ok(plan) => plan,
         Err(code) => return code,

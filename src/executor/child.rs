@@ -51,7 +51,7 @@ static ORPHANS: Mutex<Vec<std::process::Child>> = Mutex::new(Vec::new());
 /// Starts `command` (its stdio already chosen) and puts its pipes on the runtime.
 pub fn spawn(command: &mut std::process::Command) -> io::Result<(Child, Pipes)> {
     reap_orphans();
-    let mut std_child = command.spawn()?;
+    let mut std_child = crate::sys::spawn_with_empty_mask(|| command.spawn())?;
     let (stdin, stdout, stderr) = (
         std_child.stdin.take(),
         std_child.stdout.take(),

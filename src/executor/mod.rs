@@ -30,7 +30,7 @@ use std::{
 
 use chrono::{DateTime, Local};
 use nix::{
-    sys::signal::{SigSet, SigmaskHow, Signal, killpg, pthread_sigmask},
+    sys::signal::{Signal, killpg},
     unistd::Pid,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
@@ -298,19 +298,6 @@ async fn run_process(
     ended(exit, captured, Some(pid))
 }
 
-/// Empties the calling thread's signal mask, once per thread: a child inherits the
-/// mask of the thread that spawns it, and the daemon's threads inherit whatever mask
-/// its parent left (the runtime's workers exist before any [`Executor`]).
-fn clear_thread_signal_mask() {
-    thread_local!(static CLEARED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
-    CLEARED.with(|cleared| {
-        if !cleared.get() {
-            let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-            cleared.set(true);
-        }
-    });
-}
-
 /// Why a process could not start (its text is the run's `Can't execute` reason).
 #[derive(Debug, thiserror::Error)]
 enum SpawnError {
@@ -325,7 +312,6 @@ enum SpawnError {
 /// Starts the process `request` describes: its program, environment, ids, stdio and
 /// own process group.
 fn spawn(request: &ProcessRequest, run_as_root: bool) -> Result<(Child, Pipes), SpawnError> {
-    clear_thread_signal_mask();
     let mut command = match &request.program {
         Program::Shell(text) => {
             let mut c = Command::new("/bin/sh");
@@ -551,6 +537,7 @@ mod tests {
 
     #[tokio::test]
     async fn children_start_with_an_empty_signal_mask() {
+        use nix::sys::signal::{SigSet, SigmaskHow, pthread_sigmask};
         // The runtime runs on this thread: block a signal here, as a parent might have.
         let mut blocked = SigSet::empty();
         blocked.add(Signal::SIGUSR1);

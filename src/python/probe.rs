@@ -171,14 +171,14 @@ fn run_uncached(settings: &PythonSettings, modules: &[String]) -> Result<Probe, 
     let request = json!({"v": 1, "id": "probe", "op": "probe", "name": "probe",
         "path": settings.path, "find": modules, "timeout": 5.0});
     let interpreter = settings.interpreter.display().to_string();
-    let mut child = match Command::new(&settings.interpreter)
+    let mut command = Command::new(&settings.interpreter);
+    command
         .args(["-s", "-B"])
         .arg(dir.join(shim::ENTRY))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-    {
+        .stderr(Stdio::null());
+    let mut child = match crate::sys::spawn_with_empty_mask(|| command.spawn()) {
         Ok(child) => child,
         Err(source) => {
             return Err(ProbeError::Spawn {

@@ -130,13 +130,14 @@ fn extract(dir: &Path, interpreter: &Path) -> std::io::Result<()> {
     }
     if !dir.join("__pycache__").is_dir() {
         // Best effort: without bytecode the shim still runs, only slower.
-        let _ = std::process::Command::new(interpreter)
+        let mut compile = std::process::Command::new(interpreter);
+        compile
             .args(["-m", "compileall", "-q"])
             .arg(dir)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status();
+            .stderr(std::process::Stdio::null());
+        let _ = crate::sys::spawn_with_empty_mask(|| compile.status());
     }
     Ok(())
 }
