@@ -66,15 +66,27 @@ fn children_start_with_default_signals_and_an_empty_mask() {
         http(port, "GET", "/", None).is_ok_and(|r| r.status == 200)
     });
     // Every thread of smokerd blocks SIGCHLD only: the SIGUSR1 its parent left blocked
-    // is gone (a parent's mask must not keep SIGTERM out).
-    let threads: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", daemon.id()))
-        .map(|tasks| {
-            tasks
-                .flatten()
-                .map(|t| status_signals_of(&t.path().join("status")))
-                .collect()
-        })
-        .unwrap_or_default();
+    // is gone (a parent's mask must not keep SIGTERM out). glibc blocks every signal
+    // for a moment in a thread that starts a thread or a process, so the reading is
+    // repeated until no thread is inside such a call.
+    let read_threads = || -> Vec<String> {
+        std::fs::read_dir(format!("/proc/{}/task", daemon.id()))
+            .map(|tasks| {
+                tasks
+                    .flatten()
+                    .map(|t| status_signals_of(&t.path().join("status")))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut threads = read_threads();
+    wait_until(Duration::from_secs(10), || {
+        threads = read_threads();
+        threads.len() >= 3
+            && threads
+                .iter()
+                .all(|t| t.contains("SigBlk:0000000000010000"))
+    });
     let outputs = up.then(|| {
         let body = r#"{"process": {"plugins": ["argv", "shell"]}}"#;
         let r = http(port, "POST", "/processes", Some(body)).expect("POST /processes");
