@@ -74,19 +74,17 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
         force_run(daemon.port, &names[..n / 4], Duration::from_secs(120))?;
         raw_spawn(kind.raw, n / 4, ctx.concurrency)?;
         let (mut ours, mut raw, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        let ours_rate = || -> Result<f64> { Ok(n as f64 / forced(daemon.port, &names)?) };
+        let raw_rate = || -> Result<f64> {
+            Ok(n as f64 / raw_spawn(kind.raw, n, ctx.concurrency)?.as_secs_f64())
+        };
         for round in 0..rounds {
-            let raw_spawns = || -> Result<f64> {
-                Ok(n as f64 / raw_spawn(kind.raw, n, ctx.concurrency)?.as_secs_f64())
-            };
-            let r_first = if round % 2 == 1 {
-                Some(raw_spawns()?)
+            let (o, r) = if round % 2 == 0 {
+                let o = ours_rate()?;
+                (o, raw_rate()?)
             } else {
-                None
-            };
-            let o = n as f64 / forced(daemon.port, &names)?;
-            let r = match r_first {
-                Some(r) => r,
-                None => raw_spawns()?,
+                let r = raw_rate()?;
+                (ours_rate()?, r)
             };
             ours.push(o);
             raw.push(r);
