@@ -14,25 +14,24 @@ use crate::common::{bin, free_port, http, temp_dir, wait_until};
 /// `SigBlk` and `SigIgn` of a status file, as `SigBlk:HEX SigIgn:HEX`.
 const AWK: &str = "/^Sig(Blk|Ign)/ { x = x $1 $2 FS } END { print x }";
 
-/// smokerd started the way a careless parent would: SIGUSR1 blocked in its mask,
+/// `argv` started the way a careless parent would: SIGUSR1 blocked in its mask,
 /// SIGQUIT and SIGUSR2 ignored (a shell's `trap ''`, kept across exec).
-fn spawn_with_dirty_signals(config: &std::path::Path) -> Child {
-    let config = config.to_path_buf();
+fn spawn_with_dirty_signals(argv: Vec<std::ffi::OsString>, stdout: Stdio) -> Child {
     std::thread::spawn(move || {
         let mut blocked = SigSet::empty();
         blocked.add(Signal::SIGUSR1);
         pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&blocked), None).expect("sigmask");
         Command::new("/bin/sh")
             .arg("-c")
-            .arg(r#"trap '' QUIT USR2; exec "$0" -c "$1""#)
-            .arg(bin("smokerd"))
-            .arg(&config)
+            .arg(r#"trap '' QUIT USR2; exec "$@""#)
+            .arg("sh")
+            .args(argv)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::null())
             .spawn()
-            .expect("spawn smokerd")
+            .expect("spawn")
     })
     .join()
     .expect("spawner thread")
@@ -61,7 +60,30 @@ fn children_start_with_default_signals_and_an_empty_mask() {
         dir.path().display()
     );
     std::fs::write(&config, yaml).expect("config");
-    let mut daemon = spawn_with_dirty_signals(&config);
+    // The setup holds: a program started this way inherits the blocked SIGUSR1 (0x200)
+    // and the ignored SIGQUIT (0x4) and SIGUSR2 (0x800).
+    let probe = spawn_with_dirty_signals(
+        ["/usr/bin/awk", AWK, "/proc/self/status"]
+            .map(Into::into)
+            .to_vec(),
+        Stdio::piped(),
+    )
+    .wait_with_output()
+    .expect("probe");
+    let probe = String::from_utf8_lossy(&probe.stdout);
+    let ignored = probe
+        .split("SigIgn:")
+        .nth(1)
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .unwrap_or(0);
+    assert!(
+        probe.contains("SigBlk:0000000000000200") && ignored & 0x804 == 0x804,
+        "the test's parent state does not reach a child: {probe}"
+    );
+    let mut daemon = spawn_with_dirty_signals(
+        vec![bin("smokerd").into(), "-c".into(), config.clone().into()],
+        Stdio::null(),
+    );
     let up = wait_until(Duration::from_secs(20), || {
         http(port, "GET", "/", None).is_ok_and(|r| r.status == 200)
     });
