@@ -164,8 +164,18 @@ fn run(args: RunArgs) -> ExitCode {
         }
         Ok(loaded.plan)
     });
+    // The main thread (it runs the daemon's top future) and each runtime thread wake
+    // ahead of busy plugins (`sys::short_slice`); children keep the default slice.
+    let slice = smoker::sys::short_slice();
+    tracing::debug!(
+        applied = slice.is_ok(),
+        "Short time slice for smokerd's threads."
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .on_thread_start(|| {
+            let _ = smoker::sys::short_slice();
+        })
         .build()
     {
         Ok(rt) => rt,

@@ -1,6 +1,7 @@
 //! Children start with default signal dispositions and an empty signal mask (issue 18),
 //! whatever smokerd inherited, on std's `posix_spawn` path (`Argv:` and `Command:`);
-//! smokerd's own threads block SIGCHLD and nothing else (`sys::block_child_signal`).
+//! smokerd's own threads block SIGCHLD and nothing else (`sys::block_child_signal`), and take
+//! a short time slice that children do not inherit (`sys::short_slice`).
 
 use std::{
     process::{Child, Command, Stdio},
@@ -9,7 +10,7 @@ use std::{
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
 
-use crate::common::{bin, free_port, http, temp_dir, wait_until};
+use crate::common::{TestDaemon, bin, free_port, http, temp_dir, wait_until};
 
 /// `SigBlk` and `SigIgn` of a status file, as `SigBlk:HEX SigIgn:HEX`.
 const AWK: &str = "/^Sig(Blk|Ign)/ { x = x $1 $2 FS } END { print x }";
@@ -159,3 +160,72 @@ fn children_start_with_default_signals_and_an_empty_mask() {
 
 /// Signals 32 and 33 as `SigIgn` bits.
 const GLIBC_INTERNAL: u64 = (1 << 31) | (1 << 32);
+
+/// `se.slice` of a `/proc/…/sched` file, in nanoseconds.
+fn slice_of(path: &str) -> Option<u64> {
+    std::fs::read_to_string(path)
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with("se.slice"))?
+        .rsplit(' ')
+        .next()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Whether the kernel takes a custom slice for a fair task (EEVDF's, Linux 6.12).
+fn custom_slices() -> bool {
+    let release = nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut numbers = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
+    (major, minor) >= (6, 12)
+}
+
+#[test]
+fn smokerd_threads_take_a_short_slice_and_children_the_default() {
+    let default = slice_of("/proc/thread-self/sched");
+    let Some(default) = default.filter(|_| custom_slices()) else {
+        eprintln!("skipped: this kernel shows no se.slice or takes no custom slice (< 6.12)");
+        return;
+    };
+    let awk = "/^se.slice/ { print $3 }";
+    let daemon = TestDaemon::start(&format!(
+        "templates:\n  BasePlugin: {{Interval: 0, Timeout: 20}}\nplugins:\n\
+         \x20 slice: {{Argv: [/usr/bin/awk, '{awk}', /proc/self/sched]}}\n"
+    ));
+    // The main thread and every runtime thread: `sys::SHORT_SLICE_NS`.
+    let threads: Vec<(String, Option<u64>)> =
+        std::fs::read_dir(format!("/proc/{}/task", daemon.pid()))
+            .expect("tasks")
+            .flatten()
+            .map(|t| {
+                let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+                (
+                    comm.trim().to_string(),
+                    slice_of(&t.path().join("sched").to_string_lossy()),
+                )
+            })
+            .collect();
+    let short: Vec<_> = threads
+        .iter()
+        .filter(|(comm, _)| comm == "smokerd" || comm == "tokio-rt-worker")
+        .collect();
+    assert!(short.len() >= 2, "{threads:?}");
+    assert!(
+        short.iter().all(|(_, slice)| *slice == Some(100_000)),
+        "a thread of smokerd has not the short slice: {threads:?}"
+    );
+    // A plugin starts with the default slice (reset-on-fork), like the test's own thread.
+    daemon.force(&["slice"]);
+    let output = daemon.last_result("slice")["output"].clone();
+    assert_eq!(
+        output.as_str().map(str::trim),
+        Some(default.to_string().as_str()),
+        "a plugin inherited smokerd's slice: {output}"
+    );
+}
