@@ -8,8 +8,8 @@
 //! child only makes three raw system calls. Also: resetting inherited ignored
 //! signals (children start with default dispositions) and the mask around a spawn,
 //! counting utmp sessions, capping glibc's malloc arenas and turning its per-thread
-//! caches off, handing freed heap pages back, and putting a child's pidfd on the
-//! runtime.
+//! caches off, handing freed heap pages back, putting a child's pidfd on the runtime,
+//! and asking the scheduler for a short time slice for smokerd's own threads.
 #![allow(unsafe_code)]
 
 use std::{
