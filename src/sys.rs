@@ -143,9 +143,10 @@ struct SchedAttr {
 /// EEVDF (Linux 6.12 and later) gives a task with a shorter slice an earlier deadline:
 /// a thread of smokerd that wakes (a child's output ended, a timer, a request) runs
 /// next instead of queuing behind the slices of the plugins that keep the CPUs busy.
-/// Its share of CPU stays what its nice value says. Forced runs of 2000 `Command:`
-/// checks (issue 18, row 1a) found on average three of eight slots between a child's
-/// exit and the next spawn, and a CPU idle meanwhile.
+/// Its share of CPU stays what its nice value says. With four CPU hogs on two CPUs,
+/// `GET /healthz` took 4.3 ms at p90 before (a request queued behind a hog's slice about
+/// one time in ten) and 0.8 ms after; row 2's p99 lateness went from 12.6 to 11.8 ms.
+/// Row 1a's throughput did not move (issue 18).
 ///
 /// Left alone: a policy other than `SCHED_OTHER` or `SCHED_BATCH`, and a negative nice
 /// (reset-on-fork would give children nice 0). An older kernel ignores the slice.

@@ -38,6 +38,13 @@ fn spawn_with_dirty_signals(argv: Vec<std::ffi::OsString>, stdout: Stdio) -> Chi
     .expect("spawner thread")
 }
 
+/// The directory of each thread of process `pid` (`/proc/PID/task/TID`).
+fn threads_of(pid: u32) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| tasks.flatten().map(|t| t.path()).collect())
+        .unwrap_or_default()
+}
+
 /// The `SigBlk`/`SigIgn` fields of a `/proc/PID/task/TID/status`.
 fn status_signals_of(path: &std::path::Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
@@ -93,14 +100,10 @@ fn children_start_with_default_signals_and_an_empty_mask() {
     // for a moment in a thread that starts a thread or a process, so the reading is
     // repeated until no thread is inside such a call.
     let read_threads = || -> Vec<String> {
-        std::fs::read_dir(format!("/proc/{}/task", daemon.id()))
-            .map(|tasks| {
-                tasks
-                    .flatten()
-                    .map(|t| status_signals_of(&t.path().join("status")))
-                    .collect()
-            })
-            .unwrap_or_default()
+        threads_of(daemon.id())
+            .iter()
+            .map(|t| status_signals_of(&t.join("status")))
+            .collect()
     };
     let mut threads = read_threads();
     wait_until(Duration::from_secs(10), || {
@@ -162,7 +165,7 @@ fn children_start_with_default_signals_and_an_empty_mask() {
 const GLIBC_INTERNAL: u64 = (1 << 31) | (1 << 32);
 
 /// `se.slice` of a `/proc/…/sched` file, in nanoseconds.
-fn slice_of(path: &str) -> Option<u64> {
+fn slice_of(path: &std::path::Path) -> Option<u64> {
     std::fs::read_to_string(path)
         .ok()?
         .lines()
@@ -188,7 +191,7 @@ fn custom_slices() -> bool {
 
 #[test]
 fn smokerd_threads_take_a_short_slice_and_children_the_default() {
-    let default = slice_of("/proc/thread-self/sched");
+    let default = slice_of("/proc/thread-self/sched".as_ref());
     let Some(default) = default.filter(|_| custom_slices()) else {
         eprintln!("skipped: this kernel shows no se.slice or takes no custom slice (< 6.12)");
         return;
@@ -199,18 +202,13 @@ fn smokerd_threads_take_a_short_slice_and_children_the_default() {
          \x20 slice: {{Argv: [/usr/bin/awk, '{awk}', /proc/self/sched]}}\n"
     ));
     // The main thread and every runtime thread: `sys::SHORT_SLICE_NS`.
-    let threads: Vec<(String, Option<u64>)> =
-        std::fs::read_dir(format!("/proc/{}/task", daemon.pid()))
-            .expect("tasks")
-            .flatten()
-            .map(|t| {
-                let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
-                (
-                    comm.trim().to_string(),
-                    slice_of(&t.path().join("sched").to_string_lossy()),
-                )
-            })
-            .collect();
+    let threads: Vec<(String, Option<u64>)> = threads_of(daemon.pid())
+        .iter()
+        .map(|t| {
+            let comm = std::fs::read_to_string(t.join("comm")).unwrap_or_default();
+            (comm.trim().to_string(), slice_of(&t.join("sched")))
+        })
+        .collect();
     let short: Vec<_> = threads
         .iter()
         .filter(|(comm, _)| comm == "smokerd" || comm == "tokio-rt-worker")
