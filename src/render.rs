@@ -175,58 +175,86 @@ pub fn write_result(
     write_json(out, &ResultJson::new(r, rendered))
 }
 
-/// `parameters` with secrets shown as `***` (D3).
-pub fn parameters(parameters: &crate::check::Params) -> Value {
-    Value::Object(
-        parameters
-            .iter()
-            .map(|(key, value)| {
-                let lower = key.to_ascii_lowercase();
-                let shown = if lower.contains("password")
-                    || lower.contains("secret")
-                    || lower.contains("token")
-                {
-                    Value::String("***".into())
-                } else if key == "Env" {
-                    match value.to_json() {
-                        Value::Object(env) => Value::Object(
-                            env.keys()
-                                .map(|k| (k.clone(), Value::String("***".into())))
-                                .collect(),
-                        ),
-                        Value::Null => Value::Null,
-                        _ => Value::String("***".into()),
-                    }
-                } else if key == "Action" {
-                    redact_object(&value.to_json())
-                } else {
-                    value.to_json()
-                };
-                (key.to_string(), shown)
-            })
-            .collect(),
-    )
+/// Whether a parameter's key names a secret (D3), in any case.
+fn secret_key(key: &str) -> bool {
+    ["password", "secret", "token"].iter().any(|word| {
+        key.as_bytes()
+            .windows(word.len())
+            .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+    })
 }
 
-fn redact_object(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| {
-                    let lower = k.to_ascii_lowercase();
-                    if lower.contains("password")
-                        || lower.contains("secret")
-                        || lower.contains("token")
-                    {
-                        (k.clone(), Value::String("***".into()))
+/// A check's `parameters` with secrets shown as `***` (D3): a key naming a password,
+/// secret or token, every variable of `Env`, and such keys at any depth of `Action`.
+/// Written as it is read: a plugin is rendered again after each of its results, and
+/// building a JSON value of its parameters first made a quarter of the allocations
+/// of a forced run of 2000 checks (issue 18, row 1).
+pub struct Parameters<'a>(pub &'a crate::check::Params);
+
+impl Serialize for Parameters<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in self.0.iter() {
+            if secret_key(key) {
+                map.serialize_entry(key, "***")?;
+            } else if key == "Env" {
+                map.serialize_entry(key, &EnvNames(value))?;
+            } else if let Some(action) = value.as_json().filter(|_| key == "Action") {
+                map.serialize_entry(key, &Redacted(action))?;
+            } else {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// `Env`: the names of its variables, each value `***`; anything but a map is `***`.
+struct EnvNames<'a>(&'a crate::check::Param);
+
+impl Serialize for EnvNames<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0.as_json() {
+            Some(Value::Object(env)) => {
+                let mut map = serializer.serialize_map(Some(env.len()))?;
+                for name in env.keys() {
+                    map.serialize_entry(name, "***")?;
+                }
+                map.end()
+            }
+            None if self.0.is_null() => serializer.serialize_unit(),
+            _ => serializer.serialize_str("***"),
+        }
+    }
+}
+
+/// A JSON value with the values of secret keys (at any depth) shown as `***`.
+struct Redacted<'a>(&'a Value);
+
+impl Serialize for Redacted<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        match self.0 {
+            Value::Object(fields) => {
+                let mut map = serializer.serialize_map(Some(fields.len()))?;
+                for (key, value) in fields {
+                    if secret_key(key) {
+                        map.serialize_entry(key, "***")?;
                     } else {
-                        (k.clone(), redact_object(v))
+                        map.serialize_entry(key, &Redacted(value))?;
                     }
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(redact_object).collect()),
-        other => other.clone(),
+                }
+                map.end()
+            }
+            Value::Array(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&Redacted(item))?;
+                }
+                seq.end()
+            }
+            other => other.serialize(serializer),
+        }
     }
 }
 
@@ -238,7 +266,7 @@ struct PluginJson<'a> {
     links: Links,
     name: &'a str,
     next_run: Option<String>,
-    parameters: Value,
+    parameters: Parameters<'a>,
     running: Option<Running>,
 }
 
@@ -275,7 +303,7 @@ fn with_plugin<T>(entry: &CheckEntry, f: impl FnOnce(&PluginJson<'_>) -> T) -> T
         },
         name: &spec.name,
         next_run: entry.next_run().map(|t| iso(&t)),
-        parameters: parameters(&spec.parameters),
+        parameters: Parameters(&spec.parameters),
         running,
     })
 }
@@ -438,5 +466,38 @@ mod tests {
         let running = json(&entry)["running"].clone();
         assert_eq!(running["pid"], 4242, "{running}");
         assert!(running["startedAt"].is_string(), "{running}");
+    }
+
+    #[test]
+    fn parameters_show_secrets_as_stars_in_their_order() {
+        let params: crate::check::Params = [
+            ("Command", json!("check_x")),
+            ("DB_Password", json!("hunter2")),
+            ("apiTOKEN", json!(42)),
+            ("Env", json!({"A": "1", "B": "2"})),
+            ("Action", json!({"Nsca": {"password": "p", "host": "h", "list": [{"Secret": 1, "k": [true]}]}})),
+            ("Timeout", json!(30)),
+            ("Tags", json!(["a", "b"])),
+        ]
+        .into_iter()
+        .collect();
+        let mut out = Vec::new();
+        write_json(&mut out, &Parameters(&params)).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"Command": "check_x", "DB_Password": "***", "apiTOKEN": "***", "Env": {"A": "***", "B": "***"}, "#
+                .to_string()
+                + r#""Action": {"Nsca": {"password": "***", "host": "h", "list": [{"Secret": "***", "k": [true]}]}}, "#
+                + r#""Timeout": 30, "Tags": ["a", "b"]}"#
+        );
+        for (env, shown) in [
+            (json!(null), json!(null)),
+            (json!("A=1"), json!("***")),
+            (json!([1]), json!("***")),
+        ] {
+            let params: crate::check::Params = [("Env", env)].into_iter().collect();
+            let value = serde_json::to_value(Parameters(&params)).unwrap();
+            assert_eq!(value["Env"], shown);
+        }
     }
 }

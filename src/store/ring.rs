@@ -11,7 +11,7 @@
 
 use std::{collections::VecDeque, sync::Arc};
 
-use super::durable::{decode_result, encode_result};
+use super::durable::{decode_result, encode_result, encode_result_without_messages};
 use crate::check::{CheckResult, Messages};
 
 /// An older result: its run id and its stored record.
@@ -28,10 +28,7 @@ impl Kept {
     fn of(result: &CheckResult) -> Kept {
         let derived = result.messages.is_some() && result.messages == derived_messages(result);
         let record = if derived {
-            encode_result(&CheckResult {
-                messages: None,
-                ..result.clone()
-            })
+            encode_result_without_messages(result)
         } else {
             encode_result(result)
         };

@@ -67,7 +67,7 @@ pub use self::{
     error::StoreError,
     heal::{REOPEN_FIRST, REOPEN_MAX},
     history::{RunOutput, RunSummary},
-    records::{decode_result, encode_result},
+    records::{decode_result, encode_result, encode_result_without_messages},
     spool::{ActionSpoolStats, SpoolEntry, SpoolStats},
     writer::{GROUP_MAX, GROUP_WINDOW, RESULTS_MAX, RESULTS_WINDOW},
 };

@@ -130,6 +130,11 @@ impl MessagesRecord {
 
 impl ResultRecord {
     pub(super) fn from_result(result: &CheckResult) -> ResultRecord {
+        Self::from_result_with(result, true)
+    }
+
+    /// The record of `result`, its `messages` left out unless `messages`.
+    fn from_result_with(result: &CheckResult, messages: bool) -> ResultRecord {
         ResultRecord {
             state: result.state.code(),
             output: result.output.clone(),
@@ -149,7 +154,11 @@ impl ResultRecord {
                     in_long_output: datum.in_long_output,
                 })
                 .collect(),
-            messages: result.messages.as_ref().map(MessagesRecord::from_messages),
+            messages: result
+                .messages
+                .as_ref()
+                .filter(|_| messages)
+                .map(MessagesRecord::from_messages),
             component_results: result.component_results.as_ref().map(|components| {
                 components
                     .iter()
@@ -247,6 +256,12 @@ impl ResultRecord {
 /// copy the in-memory history keeps of its older results (`store::ring`).
 pub fn encode_result(result: &CheckResult) -> Vec<u8> {
     ResultRecord::from_result(result).encode()
+}
+
+/// [`encode_result`] without the result's `messages`, for the ring, which leaves out
+/// messages it can derive again (without copying the result to drop them first).
+pub fn encode_result_without_messages(result: &CheckResult) -> Vec<u8> {
+    ResultRecord::from_result_with(result, false).encode()
 }
 
 /// The result [`encode_result`] wrote, with `run_id`; `None` (logged) when the bytes
