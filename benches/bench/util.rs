@@ -327,13 +327,7 @@ pub fn http_with(
     headers: &[(&str, &str)],
     timeout: Duration,
 ) -> Result<Resp> {
-    let addr = ("127.0.0.1", port);
-    let mut s =
-        TcpStream::connect_timeout(&std::net::SocketAddr::from(([127, 0, 0, 1], port)), timeout)
-            .with_context(|| format!("connecting to {addr:?}"))?;
-    s.set_read_timeout(Some(timeout))?;
-    s.set_write_timeout(Some(timeout))?;
-    s.set_nodelay(true)?;
+    let mut s = connect(port, timeout)?;
     let mut req =
         format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
     for (k, v) in headers {
@@ -422,17 +416,9 @@ pub struct Conn {
 
 impl Conn {
     pub fn open(port: u16, timeout: Duration) -> Result<Conn> {
-        let s = TcpStream::connect_timeout(
-            &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-            timeout,
-        )
-        .with_context(|| format!("connecting to 127.0.0.1:{port}"))?;
-        s.set_read_timeout(Some(timeout))?;
-        s.set_write_timeout(Some(timeout))?;
-        s.set_nodelay(true)?;
         Ok(Conn {
             port,
-            stream: std::io::BufReader::new(s),
+            stream: std::io::BufReader::new(connect(port, timeout)?),
         })
     }
 
@@ -479,9 +465,7 @@ impl Conn {
     fn read_chunks(&mut self) -> Result<Vec<u8>> {
         let mut body = Vec::new();
         loop {
-            let line = self.read_line()?;
-            let size = line.split(';').next().unwrap_or("").trim();
-            let size = usize::from_str_radix(size, 16).context("bad chunk header")?;
+            let size = chunk_size(&self.read_line()?)?;
             if size == 0 {
                 // Trailers, up to the blank line.
                 while self.read_line()? != "\r\n" {}
@@ -495,6 +479,23 @@ impl Conn {
     }
 }
 
+/// A TCP connection to the daemon on 127.0.0.1:`port`, with `timeout` on every step.
+fn connect(port: u16, timeout: Duration) -> Result<TcpStream> {
+    let s =
+        TcpStream::connect_timeout(&std::net::SocketAddr::from(([127, 0, 0, 1], port)), timeout)
+            .with_context(|| format!("connecting to 127.0.0.1:{port}"))?;
+    s.set_read_timeout(Some(timeout))?;
+    s.set_write_timeout(Some(timeout))?;
+    s.set_nodelay(true)?;
+    Ok(s)
+}
+
+/// The size a chunk's header line gives (hex, extensions after `;` ignored).
+fn chunk_size(line: &str) -> Result<usize> {
+    let size = line.split(';').next().unwrap_or("").trim();
+    usize::from_str_radix(size, 16).context("bad chunk header")
+}
+
 fn dechunk(mut b: &[u8]) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     loop {
@@ -502,8 +503,7 @@ fn dechunk(mut b: &[u8]) -> Result<Vec<u8>> {
             .windows(2)
             .position(|w| w == b"\r\n")
             .ok_or_else(|| anyhow!("bad chunk header"))?;
-        let size_text = std::str::from_utf8(&b[..eol])?;
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)?;
+        let size = chunk_size(std::str::from_utf8(&b[..eol])?)?;
         b = &b[eol + 2..];
         if size == 0 {
             return Ok(out);
